@@ -1,0 +1,320 @@
+//! Command-line flags. Every flag has a test beside it exercising its spellings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Default archive location when `--to` / `--store` is not given.
+pub(crate) const DEFAULT_STORE: &str = "./logoscope-data";
+
+/// Logoscope: parse, template, archive and query logs.
+#[derive(Debug, Parser)]
+#[command(name = "logoscope", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Read logs, template them and append them to the archive.
+    ///
+    /// Formats are detected per entry (JSON lines, logfmt, syslog RFC 3164 and
+    /// 5424, Apache/nginx access logs, plain text), so mixed files work.
+    /// Multi-line entries (stack traces, multi-line JSON) become one entry.
+    /// `.gz` and `.zst` inputs are decompressed (detected by content).
+    Ingest(IngestArgs),
+    /// Run a read-only SQL query over the archive.
+    ///
+    /// Tables: `logs` (message and raw rebuilt), `templates`, `ingest_errors`,
+    /// and `logs_stored` (the columns as stored).
+    Sql(SqlArgs),
+    /// Write a deterministic synthetic log corpus with a ground-truth file.
+    Generate(GenerateArgs),
+    /// Measure template accuracy against labelled datasets.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+/// Evaluation suites.
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Score the default templating against folders in the Loghub layout.
+    ///
+    /// Each DIR is a dataset folder (`X.log`, `X.log_structured.csv` with LineId and
+    /// EventTemplate, `settings.json` with `log_format`) or a folder of such folders.
+    /// Prints Grouping Accuracy (GA), Parsing Accuracy (PA), F1 grouping (FGA) and
+    /// F1 template accuracy (FTA) per dataset as in the Loghub-2.0 evaluation, lines/s,
+    /// and the averages. Typed placeholders (`<NUM>`, `<IP>`, …) count as `<*>`.
+    Loghub(LoghubArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoghubArgs {
+    /// Dataset folders, or folders holding dataset folders.
+    #[arg(required = true, value_name = "DIR")]
+    pub(crate) dirs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = EvalFormat::Table)]
+    pub(crate) format: EvalFormat,
+    /// Write each dataset's per-line templates to DIR/<dataset>_predictions.csv (LineId,EventTemplate).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) predictions: Option<PathBuf>,
+}
+
+/// Output formats of `eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EvalFormat {
+    /// One row per dataset and the average.
+    Table,
+    /// One JSON document: `datasets` and `average`.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// Files, globs, directories (read recursively, hidden entries skipped) or `-` for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<String>,
+    /// Archive location: a path, file://, s3://bucket/prefix or memory://.
+    #[arg(long, short = 't', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE")]
+    pub(crate) to: String,
+    /// JSON key holding the event time, tried before the built-in keys (repeatable).
+    #[arg(long = "time-key", value_name = "KEY")]
+    pub(crate) time_keys: Vec<String>,
+    /// Service name for every entry that does not name its own.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) service: Option<String>,
+    /// Host name for every entry that does not name its own.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) host: Option<String>,
+    /// Largest entry kept whole, in bytes; longer entries are cut and flagged `truncated`.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub(crate) max_entry_bytes: usize,
+    /// Rows buffered in memory before Parquet files are flushed (bounds memory).
+    #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
+    pub(crate) max_buffered_rows: usize,
+    /// When to draw a progress bar on stderr.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    pub(crate) progress: When,
+    /// Print nothing but errors (the summary line included).
+    #[arg(long, short = 'q')]
+    pub(crate) quiet: bool,
+}
+
+/// Auto / always / never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum When {
+    /// Only when stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SqlArgs {
+    /// The query (read-only: SELECT, WITH, EXPLAIN, SHOW, DESCRIBE).
+    #[arg(value_name = "QUERY")]
+    pub(crate) query: String,
+    /// Archive location: a path, file://, s3://bucket/prefix or memory://.
+    #[arg(long, short = 's', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE")]
+    pub(crate) store: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = SqlFormat::Table)]
+    pub(crate) format: SqlFormat,
+}
+
+/// Output formats of `sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SqlFormat {
+    /// Aligned text table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON array of row objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// Number of entries to write (a multi-line stack trace is one entry).
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 10_000)]
+    pub(crate) lines: u64,
+    /// Random seed; the same seed always gives the same bytes.
+    #[arg(long, short = 's', value_name = "SEED", default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Where to write the corpus (`-` for stdout).
+    #[arg(long, short = 'o', value_name = "FILE", default_value = "-")]
+    pub(crate) out: PathBuf,
+    /// Where to write the ground truth (JSON lines); none when absent.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) truth: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("logoscope").chain(args.iter().copied())).unwrap()
+    }
+
+    fn ingest(args: &[&str]) -> IngestArgs {
+        match parse(args).command {
+            Command::Ingest(a) => a,
+            other => panic!("not ingest: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ingest_defaults() {
+        let a = ingest(&["ingest", "a.log"]);
+        assert_eq!(a.paths, vec!["a.log"]);
+        assert_eq!(a.max_entry_bytes, 1 << 20);
+        assert_eq!(a.progress, When::Auto);
+        assert!(!a.quiet);
+        assert!(a.time_keys.is_empty());
+    }
+
+    #[test]
+    fn ingest_requires_a_path() {
+        assert!(Cli::try_parse_from(["logoscope", "ingest"]).is_err());
+    }
+
+    #[test]
+    fn ingest_to_spellings() {
+        assert_eq!(ingest(&["ingest", "-", "--to", "s3://b/p"]).to, "s3://b/p");
+        assert_eq!(ingest(&["ingest", "-", "--to=memory://"]).to, "memory://");
+        assert_eq!(ingest(&["ingest", "-", "-t", "/x"]).to, "/x");
+    }
+
+    #[test]
+    fn ingest_time_key_repeats() {
+        let a = ingest(&["ingest", "x", "--time-key", "when", "--time-key=at"]);
+        assert_eq!(a.time_keys, vec!["when", "at"]);
+    }
+
+    #[test]
+    fn ingest_service_host() {
+        let a = ingest(&["ingest", "x", "--service", "api", "--host=h1"]);
+        assert_eq!(a.service.as_deref(), Some("api"));
+        assert_eq!(a.host.as_deref(), Some("h1"));
+    }
+
+    #[test]
+    fn ingest_bounds() {
+        let a = ingest(&[
+            "ingest",
+            "x",
+            "--max-entry-bytes",
+            "4096",
+            "--max-buffered-rows=10",
+        ]);
+        assert_eq!(a.max_entry_bytes, 4096);
+        assert_eq!(a.max_buffered_rows, 10);
+    }
+
+    #[test]
+    fn ingest_progress_and_quiet() {
+        assert_eq!(
+            ingest(&["ingest", "x", "--progress", "never"]).progress,
+            When::Never
+        );
+        assert_eq!(
+            ingest(&["ingest", "x", "--progress=always"]).progress,
+            When::Always
+        );
+        assert!(ingest(&["ingest", "x", "-q"]).quiet);
+        assert!(ingest(&["ingest", "x", "--quiet"]).quiet);
+    }
+
+    #[test]
+    fn sql_spellings() {
+        let Command::Sql(a) = parse(&["sql", "SELECT 1", "-s", "/a", "-f", "csv"]).command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.query.as_str(), a.store.as_str(), a.format),
+            ("SELECT 1", "/a", SqlFormat::Csv)
+        );
+        let Command::Sql(a) = parse(&["sql", "--store=/b", "--format=ndjson", "SELECT 2"]).command
+        else {
+            panic!()
+        };
+        assert_eq!((a.store.as_str(), a.format), ("/b", SqlFormat::Ndjson));
+        let Command::Sql(a) = parse(&["sql", "SELECT 3", "--format", "json"]).command else {
+            panic!()
+        };
+        assert_eq!(a.format, SqlFormat::Json);
+    }
+
+    #[test]
+    fn generate_spellings() {
+        let Command::Generate(a) = parse(&["generate"]).command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.lines, a.seed, a.out.to_str(), a.truth),
+            (10_000, 42, Some("-"), None)
+        );
+        let Command::Generate(a) = parse(&[
+            "generate", "-n", "5", "-s", "7", "-o", "x.log", "--truth", "t.jsonl",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!((a.lines, a.seed, a.out.to_str()), (5, 7, Some("x.log")));
+        assert_eq!(a.truth.as_deref().and_then(|p| p.to_str()), Some("t.jsonl"));
+        let Command::Generate(a) = parse(&["generate", "--lines=9", "--seed=1", "--out=y"]).command
+        else {
+            panic!()
+        };
+        assert_eq!((a.lines, a.seed, a.out.to_str()), (9, 1, Some("y")));
+    }
+
+    #[test]
+    fn eval_loghub_spellings() {
+        let Command::Eval(EvalCommand::Loghub(a)) = parse(&["eval", "loghub", "a", "b"]).command
+        else {
+            panic!()
+        };
+        assert_eq!(a.dirs.len(), 2);
+        assert_eq!((a.format, a.predictions), (EvalFormat::Table, None));
+        let Command::Eval(EvalCommand::Loghub(a)) = parse(&[
+            "eval",
+            "loghub",
+            "d",
+            "--format",
+            "json",
+            "--predictions",
+            "out",
+        ])
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.format, EvalFormat::Json);
+        assert_eq!(
+            a.predictions.as_deref().and_then(|p| p.to_str()),
+            Some("out")
+        );
+        let Command::Eval(EvalCommand::Loghub(a)) =
+            parse(&["eval", "loghub", "-f", "json", "--predictions=p", "d"]).command
+        else {
+            panic!()
+        };
+        assert_eq!((a.format, a.dirs.len()), (EvalFormat::Json, 1));
+        assert!(Cli::try_parse_from(["logoscope", "eval", "loghub"]).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,193 @@
+//! `logoscope ingest`: inputs → pipeline (a blocking thread) → archive writer → one commit.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use logoscope_drain::{DrainConfig, TemplateCatalog};
+use logoscope_ingest::{IngestOptions, IngestStats, Pipeline, expand_inputs};
+use logoscope_store::{Archive, ArchiveOptions};
+
+use crate::args::{IngestArgs, When};
+
+/// Batches in flight between the pipeline thread and the writer: bounds memory.
+const CHANNEL_BATCHES: usize = 4;
+
+pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    // Like ripgrep: a bad argument is reported and the others are still read.
+    let mut inputs = Vec::new();
+    let mut bad_args = 0usize;
+    for arg in &a.paths {
+        match expand_inputs(std::slice::from_ref(arg)) {
+            Ok(found) => inputs.extend(found),
+            Err(e) => {
+                eprintln!("logoscope: {e}");
+                bad_args += 1;
+            }
+        }
+    }
+    if inputs.is_empty() {
+        anyhow::bail!("nothing to ingest: no readable input among {:?}", a.paths);
+    }
+
+    let opts = IngestOptions {
+        time_keys: a.time_keys.clone(),
+        service: a.service.clone(),
+        host: a.host.clone(),
+        max_entry_bytes: a.max_entry_bytes,
+        ..IngestOptions::default()
+    };
+    let show_progress = match a.progress {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => !a.quiet && std::io::stderr().is_terminal(),
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (stats, commit, catalog, new_templates) = rt.block_on(async {
+        let archive = Archive::open(&a.to)
+            .await
+            .with_context(|| format!("cannot open the archive at {}", a.to))?;
+        let mut catalog = archive
+            .load_catalog()
+            .await
+            .with_context(|| format!("cannot load the template catalog of {}", a.to))?
+            .unwrap_or_else(|| TemplateCatalog::new(DrainConfig::default()));
+        let ids_before: HashSet<u64> = catalog.templates().map(|t| t.id).collect();
+        let mut writer = archive
+            .writer(ArchiveOptions {
+                max_buffered_rows: a.max_buffered_rows,
+                ..ArchiveOptions::default()
+            })
+            .await?;
+
+        let bar = progress_bar(show_progress);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(CHANNEL_BATCHES);
+        let pipeline = Pipeline::new(inputs, opts);
+        let progress = bar.clone();
+        let worker = std::thread::spawn(move || {
+            let result = pipeline.run(
+                &mut catalog,
+                |batch| {
+                    tx.blocking_send(batch)
+                        .map_err(|_| PipelineStop::WriterGone)
+                },
+                |p| {
+                    progress.set_position(p.bytes);
+                    progress.set_message(format!(
+                        "{} entries, input {}/{}",
+                        p.entries, p.inputs_done, p.inputs_total
+                    ));
+                },
+            );
+            (result, catalog)
+        });
+        let mut write_error = None;
+        while let Some(batch) = rx.recv().await {
+            if let Err(e) = writer.write(batch).await {
+                write_error = Some(e);
+                break;
+            }
+        }
+        drop(rx);
+        let (result, catalog) = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
+        bar.finish_and_clear();
+        if let Some(e) = write_error {
+            return Err(anyhow::Error::new(e).context(format!("writing to {}", a.to)));
+        }
+        let stats = result.map_err(|e| match e {
+            PipelineStop::Ingest(e) => anyhow::Error::new(e),
+            PipelineStop::WriterGone => anyhow::anyhow!("the archive writer stopped"),
+        })?;
+        let new_templates = catalog
+            .templates()
+            .filter(|t| t.parent_id.is_none() && !ids_before.contains(&t.id))
+            .count();
+        let commit = writer
+            .commit(&catalog)
+            .await
+            .with_context(|| format!("committing to {}", a.to))?;
+        anyhow::Ok((stats, commit, catalog, new_templates))
+    })?;
+
+    for failure in &stats.failures {
+        eprintln!("logoscope: {}", failure.message);
+    }
+    if !a.quiet {
+        println!(
+            "{}",
+            summary_line(
+                &stats,
+                &catalog,
+                new_templates,
+                started.elapsed(),
+                &a.to,
+                commit.version
+            )
+        );
+    }
+    let unreadable = bad_args + stats.failures.iter().filter(|f| f.entries == 0).count();
+    Ok(if unreadable > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+enum PipelineStop {
+    Ingest(logoscope_ingest::IngestError),
+    WriterGone,
+}
+
+impl From<logoscope_ingest::IngestError> for PipelineStop {
+    fn from(e: logoscope_ingest::IngestError) -> Self {
+        PipelineStop::Ingest(e)
+    }
+}
+
+fn progress_bar(show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} {bytes} read ({bytes_per_sec}) {msg}",
+        )
+        .expect("valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn summary_line(
+    stats: &IngestStats,
+    catalog: &TemplateCatalog,
+    new_templates: usize,
+    elapsed: Duration,
+    to: &str,
+    version: u64,
+) -> String {
+    let secs = elapsed.as_secs_f64();
+    let mb = stats.bytes as f64 / 1e6;
+    format!(
+        "ingested {} entries ({:.1} MB) from {} input{} into {to} (version {version}): templates {new_templates} new / {} total, {} errors, {secs:.2} s, {:.1} MB/s, {:.0} entries/s",
+        stats.entries,
+        mb,
+        stats.inputs,
+        if stats.inputs == 1 { "" } else { "s" },
+        catalog.live_len(),
+        stats.errors,
+        mb / secs.max(1e-9),
+        stats.entries as f64 / secs.max(1e-9),
+    )
+}

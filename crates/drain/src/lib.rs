@@ -1,0 +1,198 @@
+//! Log templating for Logoscope: typed masking, a tokenizer, the Drain prefix
+//! tree and a serialisable, mergeable catalog of templates.
+//!
+//! This crate owns turning a log *message* (the text after the header) into a
+//! stable [`TemplateId`] plus the parameters that fill the template's
+//! placeholders. It must not depend on Arrow, DataFusion, storage or the
+//! ingest pipeline: it works on `&str` and byte ranges only.
+//!
+//! ```
+//! use logoscope_drain::{DrainConfig, TemplateCatalog, render};
+//!
+//! let mut catalog = TemplateCatalog::new(DrainConfig::default());
+//! let mut params = Vec::new();
+//! catalog.add("connected to 10.0.0.1:80 in 12ms as alice", None, &mut params);
+//! let msg = "connected to 10.0.0.2:8080 in 3ms as bob";
+//! let m = catalog.add(msg, Some(1_700_000_000_000_000), &mut params);
+//!
+//! let info = catalog.get(m.id).unwrap();
+//! assert_eq!(info.template, "connected to <IP>:<NUM> in <NUM> as <*>");
+//! let values: Vec<&str> = params.iter().map(|r| &msg[r.clone()]).collect();
+//! assert_eq!(values, ["10.0.0.2", "8080", "3ms", "bob"]);
+//! assert_eq!(render(&info.template, &values), msg);
+//!
+//! // The first template was generalised away and points at the new one.
+//! assert_eq!(catalog.templates().count(), 2);
+//! assert_eq!(catalog.live_len(), 1);
+//! let old = catalog.templates().next().unwrap();
+//! assert_eq!(catalog.resolve(old.id), m.id);
+//!
+//! // Persistence keeps ids; the tree is rebuilt on load.
+//! let loaded = TemplateCatalog::from_json(&catalog.to_json()).unwrap();
+//! assert_eq!(loaded.find("connected to 192.168.0.1:443 in 1s as carol", &mut params), Some(m.id));
+//! ```
+//!
+//! # Masking
+//!
+//! [`mask`] (and the catalog) scan each message once, by hand — no regular
+//! expressions, and no allocation per message once the catalog's buffers have
+//! grown. Tokens are separated by ASCII whitespace. Inside a token, recognisers
+//! run only at a *boundary*: the token start, or right after a punctuation
+//! byte that was kept. A recognised value must end at the end of the token or
+//! before a non-alphanumeric byte, so digits inside words (`user123`, `h2o`)
+//! stay, while compound tokens split naturally: `key=42` → `key=<NUM>`,
+//! `blk_-42` → `blk_<NUM>`, `/src/a.rs:12` → `<PATH>:<NUM>`.
+//!
+//! | placeholder | recognised |
+//! |---|---|
+//! | `<TIMESTAMP>` | `2024-01-02T15:04:05.123Z`, `2024-01-02 15:04:05,123` (the space is part of the value), `2024/01/02`, dates alone, syslog `Jan  2 15:04:05`, Android `01-02 15:04:05.123`, CLF `02/Jan/2024:15:04:05 +0000`, times `15:04:05(.123)` |
+//! | `<UUID>` | `8-4-4-4-12` hex |
+//! | `<IP>` | IPv4 (octets ≤ 255) and IPv6 (`::1`, `fe80::1`, `::ffff:1.2.3.4`); a `/` opening the token belongs to the address (`/10.0.0.1`, Java's `InetAddress` text) |
+//! | `<HOST>` | host names: `name.domain:port` (two or more labels, one with a letter, then a port) and `a.b.edu.hk` (three or more labels ending in a 2–4 letter lowercase label) |
+//! | `<BOOL>` | `true`/`false` (`True`, `FALSE`) as whole words, not inside identifiers (`is_true`) |
+//! | `<NUM>` | integers, decimals, signs, exponents, dotted numbers (`1.2.3`), with a unit (`12ms`, `4.5MB`, `300s`, `10KiB`, `1h30m`) |
+//! | `<HEX>` | `0x1f`, hex strings of ≥ 8 characters holding a digit and a letter, MAC addresses |
+//! | `<EMAIL>` | `local@domain.tld` |
+//! | `<URL>` | `scheme://…` up to whitespace, quotes or angle brackets, without trailing punctuation |
+//! | `<PATH>` | `/a/b`, `/name`, `./x`, `../x`, `~/x`, `C:\x`, relative `a/b/c` (three or more segments) |
+//! | `<B64>` | ≥ 20 base64 characters with a digit and mixed case (or `+`, `/`, `=` padding) |
+//!
+//! **`ip:port` becomes `<IP>:<NUM>`** (two parameters), so the port stays a
+//! separately queryable value and the template shows the shape; bracketed
+//! IPv6 gives `[<IP>]:<NUM>`.
+//!
+//! Placeholder text already present in a message (`<NUM>`, `<*>`, any
+//! `<UPPER_CASE>` name) is treated as a value whose parameter is that text.
+//! With the boundary rule (a placeholder counts as a word character for what
+//! follows) this makes masking idempotent: `mask(mask(s)) == mask(s)`.
+//!
+//! **Lists.** Consecutive equal tokens that hold a value and a word of their
+//! own (`blk_1 blk_2 blk_3`, all `blk_<NUM>`) are one list: one `<*>` whose
+//! parameter is the whole run, so messages that differ only in a list's
+//! length share a template. Runs of bare values (`7 5 1`) stay separate
+//! fields.
+//!
+//! **Values written with spaces.** Two shapes join whitespace-separated
+//! tokens into one (the template text is unchanged; only what counts as one
+//! position is):
+//! - a number and a unit of two or more letters (`12.8 KB`, `5 ms`,
+//!   `3 sec,`): the unit belongs to the value as in `12.8KB`, and the pair
+//!   is a value (single letters such as `5 m` stay words: too ambiguous);
+//! - a bracketed value after any token (`bytes (12.8 KB)`, `slot [7]`): an
+//!   annotation some messages carry and others leave out, so messages with
+//!   and without it keep the same number of positions and can share a
+//!   template (`bytes` / `bytes (12.8 KB)` generalise to `<*>`).
+//!
+//! The rule reads masked text only, so a template's text is re-tokenised the
+//! same way on load, and masking stays idempotent.
+//!
+//! **User masks.** [`DrainConfig::extra_masks`] holds [`MaskRule`]s (`name`,
+//! `regex`). Their matches (without whitespace; earlier rules win overlaps)
+//! are masked as `<NAME>` before any built-in recogniser looks at the text,
+//! and built-in values never run over a match. With no rules the scanner
+//! does no extra work and still allocates nothing per message.
+//!
+//! # The Drain tree
+//!
+//! Following Drain (He et al., 2017) and Drain3: messages are grouped first by
+//! token count, then by their first `depth - 3` tokens (default depth 4: one
+//! token). A token that still holds a digit after masking, or is a pure value
+//! (`<IP>:<NUM>`, `<HOST>:<NUM>`, `<TIMESTAMP>`), goes to the `<*>` branch, so
+//! values of different types in the routing position do not split an event;
+//! once a node has `max_children` children (default 100), further new tokens
+//! also share `<*>`. In the leaf, the message joins the template with
+//! the highest *similarity* if that is at least `similarity` (default 0.7);
+//! otherwise it starts a new template. Ties go to the template with more
+//! wildcards.
+//!
+//! **Similarity counts words, not values.** Each template token is a word
+//! (literal text, possibly with typed values inside, like `uid=<NUM>`), a
+//! *value* (placeholders and punctuation only, like `<IP>:<NUM>`), `<*>`, or
+//! a framed wildcard (below). Positions where the template has `<*>`, and
+//! positions where both sides are values, say nothing about the message's
+//! shape and are left out; the similarity is the share of the remaining
+//! positions whose tokens agree. Drain's plain ratio lets two messages that
+//! share only their variables (`HBM brightnessIn =38` / `HBM brightnessOut
+//! =38`) or differ in the words that name the event (`establish new session`
+//! / `renew session 0x1`) merge; discounting values lets the threshold be
+//! raised to 0.7 while messages that differ in one free-text word among many
+//! (`user alice` / `user bob` in a long line) still join.
+//!
+//! **Generalisation.** When a message joins a template it differs from, the
+//! differing positions become `<*>`, except where the two tokens share a
+//! literal *frame* — a prefix ending with punctuation and/or a suffix
+//! starting with punctuation, holding a letter and no placeholder
+//! (`rhost=…`, `environment:…`, `Surface(…)`): then only the part inside the
+//! frame becomes `<*>` (`rhost=<*>`), the way a `key=value` pair is labelled,
+//! and later tokens fit the template when they carry the same frame. Values
+//! of different types in one position (`<IP>:<NUM>` / `<HOST>:<NUM>`) become
+//! `<*>`. The template text changes, so it gets a
+//! new id; the old [`TemplateInfo`] keeps its text and gets `parent_id` = the
+//! new id ([`TemplateCatalog::resolve`] follows the chain). If the new text is
+//! already live, the two clusters merge. Counts and first/last seen are kept
+//! per id: they describe the messages stored under that id.
+//!
+//! **Settled words.** A plain word (no value in it, no literal frame shared
+//! with the message's token) that a template has kept over at least
+//! `settle_count` messages (default 4, counted under the template's current
+//! id) is *settled*: a message that would join but has a different plain word
+//! there starts a template of its own instead (`… proxy HTTPS` ×N, then
+//! `… proxy SOCKS5`; `Failed password for …` / `Failed none for …`). When a
+//! third word shows up at that position — a live template in the leaf equal
+//! everywhere else already holds another word — the position is a variable
+//! after all and generalises to `<*>` as usual (`for root` / `for uucp` /
+//! `for ftp` → `for <*>`). `0` turns this off.
+//!
+//! **Covered templates are absorbed.** After a generalisation, every other
+//! live template sharing a leaf that the new template *covers* (each position
+//! equal, `<*>`, or within the same frame) is retired into it (its
+//! `parent_id` points at the new id): all its messages fit the new template,
+//! and keeping both would split one event over two templates depending on
+//! which one a message meets first.
+//!
+//! **Ids.** [`TemplateId`] is xxh3_64 of the template text, so equal text
+//! gives equal ids in every run and every catalog. The text is the masked
+//! tokens joined by the whitespace of the message that created the template;
+//! [`render`] of the template and the parameters returns the message whenever
+//! the message uses the same separators and has no leading/trailing
+//! whitespace (otherwise the caller keeps the message).
+//!
+//! # Persistence and merging
+//!
+//! [`TemplateCatalog::to_json`] stores the settings and every template;
+//! [`TemplateCatalog::from_json`] rebuilds the tree from the live templates in
+//! creation order (as Drain3 persistence restores its clusters), so a loaded
+//! catalog continues as the saved one would have, except where the saved tree
+//! had overflowed `max_children` with nodes no live template needs.
+//! [`TemplateCatalog::merge`] takes the union of two catalogs; ids never
+//! change.
+
+mod catalog;
+mod mask;
+mod render;
+
+pub use catalog::{DrainConfig, MaskRule, Matched, TemplateCatalog, TemplateId, TemplateInfo};
+pub use mask::{Masker, PLACEHOLDERS, WILDCARD, mask};
+pub use render::{placeholder_count, render, render_into};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    /// The catalog JSON could not be parsed.
+    #[error("catalog JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The catalog was written by an unknown format version.
+    #[error("unsupported catalog format version {0}")]
+    UnsupportedVersion(u32),
+    /// The catalog parses but is inconsistent.
+    #[error("invalid catalog: {0}")]
+    InvalidCatalog(String),
+    /// A user mask has a bad name or a regular expression that does not compile.
+    #[error("mask {name}: {reason}")]
+    InvalidMask {
+        /// The rule's name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+}

@@ -1,0 +1,818 @@
+//! Behaviour of the template catalog: grouping, generalisation, ids,
+//! persistence, merging, and the masking/render invariants (proptest).
+
+use std::ops::Range;
+
+use logoscope_drain::{
+    DrainConfig, DrainError, MaskRule, TemplateCatalog, TemplateId, mask, placeholder_count, render,
+};
+use proptest::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+fn add(cat: &mut TemplateCatalog, msg: &str) -> (TemplateId, Vec<String>) {
+    let mut params = Vec::new();
+    let m = cat.add(msg, None, &mut params);
+    (m.id, strs(msg, &params))
+}
+
+fn strs(msg: &str, params: &[Range<usize>]) -> Vec<String> {
+    params.iter().map(|r| msg[r.clone()].to_string()).collect()
+}
+
+fn template(cat: &TemplateCatalog, id: TemplateId) -> &str {
+    &cat.get(id).expect("issued id").template
+}
+
+fn corpus() -> Vec<String> {
+    let mut v = Vec::new();
+    for i in 0..40u32 {
+        v.push(format!(
+            "Accepted password for user{} from 10.0.{}.{} port {} ssh2",
+            i % 3,
+            i % 7,
+            i,
+            40000 + i
+        ));
+        v.push(format!(
+            "Failed password for invalid user admin{} from 192.168.1.{} port {}",
+            i % 5,
+            i,
+            22 + i
+        ));
+        v.push(format!(
+            "PacketResponder {} for block blk_{} terminating",
+            i % 3,
+            1000 + i * 7919
+        ));
+        v.push(format!(
+            "Receiving block blk_-{} src: /10.251.{}.{}:50010 dest: /10.251.1.1:50010",
+            i * 31,
+            i,
+            i + 1
+        ));
+        v.push(format!(
+            "session {} opened for user {} by (uid={})",
+            ["alpha", "beta"][(i % 2) as usize],
+            ["root", "bob", "eve"][(i % 3) as usize],
+            i
+        ));
+        v.push(format!(
+            "GET /api/v1/items/{} took {}ms status={}",
+            i,
+            i * 3,
+            [200, 404, 500][(i % 3) as usize]
+        ));
+    }
+    v
+}
+
+#[test]
+fn groups_messages_of_one_shape() {
+    let mut cat = TemplateCatalog::default();
+    let (a, pa) = add(&mut cat, "connected to 10.0.0.1:80 in 12ms");
+    let (b, pb) = add(&mut cat, "connected to 10.0.0.9:8080 in 4.5s");
+    assert_eq!(a, b);
+    assert_eq!(template(&cat, a), "connected to <IP>:<NUM> in <NUM>");
+    assert_eq!(pa, ["10.0.0.1", "80", "12ms"]);
+    assert_eq!(pb, ["10.0.0.9", "8080", "4.5s"]);
+    let (c, _) = add(&mut cat, "disk full on /dev/sda1");
+    assert_ne!(a, c);
+    assert_eq!(cat.live_len(), 2);
+    assert_eq!(cat.get(a).unwrap().count, 2);
+}
+
+#[test]
+fn generalisation_issues_new_id_and_links_parent() {
+    let mut cat = TemplateCatalog::default();
+    let mut params = Vec::new();
+    let m1 = cat.add("user alice logged in", Some(10), &mut params);
+    assert!(m1.is_new);
+    assert!(params.is_empty());
+    let m2 = cat.add("user bob logged in", Some(5), &mut params);
+    assert!(m2.is_new);
+    assert_ne!(m1.id, m2.id);
+    assert_eq!(template(&cat, m2.id), "user <*> logged in");
+    assert_eq!(strs("user bob logged in", &params), ["bob"]);
+
+    let old = cat.get(m1.id).unwrap();
+    assert_eq!(old.template, "user alice logged in");
+    assert_eq!(old.parent_id, Some(m2.id));
+    assert_eq!(
+        (old.count, old.first_seen, old.last_seen),
+        (1, Some(10), Some(10))
+    );
+    assert_eq!(cat.resolve(m1.id), m2.id);
+    assert_eq!(cat.resolve(m2.id), m2.id);
+    assert_eq!(cat.resolve(42), 42);
+
+    let m3 = cat.add("user carol logged in", Some(20), &mut params);
+    assert_eq!(
+        m3,
+        logoscope_drain::Matched {
+            id: m2.id,
+            is_new: false
+        }
+    );
+    let live = cat.get(m2.id).unwrap();
+    assert_eq!(
+        (live.count, live.first_seen, live.last_seen, live.parent_id),
+        (2, Some(5), Some(20), None)
+    );
+    assert_eq!(cat.templates().count(), 2);
+    assert_eq!(cat.live_len(), 1);
+}
+
+#[test]
+fn generalising_into_an_existing_template_merges_clusters() {
+    // Tiny tree: every two-token message shares one leaf, so two clusters
+    // can converge on the same text.
+    let cfg = DrainConfig {
+        similarity: 0.5,
+        ..DrainConfig::default()
+    };
+    let mut cat = TemplateCatalog::new(cfg);
+    let (a, _) = add(&mut cat, "x a b c");
+    let (b, _) = add(&mut cat, "x d e f");
+    assert_ne!(a, b);
+    let (g1, _) = add(&mut cat, "x a b z"); // "x a b <*>"
+    let (g2, _) = add(&mut cat, "x d e z"); // "x d e <*>"
+    assert_eq!(template(&cat, g1), "x a b <*>");
+    assert_eq!(template(&cat, g2), "x d e <*>");
+    let (w, _) = add(&mut cat, "x a y q"); // joins "x a b <*>" → "x a <*> <*>"
+    assert_eq!(template(&cat, w), "x a <*> <*>");
+    assert_eq!(cat.resolve(a), w);
+    assert_eq!(cat.resolve(b), g2);
+}
+
+#[test]
+fn ids_are_text_hashes_and_stable_across_catalogs() {
+    let mut a = TemplateCatalog::default();
+    let mut b = TemplateCatalog::default();
+    for msg in corpus() {
+        let (ia, pa) = add(&mut a, &msg);
+        let (ib, pb) = add(&mut b, &msg);
+        assert_eq!(ia, ib);
+        assert_eq!(pa, pb);
+    }
+    for t in a.templates() {
+        assert_eq!(t.id, xxh3_64(t.template.as_bytes()));
+        assert_eq!(b.get(t.id), Some(t));
+    }
+    assert_eq!(a.to_json(), b.to_json());
+}
+
+#[test]
+fn corpus_templates_and_round_trip() {
+    let mut cat = TemplateCatalog::default();
+    let mut params = Vec::new();
+    for msg in corpus() {
+        let m = cat.add(&msg, None, &mut params);
+        let t = template(&cat, m.id);
+        let values = strs(&msg, &params);
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        assert_eq!(placeholder_count(t), params.len(), "{t}");
+        assert_eq!(render(t, &refs), msg, "template {t}");
+    }
+    let live: Vec<&str> = cat
+        .templates()
+        .filter(|t| t.parent_id.is_none())
+        .map(|t| t.template.as_str())
+        .collect();
+    assert!(
+        live.contains(&"PacketResponder <NUM> for block blk_<NUM> terminating"),
+        "{live:?}"
+    );
+    assert!(
+        live.contains(&"Receiving block blk_<NUM> src: <IP>:<NUM> dest: <IP>:<NUM>"),
+        "{live:?}"
+    );
+    assert!(
+        live.contains(&"GET <PATH> took <NUM> status=<NUM>"),
+        "{live:?}"
+    );
+    assert!(
+        live.contains(&"Accepted password for <*> from <IP> port <NUM> ssh2"),
+        "{live:?}"
+    );
+    assert_eq!(cat.live_len(), 6, "{live:?}");
+}
+
+#[test]
+fn separators_of_the_first_message_are_kept() {
+    let mut cat = TemplateCatalog::default();
+    let mut params = Vec::new();
+    let m = cat.add("a\tb  12", None, &mut params);
+    assert_eq!(template(&cat, m.id), "a\tb  <NUM>");
+    let msg = "a b 13";
+    let m2 = cat.add(msg, None, &mut params);
+    assert_eq!(m.id, m2.id);
+    // Different separators: same template, but render gives the template's.
+    let values = strs(msg, &params);
+    assert_eq!(
+        render(template(&cat, m.id), &[values[0].as_str()]),
+        "a\tb  13"
+    );
+}
+
+#[test]
+fn find_matches_without_learning() {
+    let mut cat = TemplateCatalog::default();
+    add(&mut cat, "job 1 done in 5ms");
+    let (id, _) = add(&mut cat, "job 2 done in 7ms");
+    let before = cat.to_json();
+    let mut params = Vec::new();
+    assert_eq!(cat.find("job 99 done in 1s", &mut params), Some(id));
+    assert_eq!(strs("job 99 done in 1s", &params), ["99", "1s"]);
+    assert_eq!(cat.find("job 99 failed in 1s", &mut params), None);
+    assert!(params.is_empty());
+    assert_eq!(cat.find("something else entirely", &mut params), None);
+    assert_eq!(cat.to_json(), before);
+}
+
+#[test]
+fn wildcard_positions_take_whole_tokens() {
+    let mut cat = TemplateCatalog::default();
+    add(&mut cat, "open file a.txt ok");
+    let msg = "open file x=1,y=2 ok";
+    let (id, p) = add(&mut cat, msg);
+    assert_eq!(template(&cat, id), "open file <*> ok");
+    assert_eq!(p, ["x=1,y=2"]);
+}
+
+#[test]
+fn messages_with_placeholder_text_round_trip() {
+    let mut cat = TemplateCatalog::default();
+    for msg in [
+        "value <NUM> and <*> here",
+        "value <IP> and x<*>y here",
+        "  ",
+    ] {
+        let mut params = Vec::new();
+        let m = cat.add(msg, None, &mut params);
+        let values = strs(msg, &params);
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let t = template(&cat, m.id);
+        assert_eq!(placeholder_count(t), refs.len());
+        assert_eq!(render(t, &refs), msg.trim());
+    }
+}
+
+#[test]
+fn empty_message_has_empty_template() {
+    let mut cat = TemplateCatalog::default();
+    let (a, p) = add(&mut cat, "");
+    let (b, _) = add(&mut cat, " \t ");
+    assert_eq!(a, b);
+    assert!(p.is_empty());
+    assert_eq!(template(&cat, a), "");
+    assert_eq!(cat.get(a).unwrap().count, 2);
+}
+
+#[test]
+fn max_children_overflow_shares_the_wildcard_branch() {
+    let cfg = DrainConfig {
+        max_children: 3,
+        similarity: 0.4,
+        ..DrainConfig::default()
+    };
+    let mut cat = TemplateCatalog::new(cfg);
+    let words = ["alpha", "beta", "gamma", "delta", "epsilon"];
+    for w in words {
+        add(&mut cat, &format!("{w} started worker"));
+    }
+    // Only two literal first tokens fit, then everything shares `<*>` and the
+    // later ones generalise together.
+    let live: Vec<String> = cat
+        .templates()
+        .filter(|t| t.parent_id.is_none())
+        .map(|t| t.template.clone())
+        .collect();
+    assert_eq!(
+        live,
+        [
+            "alpha started worker",
+            "beta started worker",
+            "<*> started worker"
+        ]
+    );
+}
+
+#[test]
+fn persistence_round_trip_continues_identically() {
+    let data = corpus();
+    let (first, second) = data.split_at(data.len() / 2);
+    let mut a = TemplateCatalog::default();
+    for m in first {
+        add(&mut a, m);
+    }
+    let json = a.to_json();
+    let mut b = TemplateCatalog::from_json(&json).unwrap();
+    assert_eq!(b.to_json(), json);
+    assert_eq!(b.config(), a.config());
+    for m in second {
+        assert_eq!(add(&mut a, m), add(&mut b, m));
+    }
+    assert_eq!(a.to_json(), b.to_json());
+}
+
+#[test]
+fn config_survives_persistence() {
+    let cfg = DrainConfig {
+        depth: 5,
+        similarity: 0.55,
+        max_children: 7,
+        parametrize_numeric_tokens: false,
+        settle_count: 9,
+        extra_masks: vec![MaskRule::new("TICKET", r"T-\d+")],
+    };
+    let cat = TemplateCatalog::new(cfg.clone());
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    assert_eq!(loaded.config(), &cfg);
+    // Out-of-range settings are brought into range.
+    let odd = TemplateCatalog::new(DrainConfig {
+        depth: 1,
+        similarity: f64::NAN,
+        max_children: 0,
+        ..cfg
+    });
+    assert_eq!(
+        (
+            odd.config().depth,
+            odd.config().similarity,
+            odd.config().max_children
+        ),
+        (3, 0.7, 1)
+    );
+}
+
+#[test]
+fn from_json_rejects_bad_catalogs() {
+    assert!(matches!(
+        TemplateCatalog::from_json("{"),
+        Err(DrainError::Json(_))
+    ));
+    let cat = {
+        let mut c = TemplateCatalog::default();
+        add(&mut c, "user alice logged in");
+        add(&mut c, "user bob logged in");
+        c
+    };
+    let json = cat.to_json();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = v.clone();
+        f(&mut v);
+        TemplateCatalog::from_json(&v.to_string())
+    };
+    assert!(matches!(
+        edit(&|v| v["version"] = 99.into()),
+        Err(DrainError::UnsupportedVersion(99))
+    ));
+    assert!(matches!(
+        edit(&|v| v["templates"][0]["template"] = "changed".into()),
+        Err(DrainError::InvalidCatalog(_))
+    ));
+    assert!(matches!(
+        edit(&|v| v["templates"][0]["parent_id"] = 7.into()),
+        Err(DrainError::InvalidCatalog(_))
+    ));
+    let cycle = |v: &mut serde_json::Value| {
+        let first = v["templates"][0]["id"].clone();
+        v["templates"][1]["parent_id"] = first;
+    };
+    assert!(matches!(edit(&cycle), Err(DrainError::InvalidCatalog(_))));
+    let dup = |v: &mut serde_json::Value| {
+        let t = v["templates"][0].clone();
+        v["templates"].as_array_mut().unwrap().push(t);
+    };
+    assert!(matches!(edit(&dup), Err(DrainError::InvalidCatalog(_))));
+}
+
+#[test]
+fn merge_is_a_union_with_stable_ids() {
+    let data = corpus();
+    let mut a = TemplateCatalog::default();
+    let mut b = TemplateCatalog::default();
+    for (i, m) in data.iter().enumerate() {
+        if i % 2 == 0 {
+            add(&mut a, m);
+        } else {
+            add(&mut b, m);
+        }
+    }
+    add(&mut b, "only in b 1");
+    let before_a: Vec<_> = a.templates().cloned().collect();
+    let mut merged = a.clone();
+    merged.merge(&b);
+    for t in b.templates().chain(before_a.iter()) {
+        let m = merged.get(t.id).expect("every id survives");
+        assert_eq!(m.template, t.template);
+    }
+    for t in merged.templates() {
+        let ca = a.get(t.id).map_or(0, |x| x.count);
+        let cb = b.get(t.id).map_or(0, |x| x.count);
+        assert_eq!(t.count, ca + cb, "{}", t.template);
+        let live = merged.resolve(t.id);
+        assert!(merged.get(live).unwrap().parent_id.is_none());
+    }
+    let total: u64 = merged.templates().map(|t| t.count).sum();
+    assert_eq!(total as usize, data.len() + 1);
+    let mut params = Vec::new();
+    assert!(merged.find("only in b 2", &mut params).is_some());
+    // Merging into an empty catalog reproduces the other one.
+    let mut empty = TemplateCatalog::default();
+    empty.merge(&b);
+    assert_eq!(empty.to_json(), b.to_json());
+}
+
+#[test]
+fn merge_takes_the_more_general_state() {
+    let mut a = TemplateCatalog::default();
+    let (alice, _) = add(&mut a, "user alice logged in");
+    let mut b = TemplateCatalog::default();
+    add(&mut b, "user alice logged in");
+    let (general, _) = add(&mut b, "user bob logged in");
+    a.merge(&b);
+    assert_eq!(a.get(alice).unwrap().count, 2);
+    assert_eq!(a.resolve(alice), general);
+    assert_eq!(a.live_len(), 1);
+    let (next, _) = add(&mut a, "user carol logged in");
+    assert_eq!(next, general);
+}
+
+// ------------------------------------------------------------------ proptest
+
+const FRAGMENTS: &[&str] = &[
+    "user",
+    "id",
+    "=",
+    "12",
+    "-3.5",
+    "10.0.0.1",
+    ":",
+    "8080",
+    "/var/log",
+    "/",
+    "<NUM>",
+    "<*>",
+    "<IP",
+    ">",
+    "<",
+    "0x1f",
+    "Jan",
+    " 2",
+    "15:04:05",
+    "2024-01-02",
+    "T",
+    "a@b.io",
+    "http://x.y/z",
+    "deadbeef12",
+    "[",
+    "]",
+    ",",
+    ".",
+    "_",
+    "-",
+    "µs",
+    "ms",
+    "é",
+    "ab",
+    "::1",
+    "fe80",
+    "::",
+    "blk_",
+    "+",
+    "12ms",
+    "KiB",
+    "e5",
+    "C:\\x",
+    "123e4567-e89b-12d3-a456-426614174000",
+    "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY1",
+    "==",
+    "00:1a:2b:3c:4d:5e",
+    "~/a",
+    "./b",
+    "a/b/c",
+    "\"",
+    "'",
+    "(",
+    ")",
+    "@",
+    "%",
+    "#",
+    "x",
+    "Z",
+    "+05:30",
+    "1.2.3",
+];
+
+fn word() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(FRAGMENTS), 1..5).prop_map(|v| v.concat())
+}
+
+fn spaced_message() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            word(),
+            prop::sample::select(&[" ", " ", " ", "  ", "\t", ""][..]),
+        ),
+        0..8,
+    )
+    .prop_map(|v| v.into_iter().map(|(w, s)| format!("{w}{s}")).collect())
+}
+
+fn single_spaced() -> impl Strategy<Value = String> {
+    prop::collection::vec(word(), 1..8).prop_map(|v| {
+        v.join(" ")
+            .split_ascii_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn masking_is_idempotent(s in spaced_message()) {
+        let once = mask(&s);
+        prop_assert_eq!(mask(&once), once.clone(), "input {:?}", s);
+    }
+
+    #[test]
+    fn masking_is_idempotent_on_noise(s in "[ a-fA-Z0-9:./<>*=@_+\\\\-]{0,40}") {
+        let once = mask(&s);
+        prop_assert_eq!(mask(&once), once.clone(), "input {:?}", s);
+    }
+
+    #[test]
+    fn masking_never_panics(s in "\\PC{0,60}") {
+        let _ = mask(&s);
+    }
+
+    #[test]
+    fn params_fill_every_placeholder(msgs in prop::collection::vec(spaced_message(), 1..30)) {
+        let mut cat = TemplateCatalog::new(DrainConfig { max_children: 4, ..DrainConfig::default() });
+        let mut params = Vec::new();
+        for m in &msgs {
+            let id = cat.add(m, None, &mut params).id;
+            let t = &cat.get(id).unwrap().template;
+            prop_assert_eq!(placeholder_count(t), params.len(), "{:?} -> {:?}", m, t);
+            prop_assert!(cat.get(id).unwrap().parent_id.is_none());
+        }
+    }
+
+    #[test]
+    fn single_spaced_messages_round_trip(msgs in prop::collection::vec(single_spaced(), 1..30)) {
+        let mut cat = TemplateCatalog::default();
+        let mut params = Vec::new();
+        for m in &msgs {
+            let id = cat.add(m, None, &mut params).id;
+            let values: Vec<&str> = params.iter().map(|r| &m[r.clone()]).collect();
+            let t = &cat.get(id).unwrap().template;
+            prop_assert_eq!(&render(t, &values), m, "template {:?}", t);
+        }
+        let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+        prop_assert_eq!(loaded.to_json(), cat.to_json());
+    }
+}
+
+// ------------------------------------------------------- accuracy rules
+
+#[test]
+fn compound_tokens_generalise_only_their_value() {
+    let mut cat = TemplateCatalog::default();
+    add(
+        &mut cat,
+        "auth failure; uid=0 tty=ssh ruser= rhost=a.example.net user=root",
+    );
+    let msg = "auth failure; uid=0 tty=ssh ruser= rhost=host-7 user=admin";
+    let (id, values) = add(&mut cat, msg);
+    assert_eq!(
+        template(&cat, id),
+        "auth failure; uid=<NUM> tty=ssh ruser= rhost=<*> user=<*>"
+    );
+    assert_eq!(values, ["0", "host-7", "admin"]);
+    // The framed token keeps matching without further generalisation, and a
+    // token without the frame does not fit it.
+    let (again, values) = add(
+        &mut cat,
+        "auth failure; uid=1 tty=ssh ruser= rhost=x user=bob",
+    );
+    assert_eq!(again, id);
+    assert_eq!(values, ["1", "x", "bob"]);
+    let (other, _) = add(
+        &mut cat,
+        "auth failure; uid=1 tty=ssh ruser= lhost=x user=bob",
+    );
+    assert_eq!(
+        template(&cat, other),
+        "auth failure; uid=<NUM> tty=ssh ruser= <*> user=<*>"
+    );
+    // Frames survive persistence.
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    let mut params = Vec::new();
+    let msg = "auth failure; uid=2 tty=ssh ruser= zhost=q user=carol";
+    assert_eq!(loaded.find(msg, &mut params), Some(other));
+    assert_eq!(strs(msg, &params), ["2", "zhost=q", "carol"]);
+}
+
+#[test]
+fn frames_need_a_word_and_a_value() {
+    let mut cat = TemplateCatalog::default();
+    add(&mut cat, "state is (on) now");
+    let (id, _) = add(&mut cat, "state is (off) now");
+    // `(` and `)` alone are no frame.
+    assert_eq!(template(&cat, id), "state is <*> now");
+}
+
+#[test]
+fn similarity_counts_words_not_values() {
+    let mut cat = TemplateCatalog::default();
+    // Same values, different words: two templates, not one.
+    let (a, _) = add(
+        &mut cat,
+        "Client attempting to establish new session at 10.0.0.1:5",
+    );
+    let (b, _) = add(
+        &mut cat,
+        "Client attempting to renew session 0x1f at 10.0.0.1:5",
+    );
+    assert_ne!(a, b);
+    let (x, _) = add(&mut cat, "HBM brightnessIn =38");
+    let (y, _) = add(&mut cat, "HBM brightnessOut =38");
+    assert_ne!(x, y);
+    // One differing word among many still joins.
+    add(
+        &mut cat,
+        "Failed password for invalid user alice from 10.0.0.1 port 22 ssh2",
+    );
+    let (z, _) = add(
+        &mut cat,
+        "Failed password for invalid user bob from 10.0.0.2 port 23 ssh2",
+    );
+    assert_eq!(
+        template(&cat, z),
+        "Failed password for invalid user <*> from <IP> port <NUM> ssh2"
+    );
+    // Values of different types in one position generalise to `<*>`.
+    add(&mut cat, "open through proxy 10.0.0.1:80 HTTPS");
+    let (p, values) = add(&mut cat, "open through proxy a.example.com:80 HTTPS");
+    assert_eq!(template(&cat, p), "open through proxy <*> HTTPS");
+    assert_eq!(values, ["a.example.com:80"]);
+}
+
+#[test]
+fn identifier_lists_share_a_template() {
+    let mut cat = TemplateCatalog::default();
+    let (a, _) = add(&mut cat, "ask 10.0.0.1:50010 to delete blk_1 blk_2 blk_3");
+    let (b, values) = add(&mut cat, "ask 10.0.0.2:50010 to delete blk_4 blk_5");
+    assert_eq!(a, b);
+    assert_eq!(template(&cat, b), "ask <IP>:<NUM> to delete <*>");
+    assert_eq!(values, ["10.0.0.2", "50010", "blk_4 blk_5"]);
+}
+
+#[test]
+fn user_masks_apply_before_built_ins() {
+    let cfg = DrainConfig {
+        extra_masks: vec![MaskRule::new("TICKET", r"[A-Z]+-\d+")],
+        ..DrainConfig::default()
+    };
+    let mut cat = TemplateCatalog::try_new(cfg.clone()).unwrap();
+    let mut params = Vec::new();
+    let msg = "closed ABC-12 after 3 retries";
+    let m = cat.add(msg, None, &mut params);
+    let t = template(&cat, m.id).to_owned();
+    assert_eq!(t, "closed <TICKET> after <NUM> retries");
+    let values = strs(msg, &params);
+    assert_eq!(values, ["ABC-12", "3"]);
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    assert_eq!(render(&t, &refs), msg);
+    // The rule is part of the persisted configuration.
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    assert_eq!(loaded.config(), &cfg);
+    assert_eq!(
+        loaded.find("closed XY-9 after 1 retries", &mut params),
+        Some(m.id)
+    );
+    // Without the rule the same message masks differently.
+    let mut plain = TemplateCatalog::default();
+    let (id, _) = add(&mut plain, msg);
+    assert_eq!(template(&plain, id), "closed ABC-<NUM> after <NUM> retries");
+}
+
+#[test]
+fn invalid_user_masks_are_reported() {
+    for (name, regex) in [("lower", "x"), ("", "x"), ("A-B", "x"), ("OK", "(")] {
+        let cfg = DrainConfig {
+            extra_masks: vec![MaskRule::new(name, regex)],
+            ..DrainConfig::default()
+        };
+        assert!(
+            matches!(
+                TemplateCatalog::try_new(cfg.clone()),
+                Err(DrainError::InvalidMask { .. })
+            ),
+            "{name} {regex}"
+        );
+        // `new` cannot fail: it leaves the rule out and says so in its config.
+        assert!(TemplateCatalog::new(cfg).config().extra_masks.is_empty());
+    }
+}
+
+#[test]
+fn optional_annotations_and_spaced_units_share_a_template() {
+    let mut cat = TemplateCatalog::default();
+    let msgs = [
+        "h1 close, 0 bytes sent, 0 bytes received, lifetime 00:01",
+        "h2 close, 10 bytes (1.2 KB) sent, 9 bytes received, lifetime 00:02",
+        "h3 close, 12 bytes sent, 90 bytes (9.1 KB) received, lifetime <1 sec",
+        "h4 close, 1 bytes (1 KB) sent, 2 bytes (2.2 MB) received, lifetime 00:03",
+        "h5 close, 0 bytes sent, 0 bytes received, lifetime 00:01",
+    ];
+    let ids: Vec<TemplateId> = msgs.iter().map(|m| add(&mut cat, m).0).collect();
+    let live: Vec<TemplateId> = ids.iter().map(|&id| cat.resolve(id)).collect();
+    assert!(live.iter().all(|&id| id == live[0]), "{live:?}");
+    assert_eq!(cat.live_len(), 1);
+    for m in msgs {
+        let mut params = Vec::new();
+        let id = cat.find(m, &mut params).expect("matches");
+        let values: Vec<&str> = params.iter().map(|r| &m[r.clone()]).collect();
+        assert_eq!(render(template(&cat, id), &values), m);
+    }
+}
+
+#[test]
+fn settled_words_split_until_a_third_word_appears() {
+    let mut cat = TemplateCatalog::default();
+    let mut https = Vec::new();
+    for _ in 0..5 {
+        https.push(add(&mut cat, "alpha open through proxy HTTPS").0);
+    }
+    let socks = add(&mut cat, "alpha open through proxy SOCKS5").0;
+    // HTTPS was kept over 5 ≥ settle_count messages: SOCKS5 gets its own.
+    assert_ne!(cat.resolve(https[0]), cat.resolve(socks));
+    assert_eq!(template(&cat, socks), "alpha open through proxy SOCKS5");
+    assert_eq!(add(&mut cat, "alpha open through proxy HTTPS").0, https[0]);
+    // A third word shows the position is a variable: one template again,
+    // absorbing the SOCKS5 one.
+    let ftp = add(&mut cat, "alpha open through proxy FTP").0;
+    assert_eq!(template(&cat, ftp), "alpha open through proxy <*>");
+    assert_eq!(cat.resolve(https[0]), ftp);
+    assert_eq!(cat.resolve(socks), ftp);
+    assert_eq!(cat.live_len(), 1);
+}
+
+#[test]
+fn settling_needs_enough_messages_and_can_be_off() {
+    // Below settle_count the template generalises as plain Drain does.
+    let mut cat = TemplateCatalog::default();
+    let a = add(&mut cat, "alpha open through proxy HTTPS").0;
+    let b = add(&mut cat, "alpha open through proxy SOCKS5").0;
+    assert_eq!(cat.resolve(a), b);
+    assert_eq!(template(&cat, b), "alpha open through proxy <*>");
+
+    let mut cat = TemplateCatalog::new(DrainConfig {
+        settle_count: 0,
+        ..DrainConfig::default()
+    });
+    for _ in 0..10 {
+        add(&mut cat, "alpha open through proxy HTTPS");
+    }
+    let b = add(&mut cat, "alpha open through proxy SOCKS5").0;
+    assert_eq!(template(&cat, b), "alpha open through proxy <*>");
+
+    // Words sharing a frame (`user=`) or holding values are not settled.
+    let mut cat = TemplateCatalog::default();
+    for _ in 0..10 {
+        add(&mut cat, "auth failure rhost=a user=root");
+    }
+    let b = add(&mut cat, "auth failure rhost=a user=admin").0;
+    assert_eq!(template(&cat, b), "auth failure rhost=a user=<*>");
+}
+
+#[test]
+fn leading_values_of_different_types_share_a_branch() {
+    let mut cat = TemplateCatalog::default();
+    let a = add(
+        &mut cat,
+        "proxy.example.com:80 error : could not connect now",
+    )
+    .0;
+    let b = add(&mut cat, "10.0.0.1:443 error : could not connect now").0;
+    assert_eq!(cat.resolve(a), b);
+    assert_eq!(template(&cat, b), "<*> error : could not connect now");
+}
+
+#[test]
+fn joined_tokens_survive_persistence() {
+    let mut cat = TemplateCatalog::default();
+    add(&mut cat, "took 5 ms for bytes (1 KB) of job");
+    let b = add(&mut cat, "took 7 sec for bytes (2 MB) of job").0;
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).expect("loads");
+    let mut params = Vec::new();
+    let msg = "took 9 min for bytes (3 GB) of job";
+    assert_eq!(loaded.find(msg, &mut params), Some(b));
+    let values: Vec<&str> = params.iter().map(|r| &msg[r.clone()]).collect();
+    assert_eq!(render(template(&cat, b), &values), msg);
+}

@@ -1,0 +1,575 @@
+//! Session tests over hand-built batches (and a real archive when the store
+//! crate can write one).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ListBuilder, PrimitiveArray, StringBuilder, StringDictionaryBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{Int8Type, Int32Type, TimestampMicrosecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::prelude::SessionContext;
+use logoscope_drain::{DrainConfig, TemplateCatalog, TemplateId, render};
+use logoscope_ingest::schema::logs_schema;
+
+use crate::{
+    EngineError, EngineOptions, OutputFormat, run_sql, session_for_batches, write_batches,
+};
+
+fn opts() -> EngineOptions {
+    EngineOptions {
+        target_partitions: 4,
+        ..EngineOptions::default()
+    }
+}
+
+/// One input entry as ingest would see it, and what it stores.
+struct Row {
+    ts: Option<i64>,
+    source: &'static str,
+    line: u64,
+    level: Option<&'static str>,
+    template_id: TemplateId,
+    params: Vec<String>,
+    header: Option<&'static str>,
+    /// The full message and raw text readers must get back.
+    message: Option<String>,
+    raw: Option<String>,
+    /// What is stored (null when reconstructible).
+    stored_message: Option<String>,
+    stored_raw: Option<String>,
+    error: Option<&'static str>,
+}
+
+/// Templates `message` like ingest does and stores text only when the
+/// template and params do not reproduce it.
+fn ingest_row(
+    catalog: &mut TemplateCatalog,
+    ts: Option<i64>,
+    line: u64,
+    header: Option<&'static str>,
+    message: &str,
+    error: Option<&'static str>,
+) -> Row {
+    let mut ranges = Vec::new();
+    let matched = catalog.add(message, ts, &mut ranges);
+    let params: Vec<String> = ranges
+        .iter()
+        .map(|r| message[r.clone()].to_owned())
+        .collect();
+    let template = catalog.get(matched.id).expect("issued id").template.clone();
+    let strs: Vec<&str> = params.iter().map(String::as_str).collect();
+    let rendered = render(&template, &strs);
+    let raw = format!("{}{message}", header.unwrap_or(""));
+    Row {
+        ts,
+        source: "app.log",
+        line,
+        level: Some("INFO"),
+        template_id: matched.id,
+        params,
+        header,
+        message: Some(message.to_owned()),
+        raw: Some(raw),
+        stored_message: (rendered != message).then(|| message.to_owned()),
+        stored_raw: None,
+        error,
+    }
+}
+
+fn batch(rows: &[Row]) -> RecordBatch {
+    let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut source = StringDictionaryBuilder::<Int32Type>::new();
+    let mut line = UInt64Builder::new();
+    let mut level = StringDictionaryBuilder::<Int8Type>::new();
+    let mut service = StringDictionaryBuilder::<Int32Type>::new();
+    let mut host = StringDictionaryBuilder::<Int32Type>::new();
+    let mut trace = StringBuilder::new();
+    let mut span = StringBuilder::new();
+    let mut parent = StringBuilder::new();
+    let mut template_id = UInt64Builder::new();
+    let mut params = ListBuilder::new(StringBuilder::new());
+    let mut message = StringBuilder::new();
+    let mut fields = StringBuilder::new();
+    let mut header = StringBuilder::new();
+    let mut raw = StringBuilder::new();
+    let mut error = StringDictionaryBuilder::<Int8Type>::new();
+    for r in rows {
+        ts.append_option(r.ts);
+        source.append_value(r.source);
+        line.append_value(r.line);
+        level.append_option(r.level);
+        service.append_value("api");
+        host.append_null();
+        trace.append_null();
+        span.append_null();
+        parent.append_null();
+        template_id.append_value(r.template_id);
+        for p in &r.params {
+            params.values().append_value(p);
+        }
+        params.append(true);
+        message.append_option(r.stored_message.as_deref());
+        fields.append_null();
+        header.append_option(r.header);
+        raw.append_option(r.stored_raw.as_deref());
+        error.append_option(r.error);
+    }
+    RecordBatch::try_new(
+        logs_schema(),
+        vec![
+            Arc::new(ts.finish()),
+            Arc::new(source.finish()),
+            Arc::new(line.finish()),
+            Arc::new(level.finish()),
+            Arc::new(service.finish()),
+            Arc::new(host.finish()),
+            Arc::new(trace.finish()),
+            Arc::new(span.finish()),
+            Arc::new(parent.finish()),
+            Arc::new(template_id.finish()),
+            Arc::new(params.finish()),
+            Arc::new(message.finish()),
+            Arc::new(fields.finish()),
+            Arc::new(header.finish()),
+            Arc::new(raw.finish()),
+            Arc::new(error.finish()),
+        ],
+    )
+    .expect("batch matches logs_schema")
+}
+
+/// How every output path prints a UTC timestamp (checked literally in `output_formats`).
+fn rfc3339(micros: i64) -> String {
+    let array = PrimitiveArray::<TimestampMicrosecondType>::from(vec![micros]).with_timezone("UTC");
+    let options = FormatOptions::default();
+    let formatter = ArrayFormatter::try_new(&array, &options).unwrap();
+    formatter.value(0).to_string()
+}
+
+const T0: i64 = 1_714_573_200_000_000; // 2024-05-01T14:20:00Z
+
+/// Rows covering each way text is stored, plus the catalog that templated them.
+fn fixture() -> (Vec<Row>, TemplateCatalog) {
+    let mut catalog = TemplateCatalog::new(DrainConfig::default());
+    let mut rows = vec![
+        ingest_row(
+            &mut catalog,
+            Some(T0),
+            1,
+            Some("2024-05-01T14:20:00Z INFO "),
+            "user alice logged in from 10.0.0.1",
+            None,
+        ),
+        ingest_row(
+            &mut catalog,
+            Some(T0 + 1),
+            2,
+            Some("2024-05-01T14:20:00Z INFO "),
+            "user bob logged in from 10.0.0.2",
+            None,
+        ),
+        ingest_row(
+            &mut catalog,
+            Some(T0 + 2),
+            3,
+            None,
+            "request took 42 ms",
+            None,
+        ),
+        ingest_row(
+            &mut catalog,
+            None,
+            4,
+            None,
+            "request took 7 ms",
+            Some("bad_timestamp"),
+        ),
+    ];
+    // Stored message that differs from what its template renders: the stored
+    // text must win.
+    let mut odd = ingest_row(
+        &mut catalog,
+        Some(T0 + 3),
+        5,
+        None,
+        "request took 9 ms",
+        None,
+    );
+    odd.stored_message = Some("request  took 9 ms".to_owned());
+    odd.message = odd.stored_message.clone();
+    odd.raw = odd.stored_message.clone();
+    rows.push(odd);
+    // Raw kept verbatim because header || message does not reproduce it.
+    let mut verbatim = ingest_row(
+        &mut catalog,
+        Some(T0 + 4),
+        6,
+        Some("<13>"),
+        "user carol logged in from 10.0.0.3",
+        Some("malformed_json"),
+    );
+    verbatim.stored_raw = Some("<13> user carol logged in from 10.0.0.3 {\"broken".to_owned());
+    verbatim.raw = verbatim.stored_raw.clone();
+    rows.push(verbatim);
+    // Template id the catalog never issued: nothing to rebuild from, so the
+    // text stays null rather than being made up.
+    let mut orphan = ingest_row(&mut catalog, Some(T0 + 5), 7, Some("H "), "orphan 1", None);
+    // Above i64::MAX, where Delta's `long` and our UInt64 part ways.
+    orphan.template_id = u64::MAX - 1;
+    orphan.stored_message = None;
+    orphan.message = None;
+    orphan.raw = None;
+    rows.push(orphan);
+    (rows, catalog)
+}
+
+/// Runs `sql` and returns every cell as display text (None for null), so
+/// results of both session kinds compare whatever their physical types.
+async fn strings(ctx: &SessionContext, sql: &str) -> Vec<Vec<Option<String>>> {
+    let batches = run_sql(ctx, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let options = FormatOptions::default();
+    let mut out = Vec::new();
+    for b in &batches {
+        let cols: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| (c, ArrayFormatter::try_new(c.as_ref(), &options).unwrap()))
+            .collect();
+        for row in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|(c, f)| c.is_valid(row).then(|| f.value(row).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn logs_view_rebuilds_message_and_raw_exactly_when_null() {
+    let (rows, catalog) = fixture();
+    assert!(
+        rows.iter()
+            .filter(|r| r.stored_message.is_none() && r.message.is_some())
+            .count()
+            >= 2,
+        "fixture must exercise rendering from the template"
+    );
+    let ctx = session_for_batches(vec![batch(&rows[..3]), batch(&rows[3..])], &catalog, opts())
+        .await
+        .unwrap();
+
+    let got = strings(&ctx, "SELECT line, message, raw FROM logs ORDER BY line").await;
+    let want: Vec<_> = rows
+        .iter()
+        .map(|r| vec![Some(r.line.to_string()), r.message.clone(), r.raw.clone()])
+        .collect();
+    assert_eq!(got, want);
+
+    // Nothing is lost: every stored row is a row of the view.
+    let n = strings(&ctx, "SELECT count(*) FROM logs").await;
+    assert_eq!(n, vec![vec![Some(rows.len().to_string())]]);
+
+    // The stored columns are still there, under their stored names and types.
+    let batches = run_sql(&ctx, "SELECT * FROM logs LIMIT 1").await.unwrap();
+    let schema = batches[0].schema();
+    let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let logs = logs_schema();
+    let stored: Vec<_> = logs.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, stored);
+    for field in logs.fields() {
+        assert_eq!(
+            schema.field_with_name(field.name()).unwrap().data_type(),
+            field.data_type(),
+            "{}",
+            field.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn templates_table_lists_the_catalog() {
+    let (_, catalog) = fixture();
+    let ctx = session_for_batches(Vec::new(), &catalog, opts())
+        .await
+        .unwrap();
+    let got = strings(
+        &ctx,
+        "SELECT template_id, template, count, first_seen, last_seen, parent_id, live_id \
+         FROM templates ORDER BY template_id",
+    )
+    .await;
+    let mut infos: Vec<_> = catalog.templates().collect();
+    infos.sort_by_key(|t| t.id);
+    assert!(!infos.is_empty());
+    let ts = |v: Option<i64>| v.map(rfc3339);
+    let want: Vec<_> = infos
+        .iter()
+        .map(|t| {
+            vec![
+                Some(t.id.to_string()),
+                Some(t.template.clone()),
+                Some(t.count.to_string()),
+                ts(t.first_seen),
+                ts(t.last_seen),
+                t.parent_id.map(|p| p.to_string()),
+                Some(catalog.resolve(t.id).to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    let schema = run_sql(&ctx, "SELECT * FROM templates").await.unwrap()[0].schema();
+    assert_eq!(schema, crate::templates_schema());
+    assert_eq!(
+        schema.field_with_name("template_id").unwrap().data_type(),
+        &datafusion::arrow::datatypes::DataType::UInt64
+    );
+}
+
+#[tokio::test]
+async fn ingest_errors_lists_unparsed_entries_with_their_text() {
+    let (rows, catalog) = fixture();
+    let ctx = session_for_batches(vec![batch(&rows)], &catalog, opts())
+        .await
+        .unwrap();
+    let got = strings(
+        &ctx,
+        "SELECT source, line, ts, error, raw FROM ingest_errors ORDER BY line",
+    )
+    .await;
+    let want: Vec<_> = rows
+        .iter()
+        .filter(|r| r.error.is_some())
+        .map(|r| {
+            vec![
+                Some(r.source.to_owned()),
+                Some(r.line.to_string()),
+                r.ts.map(rfc3339),
+                r.error.map(str::to_owned),
+                r.raw.clone(),
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 2);
+    assert_eq!(rfc3339(T0 + 4), "2024-05-01T14:20:00.000004Z");
+}
+
+#[tokio::test]
+async fn the_render_udf_is_registered_and_filters_reach_rebuilt_text() {
+    let (rows, catalog) = fixture();
+    let ctx = session_for_batches(vec![batch(&rows)], &catalog, opts())
+        .await
+        .unwrap();
+    let got = strings(&ctx, "SELECT line FROM logs WHERE message LIKE 'user bob%'").await;
+    assert_eq!(got, vec![vec![Some("2".to_owned())]]);
+    let got = strings(&ctx, "SELECT render_template('a <*> c', ['b'])").await;
+    assert_eq!(got, vec![vec![Some("a b c".to_owned())]]);
+}
+
+#[tokio::test]
+async fn user_sql_is_read_only() {
+    let (rows, catalog) = fixture();
+    let ctx = session_for_batches(vec![batch(&rows)], &catalog, opts())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy_target = dir.path().join("out.csv");
+    let external = dir.path().join("ext.csv");
+    std::fs::write(&external, "a\n1\n").unwrap();
+    let writes = [
+        "CREATE TABLE t AS SELECT 1 AS a".to_owned(),
+        "CREATE VIEW v AS SELECT 1 AS a".to_owned(),
+        format!(
+            "CREATE EXTERNAL TABLE e STORED AS CSV LOCATION '{}'",
+            external.display()
+        ),
+        "INSERT INTO logs_stored SELECT * FROM logs_stored".to_owned(),
+        "EXPLAIN ANALYZE INSERT INTO logs_stored SELECT * FROM logs_stored".to_owned(),
+        format!(
+            "COPY (SELECT 1 AS a) TO '{}' STORED AS CSV",
+            copy_target.display()
+        ),
+        "DROP VIEW logs".to_owned(),
+        "SET datafusion.execution.batch_size = 1".to_owned(),
+    ];
+    for sql in &writes {
+        match run_sql(&ctx, sql).await {
+            Err(EngineError::ReadOnly { reason }) => {
+                let msg = EngineError::ReadOnly { reason }.to_string();
+                assert!(msg.starts_with("read-only: "), "{msg}");
+            }
+            other => panic!("{sql}: expected a read-only error, got {other:?}"),
+        }
+    }
+    assert!(!copy_target.exists(), "COPY must not have run");
+    let n = strings(&ctx, "SELECT count(*) FROM logs").await;
+    assert_eq!(
+        n,
+        vec![vec![Some(rows.len().to_string())]],
+        "INSERT must not have run"
+    );
+
+    // Reading (including the catalog) is still allowed.
+    assert!(run_sql(&ctx, "SHOW TABLES").await.is_ok());
+    assert!(run_sql(&ctx, "EXPLAIN SELECT * FROM logs").await.is_ok());
+    // A bad query is a planning error, not a read-only one.
+    assert!(matches!(
+        run_sql(&ctx, "SELECT nope FROM logs").await,
+        Err(EngineError::DataFusion(_))
+    ));
+}
+
+#[tokio::test]
+async fn batches_of_another_schema_are_an_error() {
+    let catalog = TemplateCatalog::new(DrainConfig::default());
+    let other = RecordBatch::try_from_iter([(
+        "x",
+        Arc::new(UInt64Builder::new().finish()) as Arc<dyn Array>,
+    )])
+    .unwrap();
+    assert!(matches!(
+        session_for_batches(vec![other], &catalog, opts()).await,
+        Err(EngineError::DataFusion(_))
+    ));
+}
+
+async fn formatted(format: OutputFormat) -> String {
+    let ctx = session_for_batches(
+        Vec::new(),
+        &TemplateCatalog::new(DrainConfig::default()),
+        opts(),
+    )
+    .await
+    .unwrap();
+    let batches = run_sql(
+        &ctx,
+        "SELECT CAST(1714573200123000 AS BIGINT)::TIMESTAMP(6) AT TIME ZONE 'UTC' AS ts, \
+                'a,b' AS s, CAST(NULL AS VARCHAR) AS n, make_array('x', 'y') AS l, \
+                arrow_cast(7, 'UInt64') AS u",
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    write_batches(&batches, format, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn output_formats() {
+    assert_eq!(
+        formatted(OutputFormat::Csv).await,
+        "ts,s,n,l,u\n2024-05-01T14:20:00.123Z,\"a,b\",,\"[x, y]\",7\n"
+    );
+    assert_eq!(
+        formatted(OutputFormat::Json).await,
+        "[{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7}]\n"
+    );
+    assert_eq!(
+        formatted(OutputFormat::Ndjson).await,
+        "{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7}\n"
+    );
+    let table = formatted(OutputFormat::Table).await;
+    assert!(
+        table.contains("| 2024-05-01T14:20:00.123Z | a,b |   | [x, y] | 7 |"),
+        "{table}"
+    );
+
+    // No rows: an empty JSON array, a bare table, nothing for CSV/NDJSON.
+    for (format, want) in [
+        (OutputFormat::Json, "[]\n"),
+        (OutputFormat::Ndjson, ""),
+        (OutputFormat::Csv, ""),
+    ] {
+        let mut out = Vec::new();
+        write_batches(&[], format, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
+    }
+}
+
+#[tokio::test]
+async fn archive_session_matches_the_in_memory_one() {
+    let (rows, catalog) = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    {
+        let archive = logoscope_store::Archive::open(&location).await.unwrap();
+        let mut writer = archive
+            .writer(logoscope_store::ArchiveOptions::default())
+            .await
+            .unwrap();
+        writer.write(batch(&rows[..3])).await.unwrap();
+        writer.write(batch(&rows[3..])).await.unwrap();
+        writer.commit(&catalog).await.unwrap();
+    }
+    let archive = logoscope_store::Archive::open(&location).await.unwrap();
+    let stored = crate::session_for_archive(&archive, opts()).await.unwrap();
+    let memory = session_for_batches(vec![batch(&rows)], &catalog, opts())
+        .await
+        .unwrap();
+
+    for sql in [
+        "SELECT line, ts, source, level, template_id, params, message, raw, error FROM logs ORDER BY line",
+        "SELECT * FROM ingest_errors ORDER BY line",
+        "SELECT * FROM templates ORDER BY template_id",
+        "SELECT count(*) FROM logs",
+    ] {
+        assert_eq!(
+            strings(&stored, sql).await,
+            strings(&memory, sql).await,
+            "{sql}"
+        );
+    }
+
+    // The archive adds its partition columns to both the stored table and the view.
+    let got = strings(
+        &stored,
+        "SELECT line, dt, hour FROM logs WHERE dt = '2024-05-01' ORDER BY line",
+    )
+    .await;
+    let want: Vec<_> = rows
+        .iter()
+        .filter(|r| r.ts.is_some())
+        .map(|r| {
+            vec![
+                Some(r.line.to_string()),
+                Some("2024-05-01".to_owned()),
+                Some("14".to_owned()),
+            ]
+        })
+        .collect();
+    assert_eq!(got, want);
+    let unknown = strings(
+        &stored,
+        "SELECT line, dt, hour FROM logs_stored WHERE ts IS NULL",
+    )
+    .await;
+    assert_eq!(
+        unknown,
+        vec![vec![
+            Some("4".to_owned()),
+            Some(logoscope_store::UNKNOWN.to_owned()),
+            Some(logoscope_store::UNKNOWN.to_owned())
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn an_empty_archive_has_empty_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = logoscope_store::Archive::open(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let ctx = crate::session_for_archive(&archive, opts()).await.unwrap();
+    for table in ["logs", "logs_stored", "templates", "ingest_errors"] {
+        let n = strings(&ctx, &format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(n, vec![vec![Some("0".to_owned())]], "{table}");
+    }
+}

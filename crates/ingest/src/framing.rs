@@ -1,0 +1,879 @@
+//! Splitting a byte stream into log entries.
+//!
+//! Physical lines end at `\n`; a trailing `\r` is stripped. Consecutive lines
+//! are consolidated into one entry when the later ones are clearly a
+//! continuation of the first:
+//!
+//! * indented lines (leading space or tab) — Java `\tat …` frames, Python
+//!   `  File …` frames, Go frames, Rust `   N: fn` / `at src/…` lines, and
+//!   indented continuations in general;
+//! * `Caused by:`, `Suppressed:`, `... N more`, and a Java exception header
+//!   (`com.foo.BarException: msg`, a dotted name ending in `Exception`,
+//!   `Error` or `Throwable`) following a log line;
+//! * Python: `Traceback (most recent call last):` and everything up to and
+//!   including the first non-indented line after the frames (the
+//!   `XxxError: msg` line); chained tracebacks (`During handling of the above
+//!   exception…`, `The above exception was the direct cause…`) stay together,
+//!   blank lines between them included;
+//! * Go: an entry starting `panic:`, `fatal error:` or `goroutine N [` (or a
+//!   log line followed by one, which the dump then joins, as a Java exception
+//!   header joins the line before it) continues over blank lines, `goroutine N […]:`, `[signal …`, function
+//!   lines (`pkg.fn(…)`), indented frames, `created by …` and `exit status N`;
+//! * Rust: `thread '…' panicked at …` takes its message line, then
+//!   `stack backtrace:`, indented frames and `note: …` lines;
+//! * JSON: an entry whose first line starts with `{` and whose brackets do not
+//!   balance (string-aware) continues, blank lines included, until they do —
+//!   at most [`FramerConfig::max_json_lines`] lines.
+//!
+//! A line that starts a new record — one beginning with `{`, a syslog `<PRI>`,
+//! or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`, `Mmm dd `, a 10+ digit epoch)
+//! — is never glued to the previous entry. Other blank lines are not entries:
+//! they end the current entry and are counted by
+//! [`EntryFramer::blank_lines`], so that the physical lines of all entries plus
+//! the blank lines equal the lines of the input.
+//!
+//! Memory is bounded by [`FramerConfig::max_entry_bytes`]: a longer entry (or
+//! a single longer line) is cut at the bound, flagged `truncated`, and the rest
+//! of it is read and discarded without being buffered.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead};
+
+/// Framing limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramerConfig {
+    /// Largest entry kept, in bytes (longer ones are cut and flagged).
+    pub max_entry_bytes: usize,
+    /// Most physical lines an unbalanced JSON entry may swallow.
+    pub max_json_lines: u32,
+}
+
+impl Default for FramerConfig {
+    fn default() -> Self {
+        FramerConfig {
+            max_entry_bytes: 1 << 20,
+            max_json_lines: 10_000,
+        }
+    }
+}
+
+/// One log entry: one or more physical lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// 1-based number of the entry's first physical line.
+    pub line: u64,
+    /// Physical lines the entry spans (including blank lines inside it).
+    pub lines: u32,
+    /// The entry text; invalid UTF-8 replaced by U+FFFD.
+    pub text: Cow<'a, str>,
+    /// Cut at the size bound.
+    pub truncated: bool,
+    /// The bytes were not valid UTF-8 (text is a lossy conversion).
+    pub invalid_utf8: bool,
+    /// Contains NUL bytes or mostly control characters.
+    pub binary: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    JsonOpen(JsonDepth),
+    JsonDone,
+    PyTraceback,
+    PyDone,
+    GoPanic,
+    RustPanic { message_line: bool },
+}
+
+impl Kind {
+    fn allows_blanks(self) -> bool {
+        matches!(
+            self,
+            Kind::JsonOpen(_) | Kind::GoPanic | Kind::PyTraceback | Kind::PyDone
+        )
+    }
+}
+
+/// String-aware bracket depth of a JSON text seen so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct JsonDepth {
+    depth: i32,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonDepth {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &c in bytes {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if c == b'\\' {
+                    self.escaped = true;
+                } else if c == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match c {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => self.depth -= 1,
+                _ => {}
+            }
+        }
+        // A string never spans lines in JSON; resetting keeps a stray quote
+        // from hiding every later bracket.
+        self.in_string = false;
+        self.escaped = false;
+    }
+}
+
+/// Blank lines held while waiting to see whether the entry goes on.
+const MAX_HELD_BLANKS: u32 = 2;
+
+/// Reads entries from a [`BufRead`]; see the module doc for the rules.
+#[derive(Debug)]
+pub struct EntryFramer<R> {
+    reader: R,
+    config: FramerConfig,
+    next_line_no: u64,
+    pend: Vec<u8>,
+    pend_ready: bool,
+    pend_truncated: bool,
+    pend_no: u64,
+    blanks: u32,
+    cur: Vec<u8>,
+    cur_active: bool,
+    cur_line: u64,
+    cur_lines: u32,
+    cur_truncated: bool,
+    cur_kind: Kind,
+    out: Vec<u8>,
+    blank_lines: u64,
+    bytes: u64,
+    error: Option<io::Error>,
+    eof: bool,
+}
+
+impl<R: BufRead> EntryFramer<R> {
+    /// A framer with the given limits.
+    pub fn new(reader: R, config: FramerConfig) -> Self {
+        EntryFramer {
+            reader,
+            config: FramerConfig {
+                max_entry_bytes: config.max_entry_bytes.max(1),
+                ..config
+            },
+            next_line_no: 1,
+            pend: Vec::new(),
+            pend_ready: false,
+            pend_truncated: false,
+            pend_no: 0,
+            blanks: 0,
+            cur: Vec::new(),
+            cur_active: false,
+            cur_line: 0,
+            cur_lines: 0,
+            cur_truncated: false,
+            cur_kind: Kind::Plain,
+            out: Vec::new(),
+            blank_lines: 0,
+            bytes: 0,
+            error: None,
+            eof: false,
+        }
+    }
+
+    /// Bytes consumed from the reader so far (after decompression).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whitespace-only lines that were not part of any entry.
+    pub fn blank_lines(&self) -> u64 {
+        self.blank_lines
+    }
+
+    /// Physical lines read so far.
+    pub fn lines_read(&self) -> u64 {
+        self.next_line_no - 1
+    }
+
+    /// The next entry, `Ok(None)` at the end. A read error is returned after
+    /// the entry that was being assembled when it happened; after an error the
+    /// framer yields nothing more.
+    pub fn next_entry(&mut self) -> io::Result<Option<Entry<'_>>> {
+        loop {
+            if !self.pend_ready && !self.eof && self.error.is_none() {
+                match self.read_physical() {
+                    Ok(true) => self.pend_ready = true,
+                    Ok(false) => self.eof = true,
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            if !self.pend_ready {
+                if self.cur_active {
+                    return Ok(Some(self.emit()));
+                }
+                self.blank_lines += u64::from(self.blanks);
+                self.blanks = 0;
+                return match self.error.take() {
+                    Some(e) => {
+                        self.eof = true;
+                        Err(e)
+                    }
+                    None => Ok(None),
+                };
+            }
+            if self.pend.iter().all(u8::is_ascii_whitespace) {
+                self.pend_ready = false;
+                if !self.cur_active {
+                    self.blank_lines += 1;
+                } else if self.cur_kind.allows_blanks()
+                    && (matches!(self.cur_kind, Kind::JsonOpen(_)) || self.blanks < MAX_HELD_BLANKS)
+                {
+                    self.blanks += 1;
+                } else {
+                    self.blanks += 1;
+                    return Ok(Some(self.emit()));
+                }
+                continue;
+            }
+            if !self.cur_active {
+                self.start_entry();
+                continue;
+            }
+            match self.continuation() {
+                Some(kind) => {
+                    self.cur_kind = kind;
+                    self.append_pending();
+                }
+                None => return Ok(Some(self.emit())),
+            }
+        }
+    }
+
+    fn start_entry(&mut self) {
+        std::mem::swap(&mut self.cur, &mut self.pend);
+        self.pend.clear();
+        self.pend_ready = false;
+        self.cur_active = true;
+        self.cur_line = self.pend_no;
+        self.cur_lines = 1;
+        self.cur_truncated = self.pend_truncated;
+        self.cur_kind = classify_start(&self.cur);
+    }
+
+    fn append_pending(&mut self) {
+        let seps = self.blanks as usize + 1;
+        self.cur_lines += self.blanks + 1;
+        self.blanks = 0;
+        self.pend_ready = false;
+        if self.cur_truncated {
+            return;
+        }
+        let room = self.config.max_entry_bytes.saturating_sub(self.cur.len());
+        let want = seps + self.pend.len();
+        if want <= room {
+            self.cur.resize(self.cur.len() + seps, b'\n');
+            self.cur.extend_from_slice(&self.pend);
+            self.cur_truncated = self.pend_truncated;
+        } else {
+            let sep_room = seps.min(room);
+            self.cur.resize(self.cur.len() + sep_room, b'\n');
+            let rest = room - sep_room;
+            self.cur
+                .extend_from_slice(&self.pend[..rest.min(self.pend.len())]);
+            self.cur_truncated = true;
+        }
+    }
+
+    /// Whether the pending line continues the current entry, and the entry's
+    /// kind after it.
+    fn continuation(&self) -> Option<Kind> {
+        let line = &self.pend[..];
+        let kind = self.cur_kind;
+        if self.blanks > 0 && !kind.allows_blanks() {
+            return None;
+        }
+        if kind == Kind::JsonDone || starts_new_record(line) {
+            return None;
+        }
+        if let Kind::JsonOpen(mut depth) = kind {
+            if self.cur_lines >= self.config.max_json_lines {
+                return None;
+            }
+            depth.feed(line);
+            return Some(if depth.depth <= 0 {
+                Kind::JsonDone
+            } else {
+                Kind::JsonOpen(depth)
+            });
+        }
+        let indented = matches!(line.first(), Some(b' ' | b'\t'));
+        match kind {
+            Kind::PyTraceback | Kind::PyDone => {
+                if indented || line.starts_with(b"Traceback (most recent call last):") {
+                    return Some(Kind::PyTraceback);
+                }
+                if line.starts_with(b"During handling of the above exception")
+                    || line.starts_with(b"The above exception was the direct cause")
+                {
+                    return Some(Kind::PyDone);
+                }
+                if self.blanks > 0 {
+                    return None;
+                }
+                // The final `XxxError: message` line closes the traceback.
+                return (kind == Kind::PyTraceback).then_some(Kind::PyDone);
+            }
+            Kind::GoPanic => {
+                if indented
+                    || line.starts_with(b"goroutine ")
+                    || line.starts_with(b"[signal ")
+                    || line.starts_with(b"created by ")
+                    || line.starts_with(b"exit status ")
+                    || line.starts_with(b"panic: ")
+                    || is_go_function_line(line)
+                {
+                    return Some(Kind::GoPanic);
+                }
+                return None;
+            }
+            Kind::RustPanic { message_line } => {
+                if indented || line.starts_with(b"stack backtrace:") || line.starts_with(b"note: ")
+                {
+                    return Some(Kind::RustPanic {
+                        message_line: false,
+                    });
+                }
+                if message_line {
+                    return Some(Kind::RustPanic {
+                        message_line: false,
+                    });
+                }
+                return None;
+            }
+            _ => {}
+        }
+        if indented
+            || line.starts_with(b"Caused by:")
+            || line.starts_with(b"Suppressed:")
+            || is_more_line(line)
+            || is_java_exception_header(line)
+        {
+            return Some(kind);
+        }
+        if line.starts_with(b"Traceback (most recent call last):") {
+            return Some(Kind::PyTraceback);
+        }
+        if line.starts_with(b"stack backtrace:") {
+            return Some(Kind::RustPanic {
+                message_line: false,
+            });
+        }
+        // Go's runtime prints `panic:` / `fatal error:` right after the log line
+        // that reported the crash: like a Java exception header, it belongs to it.
+        if line.starts_with(b"panic: ")
+            || line.starts_with(b"fatal error: ")
+            || is_goroutine_header(line)
+        {
+            return Some(Kind::GoPanic);
+        }
+        None
+    }
+
+    fn emit(&mut self) -> Entry<'_> {
+        self.blank_lines += u64::from(self.blanks);
+        self.blanks = 0;
+        self.cur_active = false;
+        std::mem::swap(&mut self.out, &mut self.cur);
+        self.cur.clear();
+        if self.cur_truncated {
+            trim_partial_char(&mut self.out);
+        }
+        let binary = is_binary(&self.out);
+        let (text, invalid_utf8) = match std::str::from_utf8(&self.out) {
+            Ok(s) => (Cow::Borrowed(s), false),
+            Err(_) => (
+                Cow::Owned(String::from_utf8_lossy(&self.out).into_owned()),
+                true,
+            ),
+        };
+        Entry {
+            line: self.cur_line,
+            lines: self.cur_lines,
+            text,
+            truncated: self.cur_truncated,
+            invalid_utf8,
+            binary,
+        }
+    }
+
+    /// Reads one physical line into `pend`, storing at most the entry bound
+    /// and discarding the rest. `Ok(false)` at end of input.
+    fn read_physical(&mut self) -> io::Result<bool> {
+        self.pend.clear();
+        self.pend_truncated = false;
+        let cap = self.config.max_entry_bytes;
+        let mut any = false;
+        loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if any => {
+                    // Keep the partial line; report the error after it.
+                    self.error = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                break;
+            }
+            any = true;
+            let (chunk_len, consumed, done) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i, i + 1, true),
+                None => (buf.len(), buf.len(), false),
+            };
+            let room = cap - self.pend.len();
+            if chunk_len > room {
+                self.pend.extend_from_slice(&buf[..room]);
+                self.pend_truncated = true;
+            } else {
+                self.pend.extend_from_slice(&buf[..chunk_len]);
+            }
+            self.reader.consume(consumed);
+            self.bytes += consumed as u64;
+            if done {
+                break;
+            }
+        }
+        if !any {
+            return Ok(false);
+        }
+        if !self.pend_truncated && self.pend.last() == Some(&b'\r') {
+            self.pend.pop();
+        }
+        self.pend_no = self.next_line_no;
+        self.next_line_no += 1;
+        Ok(true)
+    }
+}
+
+fn classify_start(line: &[u8]) -> Kind {
+    let trimmed = trim_ascii_start(line);
+    if trimmed.first() == Some(&b'{') {
+        let mut d = JsonDepth::default();
+        d.feed(line);
+        return if d.depth > 0 {
+            Kind::JsonOpen(d)
+        } else {
+            Kind::JsonDone
+        };
+    }
+    if line.starts_with(b"Traceback (most recent call last):") {
+        return Kind::PyTraceback;
+    }
+    if line.starts_with(b"panic: ")
+        || line.starts_with(b"fatal error: ")
+        || is_goroutine_header(line)
+    {
+        return Kind::GoPanic;
+    }
+    if line.starts_with(b"thread '") && memchr::memmem::find(line, b"' panicked at").is_some() {
+        return Kind::RustPanic { message_line: true };
+    }
+    Kind::Plain
+}
+
+fn trim_ascii_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    &b[n..]
+}
+
+/// Cheap shape test for "this line begins a new record".
+pub(crate) fn starts_new_record(line: &[u8]) -> bool {
+    let Some(&c) = line.first() else {
+        return false;
+    };
+    match c {
+        b'{' => true,
+        b'<' => line.get(1).is_some_and(u8::is_ascii_digit),
+        b'[' => line.get(1).is_some_and(u8::is_ascii_digit) && looks_dated(&line[1..]),
+        b'0'..=b'9' => looks_dated(line),
+        b'A'..=b'Z' | b'a'..=b'z' => {
+            line.len() >= 7
+                && line[3] == b' '
+                && (line[4] == b' ' || line[4].is_ascii_digit())
+                && line[5].is_ascii_digit()
+                && line[6] == b' '
+                && is_month(&line[..3])
+        }
+        _ => false,
+    }
+}
+
+fn looks_dated(b: &[u8]) -> bool {
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 4 {
+        return matches!(b.get(4), Some(b'-' | b'/'))
+            && b.get(5).is_some_and(u8::is_ascii_digit)
+            && b.get(6).is_some_and(u8::is_ascii_digit);
+    }
+    digits >= 10
+}
+
+fn is_month(b: &[u8]) -> bool {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    MONTHS.iter().any(|m| m[..] == *b)
+}
+
+/// `goroutine 1 [running]:`
+fn is_goroutine_header(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"goroutine ") else {
+        return false;
+    };
+    let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    n > 0 && rest[n..].starts_with(b" [")
+}
+
+/// A Go stack function line: `main.main()`, `pkg.(*T).m(0x1, …)`.
+fn is_go_function_line(line: &[u8]) -> bool {
+    let Some(open) = memchr::memchr(b'(', line) else {
+        return false;
+    };
+    open > 0 && !line[..open].contains(&b' ') && line.ends_with(b")")
+}
+
+/// `... 12 more` (possibly indented; indented ones are caught earlier).
+fn is_more_line(line: &[u8]) -> bool {
+    let t = trim_ascii_start(line);
+    let Some(rest) = t.strip_prefix(b"... ") else {
+        return false;
+    };
+    let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    n > 0 && rest[n..].starts_with(b" more")
+}
+
+/// `java.lang.IllegalStateException: boom`, `com.x.Foo$BarError`.
+fn is_java_exception_header(line: &[u8]) -> bool {
+    let end = line
+        .iter()
+        .position(|&c| c == b':' || c == b' ')
+        .unwrap_or(line.len());
+    if end < line.len() && line[end] != b':' {
+        return false;
+    }
+    let name = &line[..end];
+    if !name.contains(&b'.')
+        || !name
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'$')
+        || !name.first().is_some_and(u8::is_ascii_alphabetic)
+    {
+        return false;
+    }
+    name.ends_with(b"Exception") || name.ends_with(b"Error") || name.ends_with(b"Throwable")
+}
+
+/// Binary: any NUL byte, or more than one byte in ten a control character
+/// other than tab, newline, carriage return and escape (ANSI colours).
+fn is_binary(b: &[u8]) -> bool {
+    if memchr::memchr(0, b).is_some() {
+        return true;
+    }
+    let controls = b
+        .iter()
+        .filter(|&&c| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r' | 0x1b)) || c == 0x7f)
+        .count();
+    controls > 0 && controls * 10 > b.len()
+}
+
+/// Drops an incomplete UTF-8 sequence at the end (left by a cut at the bound)
+/// so a cut does not turn valid text into "invalid UTF-8".
+fn trim_partial_char(b: &mut Vec<u8>) {
+    let n = b.len();
+    for back in 1..=3.min(n) {
+        let c = b[n - back];
+        if c & 0xC0 == 0x80 {
+            continue;
+        }
+        let width = if c >= 0xF0 {
+            4
+        } else if c >= 0xE0 {
+            3
+        } else if c >= 0xC0 {
+            2
+        } else {
+            1
+        };
+        if width > back {
+            b.truncate(n - back);
+        }
+        return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_with(input: &[u8], config: FramerConfig) -> (Vec<(u64, u32, String, bool)>, u64) {
+        let mut f = EntryFramer::new(input, config);
+        let mut out = Vec::new();
+        while let Some(e) = f.next_entry().unwrap() {
+            out.push((e.line, e.lines, e.text.into_owned(), e.truncated));
+        }
+        (out, f.blank_lines())
+    }
+
+    fn frame(input: &str) -> Vec<String> {
+        frame_with(input.as_bytes(), FramerConfig::default())
+            .0
+            .into_iter()
+            .map(|e| e.2)
+            .collect()
+    }
+
+    #[test]
+    fn single_lines_and_crlf() {
+        assert_eq!(frame("a\r\nb\nc"), vec!["a", "b", "c"]);
+        assert!(frame("").is_empty());
+    }
+
+    #[test]
+    fn java_stack_trace() {
+        let input = [
+            "2024-01-02 10:00:00 ERROR failed",
+            "java.lang.IllegalStateException: boom",
+            "\tat com.x.A.run(A.java:10)",
+            "\tat com.x.B.main(B.java:5)",
+            "Caused by: java.io.IOException: disk",
+            "    at com.x.C.io(C.java:3)",
+            "\t... 12 more",
+            "... 3 more",
+            "2024-01-02 10:00:01 INFO next",
+            "",
+        ]
+        .join("\n");
+        let input = input.as_str();
+        let e = frame(input);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].ends_with("... 3 more"));
+        assert_eq!(e[1], "2024-01-02 10:00:01 INFO next");
+    }
+
+    #[test]
+    fn python_traceback() {
+        let input = [
+            "2024-01-02 10:00:00,123 ERROR boom",
+            "Traceback (most recent call last):",
+            "  File \"a.py\", line 1, in <module>",
+            "    main()",
+            "ValueError: bad value",
+            "",
+            "During handling of the above exception, another exception occurred:",
+            "",
+            "Traceback (most recent call last):",
+            "  File \"a.py\", line 3, in <module>",
+            "KeyError: 'x'",
+            "plain line after",
+            "",
+        ]
+        .join("\n");
+        let input = input.as_str();
+        let (e, blanks) = frame_with(input.as_bytes(), FramerConfig::default());
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].2.ends_with("KeyError: 'x'"));
+        assert_eq!(e[0].1, 11);
+        assert_eq!(e[1].2, "plain line after");
+        assert_eq!(e[1].0, 12);
+        assert_eq!(blanks, 0);
+    }
+
+    #[test]
+    fn go_panic_joins_the_log_line_that_reported_it() {
+        let input = [
+            "2024-01-02T10:00:00Z FATAL [inv] worker 4 crashed",
+            "panic: runtime error: index out of range [7] with length 4",
+            "goroutine 236 [running]:",
+            "main.(*SyncWorker).apply(0xc0003472fe, {0xc0001a4000, 0x4, 0x4})",
+            "\t/src/inventory/sync.go:122 +0x2f4",
+            "created by main.startWorkers in goroutine 1",
+            "\t/src/inventory/main.go:52 +0x8c",
+            "2024-01-02T10:00:01Z INFO [inv] restarted",
+            "",
+        ]
+        .join("\n");
+        let (e, _) = frame_with(input.as_bytes(), FramerConfig::default());
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!((e[0].0, e[0].1), (1, 7));
+        assert!(e[0].2.ends_with("main.go:52 +0x8c"));
+        assert_eq!(e[1].0, 8);
+    }
+
+    #[test]
+    fn go_panic() {
+        let input = [
+            "panic: runtime error: index out of range",
+            "",
+            "goroutine 1 [running]:",
+            "main.main()",
+            "\t/tmp/x/main.go:5 +0x1d",
+            "created by main.start",
+            "\t/tmp/x/main.go:9 +0x2",
+            "exit status 2",
+            "2024-01-02T10:00:00Z next",
+            "",
+        ]
+        .join("\n");
+        let input = input.as_str();
+        let e = frame(input);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].ends_with("exit status 2"));
+    }
+
+    #[test]
+    fn rust_backtrace() {
+        let input = [
+        "thread 'main' panicked at src/main.rs:2:5:",
+        "explicit panic",
+        "stack backtrace:",
+        "   0: rust_begin_unwind",
+        "             at /rustc/abc/library/std/src/panicking.rs:645:5",
+        "   1: app::main",
+        "             at ./src/main.rs:2:5",
+        "note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.",
+        "unrelated",
+        "",
+    ]
+    .join("\n");
+        let input = input.as_str();
+        let e = frame(input);
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].contains("explicit panic"));
+        assert!(e[0].ends_with("verbose backtrace."));
+        assert_eq!(e[1], "unrelated");
+    }
+
+    #[test]
+    fn multi_line_json() {
+        let input = "{\n  \"msg\": \"a } brace in a string {\",\n\n  \"n\": [1,\n 2]\n}\n{\"msg\":\"one line\"}\n  indented after json\n";
+        let (e, blanks) = frame_with(input.as_bytes(), FramerConfig::default());
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(e[0].1, 6);
+        assert!(serde_json::from_str::<serde_json::Value>(&e[0].2).is_ok());
+        assert_eq!(e[1].2, "{\"msg\":\"one line\"}");
+        assert_eq!(e[2].2, "  indented after json");
+        assert_eq!(blanks, 0);
+    }
+
+    #[test]
+    fn unbalanced_json_stops_at_new_record() {
+        let e = frame("{\"a\": 1,\n2024-01-02 10:00:00 next\n");
+        assert_eq!(e.len(), 2);
+    }
+
+    #[test]
+    fn timestamp_line_never_glued() {
+        let e = frame("2024-01-02 10:00:00 a\n2024-01-02 10:00:01 b\nJan  2 10:00:00 host x\n");
+        assert_eq!(e.len(), 3);
+    }
+
+    #[test]
+    fn blank_lines_counted() {
+        let (e, blanks) = frame_with(b"\n\na\n\n  \nb\n\n", FramerConfig::default());
+        assert_eq!(e.len(), 2);
+        assert_eq!(blanks, 5);
+        assert_eq!(e[1].0, 6);
+    }
+
+    #[test]
+    fn long_line_is_cut_and_rest_skipped() {
+        let mut input = vec![b'x'; 10_000];
+        input.extend_from_slice(b"\nnext\n");
+        let cfg = FramerConfig {
+            max_entry_bytes: 100,
+            ..FramerConfig::default()
+        };
+        let (e, _) = frame_with(&input, cfg);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].2.len(), 100);
+        assert!(e[0].3);
+        assert_eq!(e[1], (2, 1, "next".to_owned(), false));
+    }
+
+    #[test]
+    fn long_multi_line_entry_is_cut_but_lines_counted() {
+        let mut input = String::from("head\n");
+        for i in 0..100 {
+            input.push_str(&format!("\tat frame{i}\n"));
+        }
+        input.push_str("tail\n");
+        let cfg = FramerConfig {
+            max_entry_bytes: 64,
+            ..FramerConfig::default()
+        };
+        let (e, _) = frame_with(input.as_bytes(), cfg);
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].1, 101);
+        assert!(e[0].3);
+        assert!(e[0].2.len() <= 64);
+        assert_eq!(e[1].0, 102);
+    }
+
+    #[test]
+    fn cut_inside_multibyte_char_stays_valid() {
+        let input = "ééééé\n".as_bytes();
+        let cfg = FramerConfig {
+            max_entry_bytes: 5,
+            ..FramerConfig::default()
+        };
+        let mut f = EntryFramer::new(input, cfg);
+        let e = f.next_entry().unwrap().unwrap();
+        assert_eq!(e.text, "éé");
+        assert!(e.truncated && !e.invalid_utf8);
+    }
+
+    #[test]
+    fn invalid_utf8_and_binary_flags() {
+        let mut f = EntryFramer::new(
+            &b"ok \xff\xfe bytes\nbin\0ary\n"[..],
+            FramerConfig::default(),
+        );
+        let e = f.next_entry().unwrap().unwrap();
+        assert!(e.invalid_utf8 && !e.binary);
+        assert_eq!(e.text, "ok \u{fffd}\u{fffd} bytes");
+        let e = f.next_entry().unwrap().unwrap();
+        assert!(e.binary && !e.invalid_utf8);
+        assert!(f.next_entry().unwrap().is_none());
+    }
+
+    #[test]
+    fn read_error_after_entries() {
+        struct Failing(Vec<u8>, bool);
+        impl io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.1 {
+                    return Err(io::Error::other("boom"));
+                }
+                self.1 = true;
+                let n = self.0.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                Ok(n)
+            }
+        }
+        let r = io::BufReader::new(Failing(b"a\nb\npartial".to_vec(), false));
+        let mut f = EntryFramer::new(r, FramerConfig::default());
+        assert_eq!(f.next_entry().unwrap().unwrap().text, "a");
+        assert_eq!(f.next_entry().unwrap().unwrap().text, "b");
+        assert_eq!(f.next_entry().unwrap().unwrap().text, "partial");
+        assert!(f.next_entry().is_err());
+        assert!(f.next_entry().unwrap().is_none());
+    }
+}

@@ -1,0 +1,415 @@
+//! Field extraction: one [`ParsedEntry`] per entry.
+//!
+//! The format is decided per entry, in this order:
+//!
+//! 1. **JSON** — the entry starts (after whitespace) with `{`. It must parse
+//!    as one JSON object; otherwise the row gets `malformed_json` and the entry
+//!    is handled as plain text.
+//! 2. **syslog** — `<PRI>1 TS HOST APP PROCID MSGID [SD] MSG` (RFC 5424) or
+//!    `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg` (RFC 3164, also without
+//!    `<PRI>` when the `tag:` is present, and with an ISO timestamp).
+//! 3. **Common/combined log format** — `client ident user [ts] "request" status
+//!    bytes ["referer" "agent"]`.
+//! 4. **logfmt** — every whitespace-separated token is `key=value` (value
+//!    optionally double-quoted with `\` escapes), at least two of them.
+//! 5. **plain text** — see [`scan_plain_header`].
+//!
+//! # Promoted keys (JSON and logfmt)
+//!
+//! The highest-priority key present wins (flattened dotted names):
+//!
+//! | column | keys, by priority |
+//! |---|---|
+//! | ts | `--time-key` keys, then `ts`, `time`, `timestamp`, `@timestamp`, `datetime`, `date`, `t` |
+//! | level | `level`, `lvl`, `severity`, `loglevel`, `log.level`, `levelname`, `severity_text`, `@l` |
+//! | message | `msg`, `message`, `log`, `text`, `event`, `@m`, `body` |
+//! | service | `service`, `service.name`, `service_name`, `app`, `application`, `appname`, `kubernetes.container_name`, `kubernetes.labels.app` |
+//! | host | `host`, `hostname`, `host.name`, `host.hostname`, `kubernetes.pod_name`, `kubernetes.host` |
+//! | trace_id | `trace_id`, `traceId`, `traceID`, `trace.id`, `dd.trace_id` |
+//! | span_id | `span_id`, `spanId`, `spanID`, `span.id`, `dd.span_id` |
+//! | parent_span_id | `parent_span_id`, `parentSpanId`, `parentSpanID`, `parent_id`, `parentId` |
+//!
+//! In Kubernetes logs the container name is the service and the pod name the
+//! host; the namespace stays in `fields`. A promoted key is removed from
+//! `fields`; a value that cannot be promoted (a level key holding `"x"`, a
+//! message key holding an object) stays there. If the chosen time key does
+//! not hold a time, the row gets `bad_timestamp` and the key stays in fields.
+//! `--service`/`--host` given for an input win over anything in the entry.
+//!
+//! # Shape
+//!
+//! For JSON (and logfmt with a message key) [`ParsedEntry::shape`] is the
+//! sorted set of the remaining field keys, excluding every key of the table
+//! above and anything under `kubernetes.`, `k8s.`, `host.` or `service.` —
+//! e.g. `{status,user.id}`. The Drain input is `message + " " + shape`, so the
+//! template follows the entry's shape but not its label values.
+
+use std::borrow::Cow;
+
+use crate::level::Level;
+use crate::timestamp::TimestampDetector;
+
+mod clf;
+mod json;
+mod logfmt;
+mod plain;
+mod syslog;
+
+pub use plain::scan_plain_header;
+
+/// Options that affect parsing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Keys tried first for the event time of JSON/logfmt entries.
+    pub time_keys: Vec<String>,
+    /// Service for every entry (wins over the entry's own).
+    pub service: Option<String>,
+    /// Host for every entry (wins over the entry's own).
+    pub host: Option<String>,
+    /// Ingest clock (UTC µs) for inferring missing years; system clock if `None`.
+    pub now_micros: Option<i64>,
+}
+
+/// The format an entry was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// A JSON object.
+    Json,
+    /// `key=value` pairs.
+    Logfmt,
+    /// RFC 5424 syslog.
+    Syslog5424,
+    /// RFC 3164 (BSD) syslog.
+    Syslog3164,
+    /// Apache/nginx common or combined log format.
+    Clf,
+    /// Anything else.
+    Plain,
+}
+
+/// Why a row is flagged. A row carries one: the first that applies in the
+/// order truncated, binary, invalid_utf8, malformed_json, bad_timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryError {
+    /// The entry was cut at the size bound.
+    Truncated,
+    /// NUL bytes or mostly control characters.
+    Binary,
+    /// The bytes were not UTF-8 (text kept lossily).
+    InvalidUtf8,
+    /// Started with `{` but did not parse as a JSON object.
+    MalformedJson,
+    /// A timestamp-shaped prefix or time field that is not a valid time.
+    BadTimestamp,
+}
+
+impl EntryError {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryError::Truncated => "truncated",
+            EntryError::Binary => "binary",
+            EntryError::InvalidUtf8 => "invalid_utf8",
+            EntryError::MalformedJson => "malformed_json",
+            EntryError::BadTimestamp => "bad_timestamp",
+        }
+    }
+
+    /// The error a row gets from framing flags and the parse result.
+    pub fn pick(
+        truncated: bool,
+        binary: bool,
+        invalid_utf8: bool,
+        parse: Option<EntryError>,
+    ) -> Option<EntryError> {
+        if truncated {
+            Some(EntryError::Truncated)
+        } else if binary {
+            Some(EntryError::Binary)
+        } else if invalid_utf8 {
+            Some(EntryError::InvalidUtf8)
+        } else {
+            parse
+        }
+    }
+}
+
+/// What was extracted from one entry. Text borrows from the entry where it can.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedEntry<'a> {
+    /// Recognised format.
+    pub format: Format,
+    /// Event time, UTC µs.
+    pub ts: Option<i64>,
+    /// Normalised level.
+    pub level: Option<Level>,
+    /// Service name.
+    pub service: Option<Cow<'a, str>>,
+    /// Host name.
+    pub host: Option<Cow<'a, str>>,
+    /// Trace id.
+    pub trace_id: Option<Cow<'a, str>>,
+    /// Span id.
+    pub span_id: Option<Cow<'a, str>>,
+    /// Parent span id.
+    pub parent_span_id: Option<Cow<'a, str>>,
+    /// Entry text before the message (a prefix of `raw`; empty for JSON/logfmt).
+    pub header: &'a str,
+    /// Message body.
+    pub message: Cow<'a, str>,
+    /// Remaining structured fields, as JSON object text.
+    pub fields: Option<String>,
+    /// `{k1,k2}`: sorted non-label field keys (see the module doc).
+    pub shape: Option<String>,
+    /// Parse problem, if any (framing problems are added by the caller).
+    pub error: Option<EntryError>,
+    /// The whole entry text.
+    pub raw: &'a str,
+}
+
+impl<'a> ParsedEntry<'a> {
+    fn plain(raw: &'a str) -> Self {
+        ParsedEntry {
+            format: Format::Plain,
+            ts: None,
+            level: None,
+            service: None,
+            host: None,
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
+            header: "",
+            message: Cow::Borrowed(raw),
+            fields: None,
+            shape: None,
+            error: None,
+            raw,
+        }
+    }
+
+    /// The text handed to Drain: the message, plus `" " + shape` when the
+    /// entry has a shape. `buf` is scratch space reused across entries.
+    pub fn drain_input<'s>(&'s self, buf: &'s mut String) -> &'s str {
+        match &self.shape {
+            None => &self.message,
+            Some(shape) => {
+                buf.clear();
+                buf.push_str(&self.message);
+                if !self.message.is_empty() {
+                    buf.push(' ');
+                }
+                buf.push_str(shape);
+                buf
+            }
+        }
+    }
+}
+
+/// Parses entries; holds the options and the clock.
+#[derive(Debug, Clone)]
+pub struct EntryParser {
+    opts: ParseOptions,
+    detector: TimestampDetector,
+}
+
+impl EntryParser {
+    /// A parser with the given options.
+    pub fn new(opts: ParseOptions) -> Self {
+        let detector = match opts.now_micros {
+            Some(now) => TimestampDetector::new(now),
+            None => TimestampDetector::system(),
+        };
+        EntryParser { opts, detector }
+    }
+
+    /// The options this parser was built with.
+    pub fn options(&self) -> &ParseOptions {
+        &self.opts
+    }
+
+    /// The timestamp detector (and its clock).
+    pub fn detector(&self) -> &TimestampDetector {
+        &self.detector
+    }
+
+    /// Extracts fields from one entry's text.
+    pub fn parse<'a>(&'a self, text: &'a str) -> ParsedEntry<'a> {
+        let mut p = self.detect(text);
+        if let Some(s) = &self.opts.service {
+            p.service = Some(Cow::Borrowed(s));
+        }
+        if let Some(h) = &self.opts.host {
+            p.host = Some(Cow::Borrowed(h));
+        }
+        p
+    }
+
+    fn detect<'a>(&'a self, text: &'a str) -> ParsedEntry<'a> {
+        let b = text.as_bytes();
+        let first = b.iter().find(|c| !c.is_ascii_whitespace()).copied();
+        if first == Some(b'{') {
+            return match json::parse(text, self) {
+                Some(p) => p,
+                None => {
+                    let mut p = plain::parse(text, &self.detector);
+                    p.error = Some(EntryError::MalformedJson);
+                    p
+                }
+            };
+        }
+        match b.first() {
+            Some(b'<') => {
+                if let Some(p) = syslog::parse(text, &self.detector) {
+                    return p;
+                }
+            }
+            Some(c) if c.is_ascii_uppercase() => {
+                if let Some(p) = syslog::parse(text, &self.detector) {
+                    return p;
+                }
+            }
+            _ => {}
+        }
+        if b.first()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b':')
+            && let Some(p) = clf::parse(text, &self.detector)
+        {
+            return p;
+        }
+        if memchr::memchr(b'=', b).is_some()
+            && let Some(p) = logfmt::parse(text, self)
+        {
+            return p;
+        }
+        plain::parse(text, &self.detector)
+    }
+}
+
+/// Extracts fields from one entry's text with `parser` (the free-function
+/// form of [`EntryParser::parse`]).
+pub fn parse_entry<'a>(text: &'a str, parser: &'a EntryParser) -> ParsedEntry<'a> {
+    parser.parse(text)
+}
+
+/// Structured keys promoted to columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyRole {
+    Time,
+    Level,
+    Message,
+    Service,
+    Host,
+    TraceId,
+    SpanId,
+    ParentSpanId,
+}
+
+pub(crate) const ROLES: usize = 8;
+
+impl KeyRole {
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The role of a key and its priority (lower wins).
+pub(crate) fn key_role(key: &str, time_keys: &[String]) -> Option<(KeyRole, u8)> {
+    if let Some(i) = time_keys.iter().position(|k| k == key) {
+        return Some((KeyRole::Time, i.min(9) as u8));
+    }
+    use KeyRole::*;
+    Some(match key {
+        "ts" => (Time, 10),
+        "time" => (Time, 11),
+        "timestamp" => (Time, 12),
+        "@timestamp" => (Time, 13),
+        "datetime" => (Time, 14),
+        "date" => (Time, 15),
+        "t" => (Time, 16),
+        "level" => (Level, 0),
+        "lvl" => (Level, 1),
+        "severity" => (Level, 2),
+        "loglevel" => (Level, 3),
+        "log.level" => (Level, 4),
+        "levelname" => (Level, 5),
+        "severity_text" => (Level, 6),
+        "@l" => (Level, 7),
+        "msg" => (Message, 0),
+        "message" => (Message, 1),
+        "log" => (Message, 2),
+        "text" => (Message, 3),
+        "event" => (Message, 4),
+        "@m" => (Message, 5),
+        "body" => (Message, 6),
+        "service" => (Service, 0),
+        "service.name" => (Service, 1),
+        "service_name" => (Service, 2),
+        "app" => (Service, 3),
+        "application" => (Service, 4),
+        "appname" => (Service, 5),
+        "kubernetes.container_name" => (Service, 6),
+        "kubernetes.labels.app" => (Service, 7),
+        "host" => (Host, 0),
+        "hostname" => (Host, 1),
+        "host.name" => (Host, 2),
+        "host.hostname" => (Host, 3),
+        "kubernetes.pod_name" => (Host, 4),
+        "kubernetes.host" => (Host, 5),
+        "trace_id" => (TraceId, 0),
+        "traceId" => (TraceId, 1),
+        "traceID" => (TraceId, 2),
+        "trace.id" => (TraceId, 3),
+        "dd.trace_id" => (TraceId, 4),
+        "span_id" => (SpanId, 0),
+        "spanId" => (SpanId, 1),
+        "spanID" => (SpanId, 2),
+        "span.id" => (SpanId, 3),
+        "dd.span_id" => (SpanId, 4),
+        "parent_span_id" => (ParentSpanId, 0),
+        "parentSpanId" => (ParentSpanId, 1),
+        "parentSpanID" => (ParentSpanId, 2),
+        "parent_id" => (ParentSpanId, 3),
+        "parentId" => (ParentSpanId, 4),
+        _ => return None,
+    })
+}
+
+/// Keys that label where an entry came from rather than what it says; kept
+/// out of the shape so templates do not split per pod or host.
+pub(crate) fn is_label_key(key: &str, time_keys: &[String]) -> bool {
+    key_role(key, time_keys).is_some()
+        || ["kubernetes.", "k8s.", "host.", "service."]
+            .iter()
+            .any(|p| key.starts_with(p))
+}
+
+/// Builds `{k1,k2}` from keys (sorted, deduplicated); `None` when empty.
+pub(crate) fn shape_of(keys: &mut Vec<&str>) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let len: usize = keys.iter().map(|k| k.len() + 1).sum::<usize>() + 1;
+    let mut s = String::with_capacity(len);
+    s.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(k);
+    }
+    s.push('}');
+    Some(s)
+}
+
+/// A time field's value as text → time, or `Err` when present but not a time.
+pub(crate) fn time_from_str(det: &TimestampDetector, s: &str) -> Result<i64, EntryError> {
+    det.parse_value(s).ok_or(EntryError::BadTimestamp)
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json's escaping never fails when writing into a Vec.
+    let _ = serde_json::to_writer(&mut *out, s);
+}

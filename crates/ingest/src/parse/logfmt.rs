@@ -1,0 +1,236 @@
+//! `key=value` entries.
+
+use std::borrow::Cow;
+
+use super::{
+    EntryParser, Format, KeyRole, ParsedEntry, ROLES, is_label_key, key_role, push_json_str,
+    shape_of, time_from_str,
+};
+use crate::level::Level;
+
+/// Splits logfmt pairs; `None` unless every token is a pair and there are at
+/// least two.
+pub(crate) fn pairs(text: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let key_start = i;
+        while i < b.len() && is_key_byte(b[i]) {
+            i += 1;
+        }
+        if i == key_start || b.get(i) != Some(&b'=') {
+            return None;
+        }
+        let key = &text[key_start..i];
+        i += 1;
+        let value = if b.get(i) == Some(&b'"') {
+            i += 1;
+            let start = i;
+            let mut escaped = false;
+            let mut has_escape = false;
+            loop {
+                let c = *b.get(i)?;
+                if escaped {
+                    escaped = false;
+                } else if c == b'\\' {
+                    escaped = true;
+                    has_escape = true;
+                } else if c == b'"' {
+                    break;
+                }
+                i += 1;
+            }
+            let raw = &text[start..i];
+            i += 1;
+            if i < b.len() && !b[i].is_ascii_whitespace() {
+                return None;
+            }
+            if has_escape {
+                Cow::Owned(unescape(raw))
+            } else {
+                Cow::Borrowed(raw)
+            }
+        } else {
+            let start = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                if b[i] == b'"' {
+                    return None;
+                }
+                i += 1;
+            }
+            Cow::Borrowed(&text[start..i])
+        };
+        out.push((key, value));
+    }
+    (out.len() >= 2).then_some(out)
+}
+
+fn is_key_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/' | b'@' | b':')
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
+    let pairs = pairs(text)?;
+    let time_keys = &parser.options().time_keys;
+    let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if let Some((role, prio)) = key_role(k, time_keys) {
+            let slot = &mut best[role.index()];
+            if slot.is_none_or(|(p, _)| prio < p) {
+                *slot = Some((prio, i));
+            }
+        }
+    }
+    let mut p = ParsedEntry::plain(text);
+    p.format = Format::Logfmt;
+    let mut promoted = [usize::MAX; ROLES];
+    let mut has_message = false;
+    for (role_idx, slot) in best.iter().enumerate() {
+        let Some((_, i)) = *slot else { continue };
+        let v = &pairs[i].1;
+        let ok = match role_idx {
+            r if r == KeyRole::Time.index() => match time_from_str(parser.detector(), v) {
+                Ok(t) => {
+                    p.ts = Some(t);
+                    true
+                }
+                Err(e) => {
+                    p.error = Some(e);
+                    false
+                }
+            },
+            r if r == KeyRole::Level.index() => {
+                p.level = Level::from_value_str(v);
+                p.level.is_some()
+            }
+            r if r == KeyRole::Message.index() => {
+                p.message = v.clone();
+                has_message = true;
+                true
+            }
+            r => {
+                if v.is_empty() {
+                    false
+                } else {
+                    let dest = match r {
+                        r if r == KeyRole::Service.index() => &mut p.service,
+                        r if r == KeyRole::Host.index() => &mut p.host,
+                        r if r == KeyRole::TraceId.index() => &mut p.trace_id,
+                        r if r == KeyRole::SpanId.index() => &mut p.span_id,
+                        _ => &mut p.parent_span_id,
+                    };
+                    *dest = Some(v.clone());
+                    true
+                }
+            }
+        };
+        if ok {
+            promoted[role_idx] = i;
+        }
+    }
+    let mut fields = Vec::with_capacity(text.len() + 8);
+    let mut shape_keys = Vec::new();
+    fields.push(b'{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if promoted.contains(&i) {
+            continue;
+        }
+        if fields.len() > 1 {
+            fields.push(b',');
+        }
+        push_json_str(&mut fields, k);
+        fields.push(b':');
+        push_json_str(&mut fields, v);
+        if !is_label_key(k, time_keys) {
+            shape_keys.push(*k);
+        }
+    }
+    fields.push(b'}');
+    if fields.len() > 2 {
+        p.fields = String::from_utf8(fields).ok();
+    }
+    // Without a message key the whole line is the message, so Drain sees the
+    // keys already and no shape is added.
+    if has_message {
+        p.shape = shape_of(&mut shape_keys);
+    }
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EntryParser, ParseOptions};
+    use super::*;
+
+    fn parser() -> EntryParser {
+        EntryParser::new(ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        })
+    }
+
+    #[test]
+    fn splits_pairs() {
+        let p = pairs(r#"a=1 b="two words" c= d="esc \"q\"""#).unwrap();
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[1].1, "two words");
+        assert_eq!(p[2].1, "");
+        assert_eq!(p[3].1, r#"esc "q""#);
+        assert!(pairs("just a=1").is_none());
+        assert!(pairs("a=1").is_none());
+        assert!(pairs(r#"a="unterminated b=2"#).is_none());
+    }
+
+    #[test]
+    fn logfmt_with_message() {
+        let p = parser();
+        let e = p.parse(
+            r#"ts=2024-01-02T15:04:05Z level=error msg="db timeout" service=api trace_id=t1 span_id=s1 duration=5s"#,
+        );
+        assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.ts, Some(1_704_207_845_000_000));
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(e.message, "db timeout");
+        assert_eq!(e.service.as_deref(), Some("api"));
+        assert_eq!(e.trace_id.as_deref(), Some("t1"));
+        assert_eq!(e.span_id.as_deref(), Some("s1"));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"duration":"5s"}"#));
+        assert_eq!(e.shape.as_deref(), Some("{duration}"));
+    }
+
+    #[test]
+    fn logfmt_without_message_keeps_line() {
+        let pp = parser();
+        let e = pp.parse("method=GET path=/x status=200");
+        assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.message, "method=GET path=/x status=200");
+        assert_eq!(e.shape, None);
+        assert!(e.fields.is_some());
+    }
+}

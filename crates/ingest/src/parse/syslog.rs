@@ -1,0 +1,320 @@
+//! RFC 5424 and RFC 3164 syslog.
+
+use std::borrow::Cow;
+
+use super::{EntryError, Format, ParsedEntry, push_json_str};
+use crate::level::Level;
+use crate::timestamp::{TimestampDetector, TsScan};
+
+pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> Option<ParsedEntry<'a>> {
+    let b = text.as_bytes();
+    let mut pos = 0;
+    let mut pri = None;
+    if b.first() == Some(&b'<') {
+        let close = b.iter().take(5).position(|&c| c == b'>')?;
+        let digits = &text[1..close];
+        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let v: u16 = digits.parse().ok()?;
+        if v > 191 {
+            return None;
+        }
+        pri = Some(v as u8);
+        pos = close + 1;
+        if b[pos..].starts_with(b"1 ") {
+            return rfc5424(text, pos + 2, v as u8, det);
+        }
+    }
+    rfc3164(text, pos, pri, det)
+}
+
+fn next_token<'a>(text: &'a str, pos: &mut usize) -> Option<&'a str> {
+    let b = text.as_bytes();
+    let start = *pos;
+    let end = memchr::memchr(b' ', &b[start..]).map(|i| start + i)?;
+    if end == start {
+        return None;
+    }
+    *pos = end + 1;
+    Some(&text[start..end])
+}
+
+fn nil(s: &str) -> Option<&str> {
+    (s != "-").then_some(s)
+}
+
+fn rfc5424<'a>(
+    text: &'a str,
+    mut pos: usize,
+    pri: u8,
+    det: &TimestampDetector,
+) -> Option<ParsedEntry<'a>> {
+    let b = text.as_bytes();
+    let ts_tok = next_token(text, &mut pos)?;
+    let host = next_token(text, &mut pos)?;
+    let app = next_token(text, &mut pos)?;
+    let procid = next_token(text, &mut pos)?;
+    // MSGID may end the line when there is neither SD nor message.
+    let msgid = match next_token(text, &mut pos) {
+        Some(t) => t,
+        None => {
+            let t = &text[pos..];
+            pos = text.len();
+            t
+        }
+    };
+    let mut p = ParsedEntry::plain(text);
+    p.format = Format::Syslog5424;
+    p.level = Some(Level::from_syslog_severity(pri % 8));
+    if ts_tok != "-" {
+        match det.parse_value(ts_tok) {
+            Some(t) => p.ts = Some(t),
+            None => p.error = Some(EntryError::BadTimestamp),
+        }
+    }
+    p.host = nil(host).map(Cow::Borrowed);
+    p.service = nil(app).map(Cow::Borrowed);
+    let mut fields = Vec::new();
+    fields.push(b'{');
+    let add = |fields: &mut Vec<u8>, k: &str, v: &str| {
+        if fields.len() > 1 {
+            fields.push(b',');
+        }
+        push_json_str(fields, k);
+        fields.push(b':');
+        push_json_str(fields, v);
+    };
+    if let Some(v) = nil(procid) {
+        add(&mut fields, "procid", v);
+    }
+    if let Some(v) = nil(msgid) {
+        add(&mut fields, "msgid", v);
+    }
+    match b.get(pos) {
+        Some(b'-') => pos += 1,
+        Some(b'[') => {
+            while b.get(pos) == Some(&b'[') {
+                let end = sd_element_end(b, pos)?;
+                sd_params(&text[pos + 1..end], &mut |k, v| add(&mut fields, k, v));
+                pos = end + 1;
+            }
+        }
+        _ => {}
+    }
+    if b.get(pos) == Some(&b' ') {
+        pos += 1;
+    }
+    if text[pos..].starts_with('\u{feff}') {
+        pos += '\u{feff}'.len_utf8();
+    }
+    fields.push(b'}');
+    if fields.len() > 2 {
+        p.fields = String::from_utf8(fields).ok();
+    }
+    p.header = &text[..pos];
+    p.message = Cow::Borrowed(&text[pos..]);
+    Some(p)
+}
+
+/// Index of the `]` closing the SD element starting at `start`.
+fn sd_element_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for (i, &c) in b.iter().enumerate().skip(start + 1) {
+        if escaped {
+            escaped = false;
+        } else if c == b'\\' && in_quotes {
+            escaped = true;
+        } else if c == b'"' {
+            in_quotes = !in_quotes;
+        } else if c == b']' && !in_quotes {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// `id k="v" k2="v2"` → `id.k = v`, …
+fn sd_params(element: &str, emit: &mut dyn FnMut(&str, &str)) {
+    let (id, mut rest) = element.split_once(' ').unwrap_or((element, ""));
+    let mut key = String::new();
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim();
+        let after = &rest[eq + 2..];
+        let b = after.as_bytes();
+        let mut i = 0;
+        let mut value = String::new();
+        while i < b.len() && b[i] != b'"' {
+            if b[i] == b'\\' && i + 1 < b.len() {
+                i += 1;
+            }
+            let ch_len = utf8_len(b[i]);
+            value.push_str(&after[i..(i + ch_len).min(after.len())]);
+            i += ch_len;
+        }
+        key.clear();
+        key.push_str(id);
+        key.push('.');
+        key.push_str(name);
+        emit(&key, &value);
+        rest = after.get(i + 1..).unwrap_or("");
+    }
+}
+
+fn utf8_len(c: u8) -> usize {
+    match c {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        0xC0.. => 2,
+        _ => 1,
+    }
+}
+
+fn rfc3164<'a>(
+    text: &'a str,
+    mut pos: usize,
+    pri: Option<u8>,
+    det: &TimestampDetector,
+) -> Option<ParsedEntry<'a>> {
+    let mut p = ParsedEntry::plain(text);
+    p.format = Format::Syslog3164;
+    p.level = pri.map(|v| Level::from_syslog_severity(v % 8));
+    match det.scan_prefix(&text[pos..]) {
+        TsScan::Found { micros, len } => {
+            p.ts = Some(micros);
+            pos += len;
+        }
+        TsScan::Bad { .. } | TsScan::None if pri.is_some() => {
+            if matches!(det.scan_prefix(&text[pos..]), TsScan::Bad { .. }) {
+                p.error = Some(EntryError::BadTimestamp);
+            }
+            p.header = &text[..pos];
+            p.message = Cow::Borrowed(&text[pos..]);
+            return Some(p);
+        }
+        _ => return None,
+    }
+    let b = text.as_bytes();
+    if b.get(pos) != Some(&b' ') {
+        return None;
+    }
+    pos += 1;
+    let host_start = pos;
+    let after_host = next_token(text, &mut pos);
+    let Some(host) = after_host else {
+        // `<PRI>TS message-without-spaces` or a bare header.
+        pri?;
+        p.header = &text[..host_start];
+        p.message = Cow::Borrowed(&text[host_start..]);
+        return Some(p);
+    };
+    p.host = Some(Cow::Borrowed(host));
+    let tag_start = pos;
+    let mut i = pos;
+    while i < b.len()
+        && i - tag_start < 48
+        && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'/' | b'-'))
+    {
+        i += 1;
+    }
+    let tag_end = i;
+    let mut pid = None;
+    if tag_end > tag_start && b.get(i) == Some(&b'[') {
+        let close = memchr::memchr(b']', &b[i..]).map(|c| i + c);
+        if let Some(c) = close.filter(|&c| c - i <= 32) {
+            pid = Some(&text[i + 1..c]);
+            i = c + 1;
+        }
+    }
+    if tag_end > tag_start && b.get(i) == Some(&b':') {
+        p.service = Some(Cow::Borrowed(&text[tag_start..tag_end]));
+        i += 1;
+        if b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        if let Some(pid) = pid {
+            let mut f = Vec::with_capacity(pid.len() + 10);
+            f.extend_from_slice(b"{\"pid\":");
+            push_json_str(&mut f, pid);
+            f.push(b'}');
+            p.fields = String::from_utf8(f).ok();
+        }
+        p.header = &text[..i];
+        p.message = Cow::Borrowed(&text[i..]);
+        return Some(p);
+    }
+    // No `tag:`; only trust the host field when a PRI says this is syslog.
+    pri?;
+    p.header = &text[..tag_start];
+    p.message = Cow::Borrowed(&text[tag_start..]);
+    Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{EntryParser, ParseOptions};
+    use super::*;
+
+    const T0: i64 = 1_704_207_845_000_000;
+
+    fn parser() -> EntryParser {
+        EntryParser::new(ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        })
+    }
+
+    #[test]
+    fn rfc5424_full() {
+        let p = parser();
+        let text = r#"<165>1 2024-01-02T15:04:05.000Z mymachine.example.com evntslog 1234 ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event"#;
+        let e = p.parse(text);
+        assert_eq!(e.format, Format::Syslog5424);
+        assert_eq!(e.ts, Some(T0));
+        assert_eq!(e.level, Some(Level::Info)); // 165 % 8 = 5 notice
+        assert_eq!(e.host.as_deref(), Some("mymachine.example.com"));
+        assert_eq!(e.service.as_deref(), Some("evntslog"));
+        assert_eq!(e.message, "An application event");
+        assert_eq!(format!("{}{}", e.header, e.message), text);
+        let f: serde_json::Value = serde_json::from_str(e.fields.as_deref().unwrap()).unwrap();
+        assert_eq!(f["exampleSDID@32473.eventSource"], "Application");
+        assert_eq!(f["procid"], "1234");
+    }
+
+    #[test]
+    fn rfc5424_nil_values() {
+        let pp = parser();
+        let e = pp.parse("<11>1 - - - - - - hello");
+        assert_eq!(e.format, Format::Syslog5424);
+        assert_eq!(e.ts, None);
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(e.host, None);
+        assert_eq!(e.message, "hello");
+    }
+
+    #[test]
+    fn rfc3164_with_and_without_pri() {
+        let p = parser();
+        let e = p.parse("<34>Jan  2 15:04:05 mymachine su[231]: 'su root' failed for lonvick");
+        assert_eq!(e.format, Format::Syslog3164);
+        assert_eq!(e.ts, Some(T0));
+        assert_eq!(e.level, Some(Level::Fatal)); // 34 % 8 = 2 crit
+        assert_eq!(e.host.as_deref(), Some("mymachine"));
+        assert_eq!(e.service.as_deref(), Some("su"));
+        assert_eq!(e.message, "'su root' failed for lonvick");
+        assert_eq!(e.header, "<34>Jan  2 15:04:05 mymachine su[231]: ");
+        assert_eq!(e.fields.as_deref(), Some(r#"{"pid":"231"}"#));
+
+        let e = p.parse("Jan  2 15:04:05 web01 sshd[42]: Accepted publickey");
+        assert_eq!(e.format, Format::Syslog3164);
+        assert_eq!(e.level, None);
+        assert_eq!(e.service.as_deref(), Some("sshd"));
+        assert_eq!(e.message, "Accepted publickey");
+
+        let e = p.parse("Jan  2 15:04:05 something happened here");
+        assert_eq!(e.format, Format::Plain);
+        assert_eq!(e.ts, Some(T0));
+        assert_eq!(e.message, "something happened here");
+    }
+}

@@ -1,0 +1,630 @@
+//! Inputs → entries → parsed rows → templates → batches.
+//!
+//! Reading, decompression, framing and parsing run on one background thread
+//! (unless [`IngestOptions::background_parse`] is off); templating and batch
+//! building run on the caller's thread, because the [`TemplateCatalog`] is
+//! borrowed mutably from the caller. The two talk through a bounded channel
+//! of chunks, so memory is bounded by `queue_chunks × chunk_bytes` plus one
+//! batch (`batch_rows` rows or `batch_bytes` of text, whichever comes first).
+//!
+//! # What Drain sees
+//!
+//! For plain, syslog and CLF entries, the message. For JSON (and logfmt with a
+//! message key) the message plus its *shape*, `msg text {k1,k2}`: the sorted
+//! keys of the remaining fields, without label keys (service, host, app,
+//! `kubernetes.*`, and the time/level/trace keys). So `{"msg":"login",
+//! "user":"bob"}` and `{"msg":"login","user":"eve"}` share a template, while
+//! an entry that gains a field gets a new one.
+//!
+//! # Nothing is lost
+//!
+//! Every entry becomes a row. A failing input (missing, unreadable, a
+//! directory, a truncated compressed stream) is recorded in
+//! [`IngestStats::failures`] and the run goes on with the next input; rows
+//! read before the failure are kept.
+
+use std::io::BufRead;
+use std::ops::Range;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use logoscope_drain::{TemplateCatalog, render_into};
+
+use crate::IngestError;
+use crate::batch::{LogBatchBuilder, LogRow};
+use crate::framing::{Entry, EntryFramer, FramerConfig};
+use crate::inputs::{InputSpec, open_input};
+use crate::level::Level;
+use crate::parse::{EntryError, EntryParser, ParseOptions};
+
+/// Ingest configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// Keys tried first for the time of JSON/logfmt entries (`--time-key`).
+    pub time_keys: Vec<String>,
+    /// Service for every entry of these inputs; wins over the entry's own.
+    pub service: Option<String>,
+    /// Host for every entry of these inputs; wins over the entry's own.
+    pub host: Option<String>,
+    /// Largest entry kept (bytes); longer ones are cut and flagged. 1 MiB.
+    pub max_entry_bytes: usize,
+    /// Most lines an unbalanced multi-line JSON entry may span. 10 000.
+    pub max_json_lines: u32,
+    /// Rows per batch. 8192.
+    pub batch_rows: usize,
+    /// A batch is also cut once it holds this much text. 64 MiB.
+    pub batch_bytes: usize,
+    /// Entries per chunk handed from the parse thread. 1024.
+    pub chunk_rows: usize,
+    /// A chunk is also cut once it holds this much text. 1 MiB.
+    pub chunk_bytes: usize,
+    /// Chunks in flight between the threads. 4.
+    pub queue_chunks: usize,
+    /// Parse on a background thread. On by default.
+    pub background_parse: bool,
+    /// Ingest clock (UTC µs) for inferring syslog years; system clock if `None`.
+    pub now_micros: Option<i64>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            time_keys: Vec::new(),
+            service: None,
+            host: None,
+            max_entry_bytes: 1 << 20,
+            max_json_lines: 10_000,
+            batch_rows: 8192,
+            batch_bytes: 64 << 20,
+            chunk_rows: 1024,
+            chunk_bytes: 1 << 20,
+            queue_chunks: 4,
+            background_parse: true,
+            now_micros: None,
+        }
+    }
+}
+
+/// An input that could not be read to the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFailure {
+    /// Source name (path as given, `-` for stdin).
+    pub path: String,
+    /// What went wrong (names the path).
+    pub message: String,
+    /// Entries read from this input before it failed (they are kept).
+    pub entries: u64,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Inputs attempted.
+    pub inputs: usize,
+    /// Entries read = rows produced.
+    pub entries: u64,
+    /// Bytes read (after decompression).
+    pub bytes: u64,
+    /// Physical lines read.
+    pub lines: u64,
+    /// Whitespace-only lines outside entries (not rows).
+    pub blank_lines: u64,
+    /// Rows with `error` set.
+    pub errors: u64,
+    /// Inputs that failed, in order.
+    pub failures: Vec<InputFailure>,
+}
+
+/// Progress report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes read so far.
+    pub bytes: u64,
+    /// Entries templated so far.
+    pub entries: u64,
+    /// Inputs finished so far.
+    pub inputs_done: usize,
+    /// Inputs in this run.
+    pub inputs_total: usize,
+}
+
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// A span of a chunk's text.
+type Span = Option<(usize, usize)>;
+
+#[derive(Debug)]
+struct RowSpans {
+    line: u64,
+    ts: Option<i64>,
+    level: Option<Level>,
+    service: Span,
+    host: Span,
+    trace_id: Span,
+    span_id: Span,
+    parent_span_id: Span,
+    raw: (usize, usize),
+    header_len: usize,
+    message: (usize, usize),
+    /// Message plus shape when the entry has one; otherwise the message.
+    drain: (usize, usize),
+    shaped: bool,
+    fields: Span,
+    error: Option<EntryError>,
+}
+
+#[derive(Debug)]
+struct Chunk {
+    input: usize,
+    bytes: u64,
+    text: String,
+    rows: Vec<RowSpans>,
+}
+
+impl Chunk {
+    fn new(input: usize, capacity: usize) -> Self {
+        Chunk {
+            input,
+            bytes: 0,
+            text: String::new(),
+            rows: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn get(&self, s: (usize, usize)) -> &str {
+        &self.text[s.0..s.1]
+    }
+
+    fn opt(&self, s: Span) -> Option<&str> {
+        s.map(|s| self.get(s))
+    }
+
+    /// Copies `s` into the chunk, or points into the raw copy when `s` is a
+    /// slice of the entry text.
+    fn put(&mut self, s: &str, raw: &str, raw_at: usize) -> (usize, usize) {
+        let base = raw.as_ptr() as usize;
+        let p = s.as_ptr() as usize;
+        if p >= base && p + s.len() <= base + raw.len() {
+            let off = raw_at + (p - base);
+            return (off, off + s.len());
+        }
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start, self.text.len())
+    }
+
+    fn push(&mut self, entry: &Entry<'_>, parser: &EntryParser) {
+        let p = parser.parse(&entry.text);
+        let raw_at = self.text.len();
+        self.text.push_str(p.raw);
+        let raw = (raw_at, self.text.len());
+        let text: &str = &entry.text;
+        let put_opt = |c: &Option<std::borrow::Cow<'_, str>>, chunk: &mut Chunk| {
+            c.as_deref().map(|s| chunk.put(s, text, raw_at))
+        };
+        let service = put_opt(&p.service, self);
+        let host = put_opt(&p.host, self);
+        let trace_id = put_opt(&p.trace_id, self);
+        let span_id = put_opt(&p.span_id, self);
+        let parent_span_id = put_opt(&p.parent_span_id, self);
+        let fields = p.fields.as_deref().map(|f| self.put(f, text, raw_at));
+        let (message, drain) = match &p.shape {
+            None => {
+                let m = self.put(&p.message, text, raw_at);
+                (m, m)
+            }
+            Some(shape) => {
+                let start = self.text.len();
+                self.text.push_str(&p.message);
+                let m = (start, self.text.len());
+                if !p.message.is_empty() {
+                    self.text.push(' ');
+                }
+                self.text.push_str(shape);
+                (m, (start, self.text.len()))
+            }
+        };
+        self.rows.push(RowSpans {
+            line: entry.line,
+            ts: p.ts,
+            level: p.level,
+            service,
+            host,
+            trace_id,
+            span_id,
+            parent_span_id,
+            raw,
+            header_len: p.header.len(),
+            message,
+            drain,
+            shaped: p.shape.is_some(),
+            fields,
+            error: EntryError::pick(entry.truncated, entry.binary, entry.invalid_utf8, p.error),
+        });
+    }
+}
+
+#[derive(Debug)]
+enum Msg {
+    Chunk(Chunk),
+    InputDone {
+        input: usize,
+        lines: u64,
+        blank_lines: u64,
+        failure: Option<String>,
+    },
+    End,
+}
+
+/// The input being read.
+struct Current {
+    input: usize,
+    framer: EntryFramer<Box<dyn BufRead + Send>>,
+    entries: u64,
+    last_bytes: u64,
+}
+
+/// Reads, frames and parses inputs one after the other.
+struct Producer {
+    inputs: Vec<InputSpec>,
+    next_input: usize,
+    current: Option<Current>,
+    parser: EntryParser,
+    framer: FramerConfig,
+    chunk_rows: usize,
+    chunk_bytes: usize,
+    pending: Option<Msg>,
+    ended: bool,
+}
+
+impl Producer {
+    fn next_msg(&mut self) -> Option<Msg> {
+        if let Some(m) = self.pending.take() {
+            return Some(m);
+        }
+        if self.ended {
+            return None;
+        }
+        let Some(Current {
+            input,
+            framer,
+            entries,
+            last_bytes,
+        }) = &mut self.current
+        else {
+            if self.next_input >= self.inputs.len() {
+                self.ended = true;
+                return Some(Msg::End);
+            }
+            let input = self.next_input;
+            self.next_input += 1;
+            match open_input(&self.inputs[input]) {
+                Ok(reader) => {
+                    self.current = Some(Current {
+                        input,
+                        framer: EntryFramer::new(reader, self.framer),
+                        entries: 0,
+                        last_bytes: 0,
+                    });
+                    return self.next_msg();
+                }
+                Err(e) => {
+                    return Some(Msg::InputDone {
+                        input,
+                        lines: 0,
+                        blank_lines: 0,
+                        failure: Some(e.to_string()),
+                    });
+                }
+            }
+        };
+        let input = *input;
+        let mut chunk = Chunk::new(input, self.chunk_rows);
+        let failure = loop {
+            match framer.next_entry() {
+                Ok(Some(entry)) => {
+                    chunk.push(&entry, &self.parser);
+                    *entries += 1;
+                    if chunk.rows.len() >= self.chunk_rows || chunk.text.len() >= self.chunk_bytes {
+                        let now = framer.bytes_read();
+                        chunk.bytes = now - *last_bytes;
+                        *last_bytes = now;
+                        return Some(Msg::Chunk(chunk));
+                    }
+                }
+                Ok(None) => break None,
+                Err(source) => {
+                    break Some(
+                        IngestError::Read {
+                            path: self.inputs[input].source_name(),
+                            entries: *entries,
+                            source,
+                        }
+                        .to_string(),
+                    );
+                }
+            }
+        };
+        chunk.bytes = framer.bytes_read() - *last_bytes;
+        let done = Msg::InputDone {
+            input,
+            lines: framer.lines_read(),
+            blank_lines: framer.blank_lines(),
+            failure,
+        };
+        self.current = None;
+        if chunk.rows.is_empty() && chunk.bytes == 0 {
+            return Some(done);
+        }
+        self.pending = Some(done);
+        Some(Msg::Chunk(chunk))
+    }
+}
+
+enum Feed {
+    Inline(Box<Producer>),
+    Thread {
+        rx: Receiver<Msg>,
+        handle: Option<JoinHandle<()>>,
+    },
+    Done,
+}
+
+/// Runs inputs through framing, parsing, templating and batch building.
+pub struct Pipeline {
+    sources: Vec<String>,
+    feed: Feed,
+    opts: IngestOptions,
+    builder: LogBatchBuilder,
+    chunk: Option<(Chunk, usize)>,
+    stats: IngestStats,
+    inputs_done: usize,
+    entries_before_input: u64,
+    ranges: Vec<Range<usize>>,
+    render_buf: String,
+    last_progress: Instant,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("sources", &self.sources)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over `inputs`, read in order. Nothing is read until the
+    /// first [`next_batch`](Self::next_batch) or [`run`](Self::run).
+    pub fn new(inputs: Vec<InputSpec>, opts: IngestOptions) -> Self {
+        let sources = inputs.iter().map(InputSpec::source_name).collect();
+        let producer = Producer {
+            inputs,
+            next_input: 0,
+            current: None,
+            parser: EntryParser::new(ParseOptions {
+                time_keys: opts.time_keys.clone(),
+                service: opts.service.clone(),
+                host: opts.host.clone(),
+                now_micros: opts.now_micros,
+            }),
+            framer: FramerConfig {
+                max_entry_bytes: opts.max_entry_bytes,
+                max_json_lines: opts.max_json_lines,
+            },
+            chunk_rows: opts.chunk_rows.max(1),
+            chunk_bytes: opts.chunk_bytes.max(1),
+            pending: None,
+            ended: false,
+        };
+        Pipeline {
+            sources,
+            feed: Feed::Inline(Box::new(producer)),
+            opts,
+            builder: LogBatchBuilder::new(),
+            chunk: None,
+            stats: IngestStats::default(),
+            inputs_done: 0,
+            entries_before_input: 0,
+            ranges: Vec::new(),
+            render_buf: String::new(),
+            last_progress: Instant::now(),
+        }
+    }
+
+    /// Totals so far (final once [`next_batch`](Self::next_batch) returned `None`).
+    pub fn stats(&self) -> &IngestStats {
+        &self.stats
+    }
+
+    /// Current progress.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            bytes: self.stats.bytes,
+            entries: self.stats.entries,
+            inputs_done: self.inputs_done,
+            inputs_total: self.sources.len(),
+        }
+    }
+
+    /// Runs to the end, handing each batch to `sink` and reporting progress
+    /// at most every 100 ms and after each batch.
+    pub fn run<E, S, P>(
+        mut self,
+        catalog: &mut TemplateCatalog,
+        mut sink: S,
+        mut progress: P,
+    ) -> Result<IngestStats, E>
+    where
+        S: FnMut(RecordBatch) -> Result<(), E>,
+        P: FnMut(&Progress),
+        E: From<IngestError>,
+    {
+        while let Some(batch) = self.next_batch_with(catalog, &mut progress)? {
+            sink(batch)?;
+            progress(&self.progress());
+        }
+        progress(&self.progress());
+        Ok(self.stats)
+    }
+
+    /// The next full batch (or the last, partial one); `None` at the end.
+    /// Per-input failures do not end the run; they are in [`stats`](Self::stats).
+    pub fn next_batch(
+        &mut self,
+        catalog: &mut TemplateCatalog,
+    ) -> Result<Option<RecordBatch>, IngestError> {
+        self.next_batch_with(catalog, &mut |_| {})
+    }
+
+    fn next_batch_with(
+        &mut self,
+        catalog: &mut TemplateCatalog,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Option<RecordBatch>, IngestError> {
+        let batch_rows = self.opts.batch_rows.max(1);
+        loop {
+            if let Some((chunk, mut next)) = self.chunk.take() {
+                while next < chunk.rows.len() {
+                    self.append_row(&chunk, next, catalog)?;
+                    next += 1;
+                    if self.builder.len() >= batch_rows
+                        || self.builder.text_bytes() >= self.opts.batch_bytes
+                    {
+                        if next < chunk.rows.len() {
+                            self.chunk = Some((chunk, next));
+                        }
+                        return self.builder.finish().map(Some);
+                    }
+                }
+            }
+            match self.recv()? {
+                Some(Msg::Chunk(chunk)) => {
+                    self.stats.bytes += chunk.bytes;
+                    if self.last_progress.elapsed() >= PROGRESS_EVERY {
+                        self.last_progress = Instant::now();
+                        progress(&self.progress());
+                    }
+                    self.chunk = Some((chunk, 0));
+                }
+                Some(Msg::InputDone {
+                    input,
+                    lines,
+                    blank_lines,
+                    failure,
+                }) => {
+                    self.inputs_done += 1;
+                    self.stats.inputs += 1;
+                    // Chunks arrive in input order, so every row since the last
+                    // finished input belongs to this one.
+                    let input_entries = self.stats.entries - self.entries_before_input;
+                    self.entries_before_input = self.stats.entries;
+                    self.stats.lines += lines;
+                    self.stats.blank_lines += blank_lines;
+                    if let Some(message) = failure {
+                        self.stats.failures.push(InputFailure {
+                            path: self.sources[input].clone(),
+                            message,
+                            entries: input_entries,
+                        });
+                    }
+                }
+                Some(Msg::End) | None => {
+                    self.feed = Feed::Done;
+                    if self.builder.is_empty() {
+                        return Ok(None);
+                    }
+                    return self.builder.finish().map(Some);
+                }
+            }
+        }
+    }
+
+    fn recv(&mut self) -> Result<Option<Msg>, IngestError> {
+        if self.opts.background_parse && matches!(self.feed, Feed::Inline(_)) {
+            let (tx, rx) = sync_channel(self.opts.queue_chunks.max(1));
+            let Feed::Inline(mut producer) = std::mem::replace(&mut self.feed, Feed::Done) else {
+                return Err(IngestError::WorkerStopped);
+            };
+            let handle = std::thread::Builder::new()
+                .name("logoscope-ingest".into())
+                .spawn(move || {
+                    while let Some(msg) = producer.next_msg() {
+                        if tx.send(msg).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|_| IngestError::WorkerStopped)?;
+            self.feed = Feed::Thread {
+                rx,
+                handle: Some(handle),
+            };
+        }
+        match &mut self.feed {
+            Feed::Inline(p) => Ok(p.next_msg()),
+            Feed::Thread { rx, handle } => match rx.recv() {
+                Ok(Msg::End) => {
+                    if let Some(h) = handle.take() {
+                        let _ = h.join();
+                    }
+                    Ok(Some(Msg::End))
+                }
+                Ok(m) => Ok(Some(m)),
+                Err(_) => Err(IngestError::WorkerStopped),
+            },
+            Feed::Done => Ok(None),
+        }
+    }
+
+    fn append_row(
+        &mut self,
+        chunk: &Chunk,
+        i: usize,
+        catalog: &mut TemplateCatalog,
+    ) -> Result<(), IngestError> {
+        let r = &chunk.rows[i];
+        let drain_input = chunk.get(r.drain);
+        let matched = catalog.add(drain_input, r.ts, &mut self.ranges);
+        let message = chunk.get(r.message);
+        let raw = chunk.get(r.raw);
+        let header = &raw[..r.header_len];
+        let store_message = r.shaped || {
+            let template = catalog.get(matched.id).map_or("", |t| t.template.as_str());
+            self.render_buf.clear();
+            let mut params = self.ranges.iter().map(|p| &drain_input[p.clone()]);
+            render_into(template, &mut params, &mut self.render_buf);
+            self.render_buf != message
+        };
+        let store_raw =
+            raw.len() != header.len() + message.len() || &raw[header.len()..] != message;
+        let error = r.error.map(EntryError::as_str);
+        let row = LogRow {
+            ts: r.ts,
+            source: &self.sources[chunk.input],
+            line: r.line,
+            level: r.level.map(Level::as_str),
+            service: chunk.opt(r.service),
+            host: chunk.opt(r.host),
+            trace_id: chunk.opt(r.trace_id),
+            span_id: chunk.opt(r.span_id),
+            parent_span_id: chunk.opt(r.parent_span_id),
+            template_id: matched.id,
+            message: store_message.then_some(message),
+            fields: chunk.opt(r.fields),
+            header: Some(header),
+            raw: store_raw.then_some(raw),
+            error,
+        };
+        self.builder
+            .append(&row, self.ranges.iter().map(|p| &drain_input[p.clone()]))?;
+        self.stats.entries += 1;
+        if error.is_some() {
+            self.stats.errors += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,608 @@
+//! Timestamp detection, normalised to UTC microseconds since the Unix epoch.
+//!
+//! Recognised forms:
+//!
+//! * ISO 8601 / RFC 3339: `YYYY-MM-DD` then `T`, `t` or one space, then
+//!   `hh:mm:ss`, an optional fraction after `.` or `,` (1–9 digits), and an
+//!   optional zone: `Z`, `±hh:mm`, `±hhmm`, `±hh`, optionally after one space
+//!   (`2024-01-02 15:04:05 +0100`). `/` may replace `-` in the date. Without a
+//!   zone the time is taken as UTC.
+//! * syslog (RFC 3164): `Mmm dd hh:mm:ss[.frac]` (day may be space-padded).
+//!   The year is inferred from the ingest clock ([`TimestampDetector::new`]):
+//!   the clock's current UTC year, or the previous year if that would put the
+//!   time more than one day after the clock (a December log read in January).
+//! * Common Log Format: `dd/Mmm/yyyy:hh:mm:ss ±hhmm`.
+//! * Epoch numbers, told apart by magnitude: below 1e11 seconds, below 1e14
+//!   milliseconds, below 1e17 microseconds, otherwise nanoseconds. As the
+//!   first token of a line only 10, 13, 16 or 19 digits (or 10 digits with a
+//!   fraction) count, so ordinary numbers are not mistaken for times; a value
+//!   below 1e8 seconds (before 1973) is not taken as a time.
+//!
+//! A prefix that has the shape of one of these forms but impossible values
+//! (`2024-13-45 25:00:00`) is reported as [`TsScan::Bad`].
+
+/// Microseconds in a second.
+const MICROS: i64 = 1_000_000;
+
+/// Result of looking for a timestamp at the start of a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsScan {
+    /// No timestamp-shaped prefix.
+    None,
+    /// A timestamp; `len` bytes were consumed.
+    Found {
+        /// UTC microseconds since the epoch.
+        micros: i64,
+        /// Bytes consumed.
+        len: usize,
+    },
+    /// Something shaped like a timestamp that does not denote a valid time.
+    Bad {
+        /// Bytes of the timestamp-shaped prefix.
+        len: usize,
+    },
+}
+
+/// Detects timestamps; holds the ingest clock used to infer missing years.
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampDetector {
+    now_micros: i64,
+    now_year: i32,
+}
+
+impl TimestampDetector {
+    /// A detector whose clock reads `now_micros` (UTC µs since the epoch).
+    pub fn new(now_micros: i64) -> Self {
+        let days = now_micros.div_euclid(86_400 * MICROS);
+        let (y, _, _) = civil_from_days(days);
+        TimestampDetector {
+            now_micros,
+            now_year: y,
+        }
+    }
+
+    /// A detector using the system clock.
+    pub fn system() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        Self::new(now)
+    }
+
+    /// Looks for a timestamp at the very start of `s` (ISO, syslog, CLF or an
+    /// epoch number as a whole token).
+    pub fn scan_prefix(&self, s: &str) -> TsScan {
+        let b = s.as_bytes();
+        let Some(&first) = b.first() else {
+            return TsScan::None;
+        };
+        if first.is_ascii_digit() {
+            match scan_iso(b) {
+                TsScan::None => {}
+                r => return r,
+            }
+            match scan_clf(b) {
+                TsScan::None => {}
+                r => return r,
+            }
+            return scan_epoch_token(b);
+        }
+        if first.is_ascii_alphabetic() {
+            return self.scan_syslog(b);
+        }
+        TsScan::None
+    }
+
+    /// Parses a whole string value (a JSON or logfmt time field): any prefix
+    /// form that consumes the whole string, a date alone (midnight UTC), or an
+    /// epoch number of any length. `None` when it is not a time.
+    pub fn parse_value(&self, s: &str) -> Option<i64> {
+        let s = s.trim();
+        match self.scan_prefix(s) {
+            TsScan::Found { micros, len } if len == s.len() => return Some(micros),
+            _ => {}
+        }
+        let b = s.as_bytes();
+        if b.len() == 10
+            && let Some((y, m, d, _)) = scan_date(b)
+        {
+            return micros_from_parts(y, m, d, 0, 0, 0, 0, 0);
+        }
+        if b.first().is_some_and(|c| c.is_ascii_digit()) {
+            if let Ok(n) = s.parse::<i64>() {
+                return epoch_from_int(n);
+            }
+            if let Ok(f) = s.parse::<f64>() {
+                return epoch_from_float(f);
+            }
+        }
+        None
+    }
+
+    fn scan_syslog(&self, b: &[u8]) -> TsScan {
+        // `Mmm dd hh:mm:ss`: exactly 15 bytes, optional fraction.
+        if b.len() < 15 || b[3] != b' ' {
+            return TsScan::None;
+        }
+        let Some(month) = month_from_abbrev(&b[..3]) else {
+            return TsScan::None;
+        };
+        let day = match (b[4], b[5]) {
+            (b' ', d) if d.is_ascii_digit() => (d - b'0') as u32,
+            (a, d) if a.is_ascii_digit() && d.is_ascii_digit() => {
+                ((a - b'0') * 10 + (d - b'0')) as u32
+            }
+            _ => return TsScan::None,
+        };
+        if b[6] != b' ' {
+            return TsScan::None;
+        }
+        let Some((h, mi, sec)) = scan_hms(&b[7..]) else {
+            return TsScan::None;
+        };
+        let mut len = 15;
+        let (frac, flen) = scan_fraction(&b[len..]);
+        len += flen;
+        if !boundary(b, len) {
+            return TsScan::None;
+        }
+        match self.with_inferred_year(month, day, h, mi, sec, frac) {
+            Some(micros) => TsScan::Found { micros, len },
+            None => TsScan::Bad { len },
+        }
+    }
+
+    /// A time without a year: the clock's year, or the previous one when that
+    /// would be more than a day ahead of the clock (or is not a valid date).
+    pub(crate) fn with_inferred_year(
+        &self,
+        month: u32,
+        day: u32,
+        h: u32,
+        mi: u32,
+        sec: u32,
+        nanos: u32,
+    ) -> Option<i64> {
+        let cutoff = self.now_micros + 86_400 * MICROS;
+        match micros_from_parts(self.now_year, month, day, h, mi, sec, nanos, 0) {
+            Some(m) if m <= cutoff => Some(m),
+            _ => micros_from_parts(self.now_year - 1, month, day, h, mi, sec, nanos, 0),
+        }
+    }
+}
+
+fn boundary(b: &[u8], at: usize) -> bool {
+    match b.get(at) {
+        None => true,
+        Some(c) => !c.is_ascii_alphanumeric(),
+    }
+}
+
+fn digits<const N: usize>(b: &[u8]) -> Option<u32> {
+    if b.len() < N {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in &b[..N] {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// `YYYY-MM-DD` or `YYYY/MM/DD`: (year, month, day, separator).
+fn scan_date(b: &[u8]) -> Option<(i32, u32, u32, u8)> {
+    let y = digits::<4>(b)?;
+    let sep = *b.get(4)?;
+    if sep != b'-' && sep != b'/' {
+        return None;
+    }
+    let m = digits::<2>(&b[5..])?;
+    if *b.get(7)? != sep {
+        return None;
+    }
+    let d = digits::<2>(&b[8..])?;
+    Some((y as i32, m, d, sep))
+}
+
+pub(crate) fn scan_hms(b: &[u8]) -> Option<(u32, u32, u32)> {
+    let h = digits::<2>(b)?;
+    if *b.get(2)? != b':' {
+        return None;
+    }
+    let m = digits::<2>(&b[3..])?;
+    if *b.get(5)? != b':' {
+        return None;
+    }
+    let s = digits::<2>(&b[6..])?;
+    Some((h, m, s))
+}
+
+/// `.ddd` or `,ddd` (1–9 digits) → (nanoseconds, bytes consumed).
+pub(crate) fn scan_fraction(b: &[u8]) -> (u32, usize) {
+    if b.len() < 2 || (b[0] != b'.' && b[0] != b',') || !b[1].is_ascii_digit() {
+        return (0, 0);
+    }
+    let mut n = 0u32;
+    let mut i = 1;
+    while i < b.len() && b[i].is_ascii_digit() {
+        if i <= 9 {
+            n = n * 10 + (b[i] - b'0') as u32;
+        }
+        i += 1;
+    }
+    let used = (i - 1).min(9);
+    for _ in used..9 {
+        n *= 10;
+    }
+    (n, i)
+}
+
+/// Zone designator → (offset seconds east of UTC, bytes consumed).
+fn scan_zone(b: &[u8]) -> Option<(i32, usize)> {
+    match b.first()? {
+        b'Z' | b'z' => Some((0, 1)),
+        sign @ (b'+' | b'-') => {
+            let h = digits::<2>(&b[1..])?;
+            let (m, len) = if b.get(3) == Some(&b':') {
+                (digits::<2>(&b[4..])?, 6)
+            } else if let Some(m) = digits::<2>(&b[3..]) {
+                (m, 5)
+            } else {
+                (0, 3)
+            };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = (h * 3600 + m * 60) as i32;
+            Some((if *sign == b'-' { -secs } else { secs }, len))
+        }
+        _ => None,
+    }
+}
+
+fn scan_iso(b: &[u8]) -> TsScan {
+    let Some((y, mo, d, _)) = scan_date(b) else {
+        return TsScan::None;
+    };
+    match b.get(10) {
+        Some(b'T' | b't' | b' ') => {}
+        _ => return TsScan::None,
+    }
+    let Some((h, mi, s)) = scan_hms(&b[11..]) else {
+        return TsScan::None;
+    };
+    let mut len = 19;
+    let (nanos, flen) = scan_fraction(&b[len..]);
+    len += flen;
+    let mut offset = 0;
+    if let Some((off, zlen)) = scan_zone(&b[len..]) {
+        offset = off;
+        len += zlen;
+    } else if b.get(len) == Some(&b' ')
+        && matches!(b.get(len + 1), Some(b'+' | b'-'))
+        && let Some((off, zlen)) = scan_zone(&b[len + 1..])
+        && zlen >= 5
+        && boundary(b, len + 1 + zlen)
+    {
+        offset = off;
+        len += 1 + zlen;
+    }
+    if b.get(len).is_some_and(|c| c.is_ascii_digit()) {
+        return TsScan::Bad { len };
+    }
+    match micros_from_parts(y, mo, d, h, mi, s, nanos, offset) {
+        Some(micros) => TsScan::Found { micros, len },
+        None => TsScan::Bad { len },
+    }
+}
+
+/// `dd/Mmm/yyyy:hh:mm:ss ±hhmm` (the zone is required by the format but
+/// tolerated when missing).
+fn scan_clf(b: &[u8]) -> TsScan {
+    if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+        return TsScan::None;
+    }
+    let (Some(d), Some(mo), Some(y)) = (
+        digits::<2>(b),
+        month_from_abbrev(&b[3..6]),
+        digits::<4>(&b[7..]),
+    ) else {
+        return TsScan::None;
+    };
+    let Some((h, mi, s)) = scan_hms(&b[12..]) else {
+        return TsScan::Bad { len: 20 };
+    };
+    let mut len = 20;
+    let (nanos, flen) = scan_fraction(&b[len..]);
+    len += flen;
+    let mut offset = 0;
+    if b.get(len) == Some(&b' ')
+        && let Some((off, zlen)) = scan_zone(&b[len + 1..])
+    {
+        offset = off;
+        len += 1 + zlen;
+    }
+    match micros_from_parts(y as i32, mo, d, h, mi, s, nanos, offset) {
+        Some(micros) => TsScan::Found { micros, len },
+        None => TsScan::Bad { len },
+    }
+}
+
+fn scan_epoch_token(b: &[u8]) -> TsScan {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if !matches!(n, 10 | 13 | 16 | 19) {
+        return TsScan::None;
+    }
+    let mut len = n;
+    let mut frac_nanos = 0;
+    if n == 10 {
+        let (f, flen) = scan_fraction(&b[n..]);
+        if flen > 0 && b[n] == b'.' {
+            frac_nanos = f;
+            len += flen;
+        }
+    }
+    if !matches!(b.get(len), None | Some(b' ' | b'\t')) {
+        return TsScan::None;
+    }
+    // Safe: at most 19 ASCII digits, which fits i64 only below 9.22e18.
+    let Ok(v) = std::str::from_utf8(&b[..n]).unwrap_or("x").parse::<i64>() else {
+        return TsScan::None;
+    };
+    match epoch_from_int(v) {
+        Some(m) => TsScan::Found {
+            micros: m + frac_nanos as i64 / 1000,
+            len,
+        },
+        None => TsScan::None,
+    }
+}
+
+/// An integer epoch value, unit by magnitude; `None` before 1973 or negative.
+pub fn epoch_from_int(v: i64) -> Option<i64> {
+    if v < 100_000_000 {
+        return None;
+    }
+    Some(if v < 100_000_000_000 {
+        v.checked_mul(MICROS)?
+    } else if v < 100_000_000_000_000 {
+        v * 1000
+    } else if v < 100_000_000_000_000_000 {
+        v
+    } else {
+        v / 1000
+    })
+}
+
+/// A floating-point epoch value, unit by magnitude.
+pub fn epoch_from_float(f: f64) -> Option<i64> {
+    if !f.is_finite() || f < 1e8 {
+        return None;
+    }
+    let micros = if f < 1e11 {
+        f * 1e6
+    } else if f < 1e14 {
+        f * 1e3
+    } else if f < 1e17 {
+        f
+    } else {
+        f / 1e3
+    };
+    if micros > i64::MAX as f64 {
+        return None;
+    }
+    Some(micros.round() as i64)
+}
+
+fn month_from_abbrev(b: &[u8]) -> Option<u32> {
+    if b.len() < 3 {
+        return None;
+    }
+    let m = [
+        b[0].to_ascii_lowercase(),
+        b[1].to_ascii_lowercase(),
+        b[2].to_ascii_lowercase(),
+    ];
+    Some(match &m {
+        b"jan" => 1,
+        b"feb" => 2,
+        b"mar" => 3,
+        b"apr" => 4,
+        b"may" => 5,
+        b"jun" => 6,
+        b"jul" => 7,
+        b"aug" => 8,
+        b"sep" => 9,
+        b"oct" => 10,
+        b"nov" => 11,
+        b"dec" => 12,
+        _ => return None,
+    })
+}
+
+fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y as i64 - 1 } else { y as i64 };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn micros_from_parts(
+    y: i32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    nanos: u32,
+    offset_secs: i32,
+) -> Option<i64> {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    // A leap second is folded onto the last ordinary second of its minute.
+    let s = s.min(59);
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + (h * 3600 + mi * 60 + s) as i64 - offset_secs as i64;
+    Some(secs * MICROS + (nanos / 1000) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // 2024-06-15T12:00:00Z
+    const NOW: i64 = 1_718_452_800_000_000;
+    const T0: i64 = 1_704_207_845_000_000; // 2024-01-02T15:04:05Z
+
+    fn det() -> TimestampDetector {
+        TimestampDetector::new(NOW)
+    }
+
+    fn found(s: &str) -> (i64, usize) {
+        match det().scan_prefix(s) {
+            TsScan::Found { micros, len } => (micros, len),
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in [-1000i64, 0, 1, 59, 365, 10_000, 19_724, 50_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(days_from_civil(2024, 1, 2), 19_724);
+    }
+
+    #[test]
+    fn iso_forms() {
+        assert_eq!(found("2024-01-02T15:04:05Z rest"), (T0, 20));
+        assert_eq!(found("2024-01-02T15:04:05.123Z"), (T0 + 123_000, 24));
+        assert_eq!(found("2024-01-02 15:04:05,123 INFO"), (T0 + 123_000, 23));
+        assert_eq!(found("2024-01-02 15:04:05 x"), (T0, 19));
+        assert_eq!(found("2024-01-02T16:04:05+01:00"), (T0, 25));
+        assert_eq!(found("2024-01-02T16:04:05+0100"), (T0, 24));
+        assert_eq!(found("2024-01-02T10:04:05-05"), (T0, 22));
+        assert_eq!(found("2024-01-02 16:04:05 +0100 msg"), (T0, 25));
+        assert_eq!(found("2024/01/02 15:04:05 msg"), (T0, 19));
+        assert_eq!(found("2024-01-02T15:04:05.123456789Z"), (T0 + 123_456, 30));
+        assert_eq!(found("2024-01-02t15:04:05.5"), (T0 + 500_000, 21));
+    }
+
+    #[test]
+    fn bad_and_not_timestamps() {
+        assert_eq!(
+            det().scan_prefix("2024-13-45 25:00:00 x"),
+            TsScan::Bad { len: 19 }
+        );
+        assert_eq!(
+            det().scan_prefix("2023-02-29T00:00:00Z"),
+            TsScan::Bad { len: 20 }
+        );
+        assert_eq!(det().scan_prefix("hello world"), TsScan::None);
+        assert_eq!(det().scan_prefix("12345 apples"), TsScan::None);
+        assert_eq!(det().scan_prefix("2024-01-02 no time"), TsScan::None);
+        assert_eq!(det().scan_prefix(""), TsScan::None);
+        assert!(matches!(
+            det().scan_prefix("Jan 32 10:00:00 x"),
+            TsScan::Bad { .. }
+        ));
+    }
+
+    #[test]
+    fn syslog_year_inference() {
+        // Same year as the clock when not in the future.
+        assert_eq!(found("Jan  2 15:04:05 host"), (T0, 15));
+        assert_eq!(found("Jan 02 15:04:05.250 host"), (T0 + 250_000, 19));
+        // Dec 31 seen on 2024-06-15 is in the past: 2024. But with a clock in
+        // early January, December belongs to the previous year.
+        let jan = TimestampDetector::new(T0);
+        match jan.scan_prefix("Dec 31 23:00:00 h") {
+            TsScan::Found { micros, .. } => {
+                assert_eq!(
+                    micros,
+                    days_from_civil(2023, 12, 31) * 86_400 * MICROS + 23 * 3600 * MICROS
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // Within one day ahead of the clock stays in the current year.
+        let d = TimestampDetector::new(T0);
+        assert_eq!(
+            d.scan_prefix("Jan  3 10:00:00 h"),
+            TsScan::Found {
+                micros: days_from_civil(2024, 1, 3) * 86_400 * MICROS + 10 * 3600 * MICROS,
+                len: 15
+            }
+        );
+    }
+
+    #[test]
+    fn clf_and_epoch() {
+        assert_eq!(
+            found("10/Oct/2000:13:55:36 -0700]"),
+            (971_211_336_000_000, 26)
+        );
+        assert_eq!(found("1704207845 msg"), (T0, 10));
+        assert_eq!(found("1704207845123 msg"), (T0 + 123_000, 13));
+        assert_eq!(found("1704207845123456 msg"), (T0 + 123_456, 16));
+        assert_eq!(found("1704207845123456789 msg"), (T0 + 123_456, 19));
+        assert_eq!(found("1704207845.5 msg"), (T0 + 500_000, 12));
+        assert_eq!(det().scan_prefix("17042078451 msg"), TsScan::None);
+    }
+
+    #[test]
+    fn values() {
+        let d = det();
+        assert_eq!(d.parse_value("2024-01-02T15:04:05Z"), Some(T0));
+        assert_eq!(
+            d.parse_value("2024-01-02"),
+            Some(T0 - (15 * 3600 + 4 * 60 + 5) * MICROS)
+        );
+        assert_eq!(d.parse_value("1704207845123"), Some(T0 + 123_000));
+        assert_eq!(d.parse_value("1704207845.25"), Some(T0 + 250_000));
+        assert_eq!(d.parse_value("yesterday"), None);
+        assert_eq!(d.parse_value("2024-01-02T15:04:05Z trailing"), None);
+        assert_eq!(epoch_from_float(1_704_207_845_123.0), Some(T0 + 123_000));
+        assert_eq!(epoch_from_int(42), None);
+    }
+}

@@ -1,0 +1,414 @@
+//! The Logoscope archive: a Delta Lake table of zstd-compressed Parquet files on any object
+//! store (a local directory by default, `s3://`, `memory://`).
+//!
+//! This crate owns the archive's physical layout — Hive partitions `dt=YYYY-MM-DD/hour=HH`
+//! derived from `ts` (`dt=unknown/hour=unknown` for rows without one), files sorted by
+//! `(service, template_id, ts)`, dictionary-encoded and zstd-compressed — and its
+//! transactions: an [`ArchiveWriter`] buffers batches under a configured memory bound, writes
+//! files that stay invisible, and [`ArchiveWriter::commit`] publishes all of them together with
+//! the template catalog in one Delta commit. It depends on `logoscope-ingest` only for the
+//! `logs` schema and on `logoscope-drain` only to (de)serialise the catalog; it must not depend
+//! on the engine, the server or the CLI, and it does not plan queries: the engine builds a
+//! DataFusion provider from [`Archive::table`].
+//!
+//! Delta has no dictionary or unsigned types: the Delta schema says `string` for dictionary
+//! columns, `long` for `line` and `decimal(20,0)` for `template_id` (xxh3 ids use all 64 bits),
+//! while the Parquet files keep the Arrow schema of [`logoscope_ingest::schema::logs_schema`].
+//! [`Archive::register_table`] gives DataFusion the archive with exactly [`archive_schema`].
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use arrow_array::RecordBatch;
+//! use logoscope_drain::{DrainConfig, TemplateCatalog};
+//! use logoscope_store::{Archive, ArchiveOptions};
+//!
+//! let archive = Archive::open("memory://doc-example").await?;
+//! let mut writer = archive.writer(ArchiveOptions::default()).await?;
+//! writer.write(RecordBatch::new_empty(logoscope_ingest::schema::logs_schema())).await?;
+//! let catalog = TemplateCatalog::new(DrainConfig::default());
+//! let summary = writer.commit(&catalog).await?;
+//! assert_eq!((summary.files, summary.rows), (0, 0));
+//!
+//! let reopened = Archive::open("memory://doc-example").await?;
+//! assert_eq!(reopened.version(), Some(summary.version));
+//! assert!(reopened.load_catalog().await?.is_some());
+//! # Ok::<(), logoscope_store::StoreError>(())
+//! # }).unwrap();
+//! ```
+
+mod catalog;
+mod location;
+mod partition;
+mod writer;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Once, OnceLock};
+
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use deltalake::TableProperty;
+use deltalake::datafusion::common::Column;
+use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::prelude::{Expr, SessionContext, cast, col};
+use deltalake::kernel::StructField;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
+use logoscope_drain::TemplateCatalog;
+use logoscope_ingest::schema::{SCHEMA_VERSION, logs_schema};
+use parquet::errors::ParquetError;
+use url::Url;
+
+pub use location::DEFAULT_LOCATION;
+pub use partition::{DT, HOUR, UNKNOWN};
+pub use writer::{ArchiveOptions, ArchiveWriter};
+
+/// Errors of the archive.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The location is not a path or a supported URL.
+    #[error("invalid archive location `{location}`: {reason}")]
+    InvalidLocation {
+        /// What the user gave.
+        location: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// [`ArchiveOptions`] out of range.
+    #[error("invalid archive options: {reason}")]
+    InvalidOptions {
+        /// Which bound was violated.
+        reason: String,
+    },
+    /// A local directory could not be created or resolved.
+    #[error("cannot use directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A batch, or an existing table, does not have the `logs` schema.
+    #[error("schema mismatch: {reason}")]
+    SchemaMismatch {
+        /// What differs.
+        reason: String,
+    },
+    /// Planning a read failed.
+    #[error("query: {0}")]
+    Query(#[source] Box<DataFusionError>),
+    /// The Delta table layer failed (log, commit, snapshot).
+    #[error("delta table: {0}")]
+    Delta(#[source] Box<DeltaTableError>),
+    /// Reading or writing an object failed.
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    /// Arrow compute (concat, sort, take) failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    /// Parquet encoding failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] ParquetError),
+    /// The stored template catalog could not be read back.
+    #[error("template catalog {path}: {reason}")]
+    Catalog {
+        /// Catalog object path, relative to the table root.
+        path: String,
+        /// Why it could not be used.
+        reason: String,
+    },
+    /// Other writers kept committing first.
+    #[error("commit lost to concurrent writers {attempts} times in a row; nothing was committed")]
+    CommitConflict {
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// A background task died.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl From<DataFusionError> for StoreError {
+    fn from(err: DataFusionError) -> Self {
+        Self::Query(Box::new(err))
+    }
+}
+
+impl From<DeltaTableError> for StoreError {
+    fn from(err: DeltaTableError) -> Self {
+        Self::Delta(Box::new(err))
+    }
+}
+
+/// What one [`ArchiveWriter::commit`] published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The Delta table version the commit created.
+    pub version: u64,
+    /// Parquet files added.
+    pub files: usize,
+    /// Rows added.
+    pub rows: u64,
+    /// Bytes of Parquet added.
+    pub bytes: u64,
+}
+
+/// Size of the archive at its loaded version, from the Delta log alone (no data file is read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ArchiveStats {
+    /// Loaded table version.
+    pub version: u64,
+    /// Live Parquet files.
+    pub files: usize,
+    /// Rows, summed from each file's `numRecords` statistic.
+    pub rows: u64,
+    /// Files whose log entry has no row count (written by other tools); not in `rows`.
+    pub files_without_row_count: usize,
+    /// Bytes of Parquet.
+    pub bytes: u64,
+}
+
+/// An opened archive: one Delta table, loaded at some version.
+#[derive(Clone)]
+pub struct Archive {
+    table: DeltaTable,
+    url: String,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("url", &self.url)
+            .field("version", &self.table.version())
+            .finish()
+    }
+}
+
+impl Archive {
+    /// Opens the archive at `location`, creating an empty table when there is none.
+    ///
+    /// `location` is a plain path (empty: [`DEFAULT_LOCATION`]), `file://…`, `s3://bucket/prefix`
+    /// or `memory://name` (process-wide, shared by every `open` of the same name). S3 settings
+    /// come from the standard `AWS_*` variables; see [`Archive::open_with_storage_options`].
+    pub async fn open(location: &str) -> Result<Archive, StoreError> {
+        Self::open_with_storage_options(location, HashMap::new()).await
+    }
+
+    /// [`Archive::open`] with explicit storage options, which win over the environment.
+    ///
+    /// Keys are object_store's S3 keys (`aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_region`, `aws_endpoint`, `aws_allow_http`, `aws_virtual_hosted_style_request`,
+    /// `aws_conditional_put`, …) or deltalake's (`AWS_S3_ALLOW_UNSAFE_RENAME`). Defaults decided
+    /// here: path-style requests when an endpoint is set (`AWS_ENDPOINT_URL`) or
+    /// `AWS_S3_FORCE_PATH_STYLE` is true, virtual-hosted otherwise; region `us-east-1` for custom
+    /// endpoints without one; `aws_conditional_put=etag`, so commits are `If-None-Match: *` puts
+    /// and concurrent writers are safe. HTTP endpoints need `AWS_ALLOW_HTTP=true`.
+    pub async fn open_with_storage_options(
+        location: &str,
+        storage_options: HashMap<String, String>,
+    ) -> Result<Archive, StoreError> {
+        register_object_stores();
+        let location = location::resolve(location, &storage_options)?;
+        let mut builder = DeltaTableBuilder::from_url(location.url.clone())?
+            .with_storage_options(location.options.clone());
+        if let Some(memory) = &location.memory {
+            let root = Url::parse("memory:///").map_err(|err| StoreError::Internal {
+                reason: err.to_string(),
+            })?;
+            builder =
+                builder.with_storage_backend(Arc::clone(memory) as Arc<dyn ObjectStore>, root);
+        }
+        let mut table = builder.build()?;
+        match table.load().await {
+            Ok(()) => {}
+            Err(DeltaTableError::NotATable(_)) => table = create_table(table).await?,
+            Err(err) => return Err(err.into()),
+        }
+        check_table(&table, location.url.as_str())?;
+        Ok(Archive {
+            table,
+            url: location.url.to_string(),
+        })
+    }
+
+    /// The Delta table, for building a DataFusion provider
+    /// (`archive.table().table_provider().await`).
+    pub fn table(&self) -> &DeltaTable {
+        &self.table
+    }
+
+    /// Registers the archive in `ctx` as table `name` with exactly [`archive_schema`]'s types,
+    /// so the same SQL runs on the archive and on in-memory `logs` batches.
+    ///
+    /// Underneath is deltalake's provider (partition pruning on `dt`/`hour`, file skipping on
+    /// `ts` statistics) at this archive's loaded version; a projection casts what Delta cannot
+    /// express back (`string` → dictionaries, `decimal(20,0)` → `UInt64`, `long` → `UInt64`).
+    pub async fn register_table(&self, ctx: &SessionContext, name: &str) -> Result<(), StoreError> {
+        self.table.update_datafusion_session(&ctx.state())?;
+        let provider = self.table.table_provider().await?;
+        let raw = ctx.read_table(provider)?;
+        let projection: Vec<Expr> = archive_schema()
+            .fields()
+            .iter()
+            .map(|f| cast(col(Column::from_name(f.name())), f.data_type().clone()).alias(f.name()))
+            .collect();
+        ctx.register_table(name, raw.select(projection)?.into_view())?;
+        Ok(())
+    }
+
+    /// The table root URL (`file:///abs/dir/`, `s3://bucket/prefix`, `memory:///name`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The loaded table version.
+    pub fn version(&self) -> Option<u64> {
+        self.table.version()
+    }
+
+    /// Loads the newest committed version (commits by this process's writers included).
+    pub async fn refresh(&mut self) -> Result<(), StoreError> {
+        self.table.update_state().await?;
+        Ok(())
+    }
+
+    /// File, row and byte counts at the loaded version.
+    pub fn stats(&self) -> Result<ArchiveStats, StoreError> {
+        let snapshot = self.table.snapshot()?;
+        let mut stats = ArchiveStats {
+            version: snapshot.version(),
+            ..ArchiveStats::default()
+        };
+        for file in snapshot.snapshot().try_log_data()?.iter() {
+            stats.files += 1;
+            stats.bytes += u64::try_from(file.size()).unwrap_or(0);
+            match file.num_records() {
+                Some(rows) => stats.rows += rows as u64,
+                None => stats.files_without_row_count += 1,
+            }
+        }
+        Ok(stats)
+    }
+
+    /// The template catalog saved by the newest commit at or below the loaded version, or None
+    /// when no commit saved one (a new archive).
+    pub async fn load_catalog(&self) -> Result<Option<TemplateCatalog>, StoreError> {
+        let Some(version) = self.table.version() else {
+            return Ok(None);
+        };
+        let store = self.table.object_store();
+        let log_store = self.table.log_store();
+        match catalog::newest_reference(log_store.as_ref(), store.as_ref(), None, version).await? {
+            Some(path) => Ok(Some(catalog::read(store.as_ref(), &path).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A writer appending to this archive. Its commit treats the loaded version as the one the
+    /// caller's catalog came from (see [`ArchiveWriter::commit`]).
+    pub async fn writer(&self, options: ArchiveOptions) -> Result<ArchiveWriter, StoreError> {
+        ArchiveWriter::new(self.table.clone(), options)
+    }
+}
+
+fn register_object_stores() {
+    static ONCE: Once = Once::new();
+    // deltalake registers S3 from a constructor too; doing it here keeps it working if the
+    // linker drops that constructor.
+    ONCE.call_once(|| deltalake::aws::register_handlers(None));
+}
+
+/// `logs_schema` plus the partition columns: the Arrow schema readers get from
+/// [`Archive::register_table`].
+pub fn archive_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    Arc::clone(SCHEMA.get_or_init(|| {
+        let logs = logs_schema();
+        let mut fields: Vec<Field> = logs.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(DT, DataType::Utf8, false));
+        fields.push(Field::new(HOUR, DataType::Utf8, false));
+        Arc::new(Schema::new(fields))
+    }))
+}
+
+/// The Delta columns: dictionaries become `string`, `line` becomes `long`, and `template_id`
+/// becomes `decimal(20,0)` — xxh3 ids use all 64 bits, and deltalake's scan casts a Parquet
+/// `UInt64` to a `long` column with overflow checks (an error for half of all ids), while the
+/// cast to `decimal(20,0)` is lossless (and is how Spark reads unsigned 64-bit Parquet too).
+fn table_columns() -> Result<Vec<StructField>, StoreError> {
+    let delta: StructType = archive_schema().as_ref().try_into_kernel()?;
+    delta
+        .fields()
+        .map(|field| {
+            if field.name() != logoscope_ingest::schema::col::TEMPLATE_ID {
+                return Ok(field.clone());
+            }
+            let wide = deltalake::kernel::DataType::decimal(20, 0).map_err(|err| {
+                StoreError::Internal {
+                    reason: format!("decimal(20,0): {err}"),
+                }
+            })?;
+            Ok(StructField::new(
+                field.name().clone(),
+                wide,
+                field.is_nullable(),
+            ))
+        })
+        .collect()
+}
+
+async fn create_table(table: DeltaTable) -> Result<DeltaTable, StoreError> {
+    let log_store = table.log_store();
+    let created = CreateBuilder::new()
+        .with_log_store(Arc::clone(&log_store))
+        .with_table_name("logs")
+        .with_comment("Logoscope log archive")
+        .with_columns(table_columns()?)
+        .with_partition_columns([DT, HOUR])
+        // Statistics on `ts` are what time-range queries skip files with; the writer computes
+        // exactly those, so other Delta writers (optimize) are told to do the same.
+        .with_configuration_property(TableProperty::DataSkippingStatsColumns, Some("ts"))
+        .with_configuration([("logoscope.schemaVersion", Some(SCHEMA_VERSION.to_string()))])
+        .with_raise_if_key_not_exists(false)
+        .with_save_mode(SaveMode::Ignore)
+        .await;
+    match created {
+        Ok(table) => Ok(table),
+        // Another process created it between our load and our create: use theirs.
+        Err(create_err) => {
+            let mut table = DeltaTable::new(log_store);
+            match table.load().await {
+                Ok(()) => Ok(table),
+                Err(_) => Err(create_err.into()),
+            }
+        }
+    }
+}
+
+/// Refuses Delta tables that are not Logoscope archives, before anything is written to them.
+fn check_table(table: &DeltaTable, location: &str) -> Result<(), StoreError> {
+    let snapshot = table.snapshot()?;
+    let partitions = snapshot.metadata().partition_columns();
+    let schema = snapshot.schema();
+    let logs = logs_schema();
+    let missing: Vec<&String> = logs
+        .fields()
+        .iter()
+        .map(|f| f.name())
+        .filter(|name| schema.field(name.as_str()).is_none())
+        .collect();
+    if !partitions.iter().map(String::as_str).eq([DT, HOUR]) || !missing.is_empty() {
+        return Err(StoreError::SchemaMismatch {
+            reason: format!(
+                "{location} is a Delta table but not a Logoscope archive \
+                 (partitions {partitions:?}, missing columns {missing:?})"
+            ),
+        });
+    }
+    Ok(())
+}

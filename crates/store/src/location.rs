@@ -1,0 +1,305 @@
+//! Turning what the user typed (`./logs`, `file:///…`, `s3://bucket/prefix`, `memory://name`)
+//! into a table URL plus the storage options deltalake and object_store understand.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use object_store::memory::InMemory;
+use url::Url;
+
+use crate::StoreError;
+
+/// The archive location used when the user names none.
+pub const DEFAULT_LOCATION: &str = "./logoscope-data";
+
+/// Where an archive lives, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Location {
+    /// The table root as deltalake sees it.
+    pub(crate) url: Url,
+    /// Options handed to deltalake's object store factory (S3 keys, …).
+    pub(crate) options: HashMap<String, String>,
+    /// Set for `memory://`: the process-wide store backing every in-memory archive.
+    pub(crate) memory: Option<Arc<InMemory>>,
+}
+
+/// Resolves `location` (empty means [`DEFAULT_LOCATION`]) with `overrides` taking precedence
+/// over anything derived from the environment.
+pub(crate) fn resolve(
+    location: &str,
+    overrides: &HashMap<String, String>,
+) -> Result<Location, StoreError> {
+    let location = location.trim();
+    let location = if location.is_empty() {
+        DEFAULT_LOCATION
+    } else {
+        location
+    };
+    let invalid = |reason: String| StoreError::InvalidLocation {
+        location: location.to_owned(),
+        reason,
+    };
+
+    let parsed = match Url::parse(location) {
+        Ok(url) if url.scheme().len() > 1 => Some(url),
+        // A one-letter scheme is a Windows drive letter; no scheme at all is a plain path.
+        Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) => None,
+        Err(err) => return Err(invalid(err.to_string())),
+    };
+
+    let Some(url) = parsed else {
+        return local_location(Path::new(location), overrides);
+    };
+    match url.scheme() {
+        "file" => {
+            let path = url
+                .to_file_path()
+                .map_err(|()| invalid("not a local file path".into()))?;
+            local_location(&path, overrides)
+        }
+        "memory" => {
+            // Every `memory://` archive shares one process-wide store, keyed by its path, so that
+            // opening the same name twice (writer, then reader) sees the same table — deltalake
+            // would otherwise hand out a fresh, empty store each time.
+            let name = format!(
+                "{}{}",
+                url.host_str().unwrap_or_default(),
+                url.path().trim_end_matches('/')
+            );
+            let name = name.trim_start_matches('/');
+            let name = if name.is_empty() { "default" } else { name };
+            let url =
+                Url::parse(&format!("memory:///{name}")).map_err(|err| invalid(err.to_string()))?;
+            Ok(Location {
+                url,
+                options: overrides.clone(),
+                memory: Some(shared_memory_store()),
+            })
+        }
+        "s3" | "s3a" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(invalid("an s3:// location needs a bucket".into()));
+            }
+            let mut url = url;
+            let path = url.path().trim_end_matches('/').to_owned();
+            url.set_path(&path);
+            Ok(Location {
+                url,
+                options: s3_options(overrides, |key| std::env::var(key).ok()),
+                memory: None,
+            })
+        }
+        other => Err(invalid(format!(
+            "unsupported scheme `{other}` (use a path, file://, s3:// or memory://)"
+        ))),
+    }
+}
+
+fn local_location(
+    path: &Path,
+    overrides: &HashMap<String, String>,
+) -> Result<Location, StoreError> {
+    std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let canonical = std::fs::canonicalize(path).map_err(|source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let url = Url::from_directory_path(&canonical).map_err(|()| StoreError::InvalidLocation {
+        location: path.display().to_string(),
+        reason: "cannot express the directory as a file:// URL".into(),
+    })?;
+    Ok(Location {
+        url,
+        options: overrides.clone(),
+        memory: None,
+    })
+}
+
+fn shared_memory_store() -> Arc<InMemory> {
+    static STORE: OnceLock<Arc<InMemory>> = OnceLock::new();
+    Arc::clone(STORE.get_or_init(|| Arc::new(InMemory::new())))
+}
+
+/// True for `1`, `true`, `yes`, `on` (any case).
+fn truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}
+
+/// S3 options for deltalake-aws, which also merges every `AWS_*` variable object_store knows
+/// (credentials, region, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, …) with the explicit options
+/// winning. What is decided here is only what the environment cannot say directly:
+///
+/// * addressing: path-style when an endpoint is configured (MinIO, moto, Ceph and most
+///   S3-compatible stores need it) or `AWS_S3_FORCE_PATH_STYLE` is truthy, virtual-hosted
+///   otherwise (what AWS recommends), unless `aws_virtual_hosted_style_request` is given;
+/// * commits: `aws_conditional_put=etag`, so a Delta commit is a `PUT` with
+///   `If-None-Match: *` and two writers can never both create the same log version. Set
+///   `AWS_S3_ALLOW_UNSAFE_RENAME=true` only for stores without conditional writes; then two
+///   concurrent writers can overwrite each other's commit, so run one writer at a time.
+pub(crate) fn s3_options(
+    overrides: &HashMap<String, String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> HashMap<String, String> {
+    let mut options: HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let option_or_env = |options: &HashMap<String, String>, keys: &[&str]| {
+        keys.iter().find_map(|key| {
+            options
+                .get(&key.to_ascii_lowercase())
+                .cloned()
+                .or_else(|| env(key))
+                .filter(|v| !v.trim().is_empty())
+        })
+    };
+
+    let endpoint = option_or_env(
+        &options,
+        &[
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT",
+            "endpoint",
+            "endpoint_url",
+        ],
+    );
+    if let Some(endpoint) = &endpoint {
+        options
+            .entry("aws_endpoint".into())
+            .or_insert_with(|| endpoint.clone());
+    }
+
+    let addressing_given = option_or_env(
+        &options,
+        &[
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+            "virtual_hosted_style_request",
+        ],
+    )
+    .is_some();
+    if !addressing_given {
+        let force_path =
+            option_or_env(&options, &["AWS_S3_FORCE_PATH_STYLE"]).is_some_and(|v| truthy(&v));
+        let virtual_hosted = endpoint.is_none() && !force_path;
+        options.insert(
+            "aws_virtual_hosted_style_request".into(),
+            virtual_hosted.to_string(),
+        );
+    }
+
+    if option_or_env(&options, &["AWS_REGION", "AWS_DEFAULT_REGION", "region"]).is_none()
+        && endpoint.is_some()
+    {
+        // S3-compatible stores ignore the region but request signing needs one.
+        options.insert("aws_region".into(), "us-east-1".into());
+    }
+
+    if option_or_env(&options, &["AWS_CONDITIONAL_PUT", "conditional_put"]).is_none() {
+        options.insert("aws_conditional_put".into(), "etag".into());
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn aws_defaults_to_virtual_hosted_and_conditional_put() {
+        let options = s3_options(&HashMap::new(), env_of(&[("AWS_REGION", "eu-west-1")]));
+        assert_eq!(options["aws_virtual_hosted_style_request"], "true");
+        assert_eq!(options["aws_conditional_put"], "etag");
+        assert!(
+            !options.contains_key("aws_region"),
+            "env region is left to object_store"
+        );
+        assert!(!options.contains_key("aws_endpoint"));
+    }
+
+    #[test]
+    fn endpoint_means_path_style_and_a_region() {
+        let options = s3_options(
+            &HashMap::new(),
+            env_of(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")]),
+        );
+        assert_eq!(options["aws_virtual_hosted_style_request"], "false");
+        assert_eq!(options["aws_endpoint"], "http://127.0.0.1:9000");
+        assert_eq!(options["aws_region"], "us-east-1");
+    }
+
+    #[test]
+    fn force_path_style_without_endpoint() {
+        let options = s3_options(
+            &HashMap::new(),
+            env_of(&[("AWS_S3_FORCE_PATH_STYLE", "TRUE")]),
+        );
+        assert_eq!(options["aws_virtual_hosted_style_request"], "false");
+    }
+
+    #[test]
+    fn explicit_options_win_over_derived_ones() {
+        let overrides = HashMap::from([
+            (
+                "AWS_VIRTUAL_HOSTED_STYLE_REQUEST".to_owned(),
+                "true".to_owned(),
+            ),
+            ("aws_conditional_put".to_owned(), "disabled".to_owned()),
+            ("aws_endpoint".to_owned(), "http://minio:9000".to_owned()),
+        ]);
+        let options = s3_options(&overrides, env_of(&[]));
+        assert_eq!(options["aws_virtual_hosted_style_request"], "true");
+        assert_eq!(options["aws_conditional_put"], "disabled");
+        assert_eq!(options["aws_endpoint"], "http://minio:9000");
+    }
+
+    #[test]
+    fn memory_names_are_normalised() {
+        let a = resolve("memory://logs", &HashMap::new()).unwrap();
+        let b = resolve("memory:///logs/", &HashMap::new()).unwrap();
+        assert_eq!(a.url, b.url);
+        assert_eq!(a.url.as_str(), "memory:///logs");
+        let c = resolve("memory://", &HashMap::new()).unwrap();
+        assert_eq!(c.url.as_str(), "memory:///default");
+    }
+
+    #[test]
+    fn rejects_unknown_schemes_and_bucketless_s3() {
+        assert!(matches!(
+            resolve("ftp://host/x", &HashMap::new()),
+            Err(StoreError::InvalidLocation { .. })
+        ));
+        assert!(matches!(
+            resolve("s3:///prefix", &HashMap::new()),
+            Err(StoreError::InvalidLocation { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_paths_and_file_urls_become_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        let plain = resolve(nested.to_str().unwrap(), &HashMap::new()).unwrap();
+        assert!(nested.is_dir());
+        assert_eq!(plain.url.scheme(), "file");
+        let as_url = Url::from_directory_path(&nested).unwrap();
+        let via_url = resolve(as_url.as_str(), &HashMap::new()).unwrap();
+        assert_eq!(plain.url, via_url.url);
+    }
+}

@@ -1,0 +1,412 @@
+//! Archive round trips on a local directory and in memory.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Int32Type, TimestampMicrosecondType, UInt64Type};
+use arrow_array::RecordBatch;
+use common::{HOUR, T0, batch, catalog, query, query_count, rows, template_texts};
+use logoscope_store::{Archive, ArchiveOptions, StoreError};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, Encoding};
+
+/// Every data file of the archive at its loaded version: relative path → partition values.
+fn files(archive: &Archive) -> BTreeMap<String, (String, String)> {
+    archive
+        .table()
+        .snapshot()
+        .unwrap()
+        .snapshot()
+        .try_log_data()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let values = f.partition_values_map();
+            let get = |k: &str| values.get(k).cloned().flatten().unwrap_or_default();
+            (f.path().to_string(), (get("dt"), get("hour")))
+        })
+        .collect()
+}
+
+fn read_local(
+    root: &std::path::Path,
+    relative: &str,
+) -> (Vec<RecordBatch>, parquet::file::metadata::ParquetMetaData) {
+    let file = File::open(root.join(relative)).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let metadata = builder.metadata().as_ref().clone();
+    let batches = builder
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (batches, metadata)
+}
+
+#[tokio::test]
+async fn local_directory_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("archive");
+    let location = root.to_str().unwrap();
+
+    let archive = Archive::open(location).await.unwrap();
+    assert_eq!(
+        archive.version(),
+        Some(0),
+        "a new archive is created at version 0"
+    );
+    assert!(archive.load_catalog().await.unwrap().is_none());
+
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    // Three hours on one day, one hour on the next, and rows without a timestamp.
+    let all = [
+        rows(T0, 300, 3, 0),
+        rows(T0 + 18 * HOUR, 50, 1, 7),
+        rows(T0 + HOUR, 20, 1, 0),
+    ];
+    let total: usize = all.iter().map(Vec::len).sum();
+    for part in &all {
+        writer.write(batch(part)).await.unwrap();
+    }
+    let learned = catalog(&[
+        "user 1 logged in",
+        "user 2 logged in",
+        "disk full on /dev/sda",
+    ]);
+    let summary = writer.commit(&learned).await.unwrap();
+    assert_eq!(summary.version, 1);
+    assert_eq!(summary.rows, total as u64);
+    assert_eq!(
+        summary.files, 5,
+        "one file per partition: 3 + 1 hours and unknown"
+    );
+
+    let reopened = Archive::open(&format!("file://{}", root.display()))
+        .await
+        .unwrap();
+    assert_eq!(reopened.version(), Some(1));
+    let listed = files(&reopened);
+    let partitions: BTreeSet<(String, String)> = listed.values().cloned().collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("2024-03-05", "06"),
+        ("2024-03-05", "07"),
+        ("2024-03-05", "08"),
+        ("2024-03-06", "00"),
+        ("unknown", "unknown"),
+    ]
+    .iter()
+    .map(|(d, h)| ((*d).to_owned(), (*h).to_owned()))
+    .collect();
+    assert_eq!(partitions, expected);
+
+    let mut rows_read = 0;
+    for (path, (dt, hour)) in &listed {
+        assert!(
+            path.starts_with(&format!("dt={dt}/hour={hour}/part-")),
+            "{path}"
+        );
+        assert!(path.ends_with(".zstd.parquet"), "{path}");
+        let (batches, metadata) = read_local(&root, path);
+        let file_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        rows_read += file_rows;
+        assert_eq!(metadata.file_metadata().num_rows() as usize, file_rows);
+
+        // zstd, dictionary-encoded `service`, statistics present.
+        let row_group = metadata.row_group(0);
+        let service_idx = row_group
+            .columns()
+            .iter()
+            .position(|c| c.column_path().string() == "service")
+            .unwrap();
+        let service = row_group.column(service_idx);
+        assert!(matches!(service.compression(), Compression::ZSTD(_)));
+        assert!(
+            service.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
+            "service is dictionary encoded"
+        );
+        assert!(service.statistics().is_some());
+
+        // Sorted by (service, template_id, ts) with nulls last, and in the right partition.
+        let mut keys = Vec::new();
+        for b in &batches {
+            let service = b
+                .column_by_name("service")
+                .unwrap()
+                .as_dictionary::<Int32Type>();
+            let values = service.values().as_string::<i32>();
+            let tid = b
+                .column_by_name("template_id")
+                .unwrap()
+                .as_primitive::<UInt64Type>();
+            let ts = b
+                .column_by_name("ts")
+                .unwrap()
+                .as_primitive::<TimestampMicrosecondType>();
+            for i in 0..b.num_rows() {
+                let s = service
+                    .is_valid(i)
+                    .then(|| values.value(service.keys().value(i) as usize).to_owned());
+                let t = ts.is_valid(i).then(|| ts.value(i));
+                if dt == "unknown" {
+                    assert_eq!(t, None);
+                } else {
+                    let hour_of = t.unwrap().div_euclid(HOUR);
+                    let (d, h) = (
+                        chrono::DateTime::from_timestamp(hour_of * 3600, 0).unwrap(),
+                        hour_of,
+                    );
+                    assert_eq!(&d.format("%Y-%m-%d").to_string(), dt);
+                    assert_eq!(&format!("{:02}", h.rem_euclid(24)), hour);
+                }
+                keys.push((s.is_none(), s, tid.value(i), t));
+            }
+        }
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{path} is sorted");
+    }
+    assert_eq!(rows_read, total);
+
+    let stats = reopened.stats().unwrap();
+    assert_eq!(stats.version, 1);
+    assert_eq!(stats.files, 5);
+    assert_eq!(stats.rows, total as u64);
+    assert_eq!(stats.files_without_row_count, 0);
+    assert_eq!(stats.bytes, summary.bytes);
+
+    let loaded = reopened
+        .load_catalog()
+        .await
+        .unwrap()
+        .expect("catalog saved");
+    assert_eq!(template_texts(&loaded), template_texts(&learned));
+    assert_eq!(loaded.live_len(), learned.live_len());
+}
+
+#[tokio::test]
+async fn datafusion_reads_through_the_delta_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::open(dir.path().to_str().unwrap()).await.unwrap();
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    let data = rows(T0, 200, 2, 5);
+    writer.write(batch(&data)).await.unwrap();
+    writer.commit(&catalog(&[])).await.unwrap();
+
+    let mut archive = archive;
+    archive.refresh().await.unwrap();
+    assert_eq!(
+        query_count(&archive, "SELECT count(*) FROM logs").await,
+        205
+    );
+    assert_eq!(
+        query_count(&archive, "SELECT count(*) FROM logs WHERE dt = 'unknown'").await,
+        5
+    );
+    assert_eq!(
+        query_count(
+            &archive,
+            "SELECT count(*) FROM logs WHERE service = 'api' AND hour = '07'"
+        )
+        .await,
+        data.iter()
+            .filter(|r| r.service == Some("api") && r.ts.is_some_and(|t| t >= T0 + HOUR))
+            .count() as i64
+    );
+    // The registered table has exactly the archive schema (dictionaries, UInt64, partitions).
+    let all = query(&archive, "SELECT * FROM logs LIMIT 1").await;
+    assert_eq!(
+        all[0].schema().as_ref(),
+        logoscope_store::archive_schema().as_ref()
+    );
+    // Template ids above i64::MAX survive the trip.
+    let batches = query(
+        &archive,
+        "SELECT template_id FROM logs WHERE dt <> 'unknown' ORDER BY line",
+    )
+    .await;
+    assert_eq!(
+        batches[0].schema().field(0).data_type(),
+        &arrow::datatypes::DataType::UInt64
+    );
+    let mut read: Vec<u64> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<UInt64Type>().values().to_vec())
+        .collect();
+    let mut expected: Vec<u64> = data
+        .iter()
+        .filter(|r| r.ts.is_some())
+        .map(|r| r.template_id)
+        .collect();
+    expected.sort_unstable();
+    read.sort_unstable();
+    assert_eq!(read, expected);
+}
+
+#[tokio::test]
+async fn memory_round_trip() {
+    let location = format!("memory://round-trip-{}", std::process::id());
+    let archive = Archive::open(&location).await.unwrap();
+    assert_eq!(
+        archive.url(),
+        format!("memory:///round-trip-{}", std::process::id())
+    );
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    writer.write(batch(&rows(T0, 120, 4, 3))).await.unwrap();
+    let learned = catalog(&["connection from 10.0.0.1 closed"]);
+    let summary = writer.commit(&learned).await.unwrap();
+    assert_eq!(summary.rows, 123);
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(summary.version));
+    assert_eq!(reopened.stats().unwrap().rows, 123);
+    assert_eq!(files(&reopened).len(), 5);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        123
+    );
+    let loaded = reopened.load_catalog().await.unwrap().unwrap();
+    assert_eq!(template_texts(&loaded), template_texts(&learned));
+
+    // Another name is another archive.
+    let other = Archive::open(&format!("{location}-other")).await.unwrap();
+    assert_eq!(other.stats().unwrap().rows, 0);
+}
+
+#[tokio::test]
+async fn uncommitted_rows_stay_invisible() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    let mut first = archive.writer(ArchiveOptions::default()).await.unwrap();
+    first.write(batch(&rows(T0, 10, 1, 0))).await.unwrap();
+    let committed = first.commit(&catalog(&["kept"])).await.unwrap();
+
+    let archive = Archive::open(&location).await.unwrap();
+    let mut dropped = archive.writer(ArchiveOptions::default()).await.unwrap();
+    dropped.write(batch(&rows(T0, 500, 2, 5))).await.unwrap();
+    dropped.flush().await.unwrap();
+    assert!(dropped.files_written() > 0, "files reached storage");
+    drop(dropped);
+
+    let mut aborted = archive.writer(ArchiveOptions::default()).await.unwrap();
+    aborted
+        .write(batch(&rows(T0 + 5 * HOUR, 50, 1, 0)))
+        .await
+        .unwrap();
+    aborted.flush().await.unwrap();
+    aborted.abort().await.unwrap();
+    assert!(
+        dir.path()
+            .join("dt=2024-03-05/hour=11")
+            .read_dir()
+            .map_or(true, |mut entries| entries.next().is_none()),
+        "abort deletes its files"
+    );
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(committed.version));
+    assert_eq!(reopened.stats().unwrap().rows, 10);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        10
+    );
+    let loaded = reopened.load_catalog().await.unwrap().unwrap();
+    assert_eq!(template_texts(&loaded), template_texts(&catalog(&["kept"])));
+}
+
+#[tokio::test]
+async fn memory_bound_forces_several_files() {
+    let location = format!("memory://bounded-{}", std::process::id());
+    let archive = Archive::open(&location).await.unwrap();
+    let options = ArchiveOptions {
+        max_buffered_rows: 100,
+        target_file_rows: 1_000,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    for i in 0..20 {
+        // 30 rows each, all in the same hour.
+        writer
+            .write(batch(&rows(T0 + i * 1_000, 30, 1, 0)))
+            .await
+            .unwrap();
+        assert!(
+            writer.buffered_rows() <= 100,
+            "bound respected after every write"
+        );
+    }
+    let summary = writer.commit(&catalog(&[])).await.unwrap();
+    assert_eq!(summary.rows, 600);
+    assert!(summary.files >= 5, "{} files", summary.files);
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.stats().unwrap().files, summary.files);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        600
+    );
+}
+
+#[tokio::test]
+async fn target_file_rows_caps_file_size() {
+    let location = format!("memory://capped-{}", std::process::id());
+    let archive = Archive::open(&location).await.unwrap();
+    let options = ArchiveOptions {
+        target_file_rows: 100,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    writer.write(batch(&rows(T0, 250, 1, 0))).await.unwrap();
+    let summary = writer.commit(&catalog(&[])).await.unwrap();
+    assert_eq!(summary.files, 3);
+    let reopened = Archive::open(&location).await.unwrap();
+    let stats = reopened.stats().unwrap();
+    assert_eq!((stats.files, stats.rows), (3, 250));
+}
+
+#[tokio::test]
+async fn concurrent_writers_both_land_and_catalogs_merge() {
+    let location = format!("memory://concurrent-{}", std::process::id());
+    let archive = Archive::open(&location).await.unwrap();
+    let mut a = archive.writer(ArchiveOptions::default()).await.unwrap();
+    let mut b = archive.writer(ArchiveOptions::default()).await.unwrap();
+    a.write(batch(&rows(T0, 40, 2, 1))).await.unwrap();
+    b.write(batch(&rows(T0, 60, 3, 2))).await.unwrap();
+    let (catalog_a, catalog_b) = (catalog(&["alpha started"]), catalog(&["beta stopped"]));
+    let (ra, rb) = tokio::join!(a.commit(&catalog_a), b.commit(&catalog_b));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let mut versions = [ra.version, rb.version];
+    versions.sort_unstable();
+    assert_eq!(versions, [1, 2]);
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(2));
+    assert_eq!(reopened.stats().unwrap().rows, 103);
+    let loaded = reopened.load_catalog().await.unwrap().unwrap();
+    let texts = template_texts(&loaded);
+    for expected in template_texts(&catalog(&["alpha started", "beta stopped"])) {
+        assert!(texts.contains(&expected), "{expected} in {texts:?}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_schema_is_refused() {
+    let archive = Archive::open(&format!("memory://schema-{}", std::process::id()))
+        .await
+        .unwrap();
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    let other = RecordBatch::try_from_iter([(
+        "ts",
+        std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2])) as arrow::array::ArrayRef,
+    )])
+    .unwrap();
+    assert!(matches!(
+        writer.write(other).await,
+        Err(StoreError::SchemaMismatch { .. })
+    ));
+    assert!(matches!(
+        Archive::open("ftp://nowhere/x").await,
+        Err(StoreError::InvalidLocation { .. })
+    ));
+}

@@ -1,0 +1,57 @@
+//! Running the `logoscope` binary from tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub(crate) fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logoscope"));
+    cmd.env_remove("LOGOSCOPE_STORE").stdin(Stdio::null());
+    cmd
+}
+
+/// The repository's `data/` folder.
+pub(crate) fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+}
+
+/// Runs `logoscope` with `args`, returning its output whatever the status.
+pub(crate) fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("logoscope runs")
+}
+
+/// Runs and asserts success, returning stdout.
+pub(crate) fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "logoscope {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// `SELECT …` returning one integer, via `logoscope sql --format csv`.
+pub(crate) fn sql_int(store: &str, query: &str) -> i64 {
+    let out = ok(&["sql", "--store", store, "--format", "csv", query]);
+    let value = out
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row for {query}: {out:?}"));
+    value
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{value:?} is not an integer: {e}"))
+}
+
+/// Rows of `logs` in the archive.
+pub(crate) fn count_rows(store: &str) -> i64 {
+    sql_int(store, "SELECT count(*) AS n FROM logs")
+}
+
+/// A path as `&str` (tests only use UTF-8 temp paths).
+pub(crate) fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}

@@ -1,0 +1,47 @@
+//! DataFusion user-defined functions for Logoscope analyses.
+//!
+//! This crate owns every UDF the `queries/*.sql` plans call — one file per
+//! function under `scalar/` (and `aggregate/`, `window/` as they appear), each
+//! with its [`Documentation`](datafusion::logical_expr::Documentation) and unit
+//! tests — and [`register`], which installs them all on a `SessionContext`.
+//! It depends on `logoscope-drain` for template rendering and on DataFusion; it
+//! must not depend on the archive (`logoscope-store`) or on the engine, so that
+//! every process that plans or executes queries (CLI, server, Ballista
+//! scheduler and executors) can register the same functions by name.
+//!
+//! # Example
+//!
+//! ```
+//! use datafusion::arrow::array::AsArray;
+//! use datafusion::prelude::SessionContext;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> datafusion::error::Result<()> {
+//! let ctx = SessionContext::new();
+//! logoscope_udfs::register(&ctx);
+//! let batches = ctx
+//!     .sql("SELECT render_template('took <NUM> ms', ['42']) AS message")
+//!     .await?
+//!     .collect()
+//!     .await?;
+//! assert_eq!(batches[0].column(0).as_string::<i32>().value(0), "took 42 ms");
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod scalar;
+
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::SessionContext;
+
+/// Every scalar UDF this crate provides.
+pub fn scalar_udfs() -> Vec<ScalarUDF> {
+    vec![ScalarUDF::from(scalar::RenderTemplate::new())]
+}
+
+/// Registers every Logoscope UDF on `ctx`, replacing functions of the same name.
+pub fn register(ctx: &SessionContext) {
+    for udf in scalar_udfs() {
+        ctx.register_udf(udf);
+    }
+}
