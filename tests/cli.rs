@@ -294,3 +294,123 @@ fn sql_is_read_only() {
         assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
     }
 }
+
+#[test]
+fn masks_and_drop_keys_shape_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("orders.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"ts":"2026-03-02T10:00:00Z","msg":"order ORD-123456 shipped","request_id":"r1"}"#,
+            "\n",
+            r#"{"ts":"2026-03-02T10:00:01Z","msg":"order ORD-654321 shipped"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("logoscope.toml");
+    std::fs::write(&config, "drop_keys = [\"request_id\"]\n").unwrap();
+
+    let plain = dir.path().join("plain");
+    ok(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&plain),
+        "--progress",
+        "never",
+    ]);
+    assert_eq!(
+        sql_int(
+            s(&plain),
+            "SELECT count(DISTINCT template_id) AS n FROM logs"
+        ),
+        2,
+        "key sets differ"
+    );
+
+    let tuned = dir.path().join("tuned");
+    let args = [
+        "--mask",
+        "ORDER=ORD-[0-9]{6}",
+        "--config",
+        s(&config),
+        "--progress",
+        "never",
+    ];
+    ok(&[&["ingest", s(&input), "--to", s(&tuned)][..], &args[..]].concat());
+    assert_eq!(
+        sql_int(
+            s(&tuned),
+            "SELECT count(DISTINCT template_id) AS n FROM logs"
+        ),
+        1,
+        "request_id dropped"
+    );
+    assert_eq!(
+        sql_int(
+            s(&tuned),
+            "SELECT count(*) AS n FROM templates WHERE template LIKE '%<ORDER>%'"
+        ),
+        1
+    );
+    // The message is still rebuilt exactly, and the dropped key is kept in fields.
+    assert_eq!(
+        sql_int(
+            s(&tuned),
+            "SELECT count(*) AS n FROM logs WHERE message = 'order ORD-123456 shipped'"
+        ),
+        1
+    );
+    assert_eq!(
+        sql_int(
+            s(&tuned),
+            "SELECT count(*) AS n FROM logs WHERE fields LIKE '%request_id%'"
+        ),
+        1
+    );
+
+    // Masks belong to the archive: other masks on the same archive are refused.
+    let out = run(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&tuned),
+        "--mask",
+        "X=x+",
+        "--progress",
+        "never",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ORDER="),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A bad regex or config file is a clear error.
+    let out = run(&[
+        "ingest",
+        s(&input),
+        "--to",
+        "memory://",
+        "--mask",
+        "X=(",
+        "--progress",
+        "never",
+    ]);
+    assert!(!out.status.success());
+    std::fs::write(&config, "drop_key = []\n").unwrap();
+    let out = run(&[
+        "ingest",
+        s(&input),
+        "--to",
+        "memory://",
+        "--config",
+        s(&config),
+        "--progress",
+        "never",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("logoscope.toml"));
+}

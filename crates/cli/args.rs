@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use logoscope_drain::MaskRule;
 
 /// Default archive location when `--to` / `--store` is not given.
 pub(crate) const DEFAULT_STORE: &str = "./logoscope-data";
@@ -60,6 +61,9 @@ pub(crate) struct LoghubArgs {
     /// Write each dataset's per-line templates to DIR/<dataset>_predictions.csv (LineId,EventTemplate).
     #[arg(long, value_name = "DIR")]
     pub(crate) predictions: Option<PathBuf>,
+    /// Extra mask on top of the default configuration: matches of REGEX become `<NAME>` (repeatable).
+    #[arg(long = "mask", value_name = "NAME=REGEX", value_parser = crate::config::parse_mask)]
+    pub(crate) masks: Vec<MaskRule>,
 }
 
 /// Output formats of `eval`.
@@ -94,6 +98,15 @@ pub(crate) struct IngestArgs {
     /// Rows buffered in memory before Parquet files are flushed (bounds memory).
     #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
     pub(crate) max_buffered_rows: usize,
+    /// Extra mask applied before the built-in ones: matches of REGEX become `<NAME>` (repeatable).
+    ///
+    /// Masks belong to the archive: they are stored with its template catalog
+    /// and cannot change once it exists.
+    #[arg(long = "mask", value_name = "NAME=REGEX", value_parser = crate::config::parse_mask)]
+    pub(crate) masks: Vec<MaskRule>,
+    /// Configuration file (TOML): `drop_keys = [..]` and `[[mask]]` tables with `name` and `regex`.
+    #[arg(long, value_name = "FILE", env = "LOGOSCOPE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
     /// When to draw a progress bar on stderr.
     #[arg(long, value_enum, default_value_t = When::Auto)]
     pub(crate) progress: When,
@@ -219,6 +232,30 @@ mod tests {
     }
 
     #[test]
+    fn ingest_masks_and_config() {
+        let a = ingest(&[
+            "ingest",
+            "x",
+            "--mask",
+            "ORDER=ORD-[0-9]+",
+            "--mask=T=t+",
+            "--config",
+            "c.toml",
+        ]);
+        let names: Vec<&str> = a.masks.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, vec!["ORDER", "T"]);
+        assert_eq!(a.config.as_deref().and_then(|p| p.to_str()), Some("c.toml"));
+        assert_eq!(
+            ingest(&["ingest", "x", "--config=d.toml"])
+                .config
+                .unwrap()
+                .to_str(),
+            Some("d.toml")
+        );
+        assert!(Cli::try_parse_from(["logoscope", "ingest", "x", "--mask", "nope"]).is_err());
+    }
+
+    #[test]
     fn ingest_progress_and_quiet() {
         assert_eq!(
             ingest(&["ingest", "x", "--progress", "never"]).progress,
@@ -309,6 +346,12 @@ mod tests {
             panic!()
         };
         assert_eq!((a.format, a.dirs.len()), (EvalFormat::Json, 1));
+        let Command::Eval(EvalCommand::Loghub(a)) =
+            parse(&["eval", "loghub", "d", "--mask", "X=x"]).command
+        else {
+            panic!()
+        };
+        assert_eq!(a.masks.len(), 1);
         assert!(Cli::try_parse_from(["logoscope", "eval", "loghub"]).is_err());
     }
 

@@ -10,7 +10,12 @@ use logoscope_eval::{average, evaluate_dir, find_dataset_dirs, render_table, wri
 use crate::args::{EvalFormat, LoghubArgs};
 
 pub(crate) fn loghub(a: LoghubArgs) -> anyhow::Result<ExitCode> {
-    let config = DrainConfig::default();
+    let config = DrainConfig {
+        extra_masks: a.masks.clone(),
+        ..DrainConfig::default()
+    };
+    // Reject bad masks once, up front, rather than per dataset.
+    logoscope_drain::TemplateCatalog::try_new(config.clone()).context("invalid --mask")?;
     if let Some(dir) = &a.predictions {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

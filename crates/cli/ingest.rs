@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use logoscope_drain::{DrainConfig, TemplateCatalog};
+use logoscope_drain::TemplateCatalog;
 use logoscope_ingest::{IngestOptions, IngestStats, Pipeline, expand_inputs};
 use logoscope_store::{Archive, ArchiveOptions};
 
 use crate::args::{IngestArgs, When};
+use crate::config::{self, ConfigFile};
 
 /// Batches in flight between the pipeline thread and the writer: bounds memory.
 const CHANNEL_BATCHES: usize = 4;
@@ -34,7 +35,10 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("nothing to ingest: no readable input among {:?}", a.paths);
     }
 
+    let file = ConfigFile::load(a.config.as_deref())?;
+    let masks = config::masks(&file, &a.masks);
     let opts = IngestOptions {
+        drop_keys: file.drop_keys.clone(),
         time_keys: a.time_keys.clone(),
         service: a.service.clone(),
         host: a.host.clone(),
@@ -55,11 +59,17 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         let archive = Archive::open(&a.to)
             .await
             .with_context(|| format!("cannot open the archive at {}", a.to))?;
-        let mut catalog = archive
+        let mut catalog = match archive
             .load_catalog()
             .await
             .with_context(|| format!("cannot load the template catalog of {}", a.to))?
-            .unwrap_or_else(|| TemplateCatalog::new(DrainConfig::default()));
+        {
+            Some(catalog) => {
+                config::check_masks(&catalog, &masks, &a.to)?;
+                catalog
+            }
+            None => config::new_catalog(masks)?,
+        };
         let ids_before: HashSet<u64> = catalog.templates().map(|t| t.id).collect();
         let mut writer = archive
             .writer(ArchiveOptions {

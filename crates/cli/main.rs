@@ -4,6 +4,7 @@
 //! clap definitions and the glue between them.
 
 mod args;
+mod config;
 mod eval;
 mod generate;
 mod ingest;

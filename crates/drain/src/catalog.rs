@@ -209,6 +209,9 @@ struct Cluster {
     vars: Vec<bool>,
     /// Whether any token is a [`Tok::Partial`] (else hashes decide alone).
     framed: bool,
+    /// Positions of the `<*>` and [`Tok::Partial`] tokens: everywhere else
+    /// a message's parameters are its own, in order.
+    open: Vec<u32>,
     /// Byte range of each token in the template text.
     spans: Vec<(u32, u32)>,
     /// Leaves listing this cluster.
@@ -248,6 +251,66 @@ pub struct TemplateCatalog {
     scan: Scan,
     /// `config.extra_masks`, compiled.
     masks: Vec<CompiledMask>,
+    /// Recent message shapes each taken as is by a cluster; see [`ShapeMemo`].
+    memo: ShapeMemo,
+}
+
+/// Slots of the [`ShapeMemo`] (a power of two).
+const MEMO_SLOTS: usize = 4096;
+
+/// Direct-mapped memo of the steady state: the *shape* of a message (its
+/// masked tokens, as hashes) → the cluster that took such a message as it
+/// is. Matching reads the tree, the clusters and their templates only, never
+/// counts, so while none of those changes a message of a remembered shape
+/// would go down the same path to the same cluster; the memo lets it skip
+/// the descent and the similarity scan of its leaf. Any change to the tree or
+/// a cluster starts a new generation, which forgets every slot at once.
+/// A hit is still checked to cover the message, so a 64-bit key collision
+/// can never return a template the message does not fit.
+#[derive(Clone, Default)]
+struct ShapeMemo {
+    /// Key, cluster, generation; empty until first used.
+    slots: Vec<(u64, u32, u32)>,
+    /// Current generation; slots of older ones are stale. Starts at 1 so
+    /// zeroed slots are never current.
+    generation: u32,
+}
+
+impl ShapeMemo {
+    fn key(hashes: &[u64], vars: &[bool]) -> u64 {
+        let mut k = hashes.len() as u64;
+        for (&h, &v) in hashes.iter().zip(vars) {
+            k = (k.rotate_left(23) ^ h ^ u64::from(v)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        k
+    }
+
+    fn slot(key: u64) -> usize {
+        (key >> 32) as usize & (MEMO_SLOTS - 1)
+    }
+
+    fn get(&self, key: u64) -> Option<u32> {
+        match self.slots.get(Self::slot(key)) {
+            Some(&(k, ci, g)) if k == key && g == self.generation => Some(ci),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, key: u64, ci: u32) {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); MEMO_SLOTS];
+            self.generation = self.generation.max(1);
+        }
+        self.slots[Self::slot(key)] = (key, ci, self.generation);
+    }
+
+    fn forget(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.iter_mut().for_each(|s| *s = (0, 0, 0));
+            self.generation = 1;
+        }
+    }
 }
 
 impl fmt::Debug for TemplateCatalog {
@@ -327,6 +390,7 @@ impl TemplateCatalog {
             nodes: Vec::new(),
             by_len: Vec::new(),
             scan: Scan::default(),
+            memo: ShapeMemo::default(),
         }
     }
 
@@ -351,7 +415,14 @@ impl TemplateCatalog {
         params.clear();
         let mut scan = std::mem::take(&mut self.scan);
         scan_message_with(message, &mut scan, &self.masks);
-        let (ci, is_new) = self.learn(message, &scan, ts_micros);
+        let key = ShapeMemo::key(&scan.hashes, &scan.vars);
+        let (ci, is_new) = match self.memo.get(key) {
+            Some(ci) if self.covers(ci, message, &scan) => {
+                self.touch(self.clusters[ci as usize].info, ts_micros);
+                (ci, false)
+            }
+            _ => self.learn(message, &scan, key, ts_micros),
+        };
         self.push_params(ci, &scan, params);
         self.scan = scan;
         Matched {
@@ -500,7 +571,8 @@ impl TemplateCatalog {
 
     /// Finds or creates the cluster for a scanned message; returns it and
     /// whether a new id was issued.
-    fn learn(&mut self, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
+    /// `key` is the message's [`ShapeMemo`] key.
+    fn learn(&mut self, message: &str, scan: &Scan, key: u64, ts: Option<i64>) -> (u32, bool) {
         let hashes = &scan.hashes;
         let matched = self.leaf_for(hashes).and_then(|leaf| {
             self.best_in(
@@ -516,6 +588,7 @@ impl TemplateCatalog {
         if self.covers(ci, message, scan) {
             let info = self.clusters[ci as usize].info;
             self.touch(info, ts);
+            self.memo.put(key, ci);
             return (ci, false);
         }
         if let Some(p) = self.settled_conflict(ci, scan)
@@ -751,8 +824,10 @@ impl TemplateCatalog {
         kinds: Vec<Tok>,
         spans: Vec<(u32, u32)>,
     ) {
+        self.memo.forget();
         let c = &mut self.clusters[ci as usize];
         c.info = idx;
+        c.open = open_positions(&tokens, &kinds, self.wildcard);
         c.tokens = tokens;
         c.vars = kinds.iter().map(|&k| k == Tok::Var).collect();
         c.framed = kinds.iter().any(|k| matches!(k, Tok::Partial(..)));
@@ -764,11 +839,13 @@ impl TemplateCatalog {
     /// Retires cluster `ci` in favour of live cluster `into`, which takes its
     /// place in every leaf.
     fn kill(&mut self, ci: u32, into: u32) {
+        self.memo.forget();
         let leaves = std::mem::take(&mut self.clusters[ci as usize].leaves);
         self.clusters[ci as usize].alive = false;
         self.clusters[ci as usize].tokens = Vec::new();
         self.clusters[ci as usize].kinds = Vec::new();
         self.clusters[ci as usize].vars = Vec::new();
+        self.clusters[ci as usize].open = Vec::new();
         self.clusters[ci as usize].spans = Vec::new();
         for leaf in leaves {
             let list = &mut self.nodes[leaf as usize].clusters;
@@ -807,12 +884,14 @@ impl TemplateCatalog {
         kinds: Vec<Tok>,
         spans: Vec<(u32, u32)>,
     ) -> u32 {
+        self.memo.forget();
         let ci = self.clusters.len() as u32;
         self.clusters.push(Cluster {
             info: idx,
-            tokens,
             vars: kinds.iter().map(|&k| k == Tok::Var).collect(),
             framed: kinds.iter().any(|k| matches!(k, Tok::Partial(..))),
+            open: open_positions(&tokens, &kinds, self.wildcard),
+            tokens,
             kinds,
             spans,
             leaves: Vec::new(),
@@ -825,6 +904,7 @@ impl TemplateCatalog {
     fn attach(&mut self, ci: u32, leaf: u32) {
         let list = &mut self.nodes[leaf as usize].clusters;
         if !list.contains(&ci) {
+            self.memo.forget();
             list.push(ci);
             self.clusters[ci as usize].leaves.push(leaf);
         }
@@ -841,21 +921,29 @@ impl TemplateCatalog {
 
     fn push_params(&self, ci: u32, scan: &Scan, params: &mut Vec<Range<usize>>) {
         let c = &self.clusters[ci as usize];
-        for (i, tok) in scan.tokens.iter().enumerate() {
+        // Between open positions the message's own parameters follow each
+        // other in `scan.params`: copy each stretch at once.
+        let mut from = 0usize;
+        for &i in &c.open {
+            let i = i as usize;
+            let tok = &scan.tokens[i];
             let (t, k) = (c.tokens[i], c.kinds[i]);
-            if t == self.wildcard {
-                params.push(tok.orig.0 as usize..tok.orig.1 as usize);
+            let range = if t == self.wildcard {
+                tok.orig.0 as usize..tok.orig.1 as usize
             } else if let Tok::Partial(pre, suf) = k
                 && t != scan.hashes[i]
             {
                 // The frame is literal text outside any placeholder, so it has
                 // the same length in the message as in its masked form.
-                params.push(tok.orig.0 as usize + pre as usize..tok.orig.1 as usize - suf as usize);
+                tok.orig.0 as usize + pre as usize..tok.orig.1 as usize - suf as usize
             } else {
-                params
-                    .extend_from_slice(&scan.params[tok.params.0 as usize..tok.params.1 as usize]);
-            }
+                continue;
+            };
+            params.extend_from_slice(&scan.params[from..tok.params.0 as usize]);
+            params.push(range);
+            from = tok.params.1 as usize;
         }
+        params.extend_from_slice(&scan.params[from..]);
     }
 
     // ---------------------------------------------------------------- tree
@@ -920,6 +1008,7 @@ impl TemplateCatalog {
     }
 
     fn new_node(&mut self) -> u32 {
+        self.memo.forget();
         self.nodes.push(Node::default());
         (self.nodes.len() - 1) as u32
     }
@@ -987,6 +1076,14 @@ impl TemplateCatalog {
     /// Whether cluster `ci` takes the message as it is (no generalisation).
     fn covers(&self, ci: u32, message: &str, scan: &Scan) -> bool {
         let c = &self.clusters[ci as usize];
+        if c.tokens.len() != scan.hashes.len() {
+            return false;
+        }
+        if !c.framed {
+            return (c.tokens.iter().zip(&c.kinds))
+                .zip(&scan.hashes)
+                .all(|((&t, &k), &h)| t == h || k == Tok::Wild);
+        }
         let text = &self.infos[c.info as usize].template;
         (0..c.tokens.len()).all(|i| {
             let (t, k) = (c.tokens[i], c.kinds[i]);
@@ -1093,6 +1190,7 @@ impl TemplateCatalog {
     /// Rebuilds clusters and tree from the live templates, in the order their
     /// clusters were first created (the earliest id resolving to each).
     fn rebuild(&mut self) {
+        self.memo.forget();
         self.clusters.clear();
         self.nodes.clear();
         self.by_len.clear();
@@ -1129,6 +1227,15 @@ impl TemplateCatalog {
             self.attach(ci, leaf);
         }
     }
+}
+
+/// Positions whose parameter is not simply the message's own: `<*>` tokens
+/// (see [`TemplateCatalog::push_params`]) and [`Tok::Partial`] ones.
+fn open_positions(tokens: &[u64], kinds: &[Tok], wildcard: u64) -> Vec<u32> {
+    (0..tokens.len())
+        .filter(|&i| tokens[i] == wildcard || matches!(kinds[i], Tok::Partial(..)))
+        .map(|i| i as u32)
+        .collect()
 }
 
 /// Splits a template's text into tokens the way the scanner splits the
@@ -1285,5 +1392,103 @@ fn max_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, None) => x,
         (None, y) => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Messages whose shapes repeat while the catalog still generalises,
+    /// absorbs, settles and splits templates around them.
+    fn stream() -> Vec<String> {
+        let words = ["alice", "bob", "root", "ftp", "HTTPS", "SOCKS5"];
+        let shapes = [
+            "user {w} logged in from 10.0.0.{n}:{n}",
+            "Failed {w} for {w} from host{n}.example.org port {n}",
+            "session opened rhost={w} uid={n}",
+            "proxy {w} open through proxy {w}",
+            "read {n} bytes ({n} KB) in {n} ms",
+            "{w} {w} {w}",
+            "blk_{n} blk_{n} blk_{n} replicated to /10.0.{n}.1:50010",
+        ];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..3000)
+            .map(|i| {
+                let shape = shapes[(next() % shapes.len() as u64) as usize];
+                let mut out = String::new();
+                let mut rest = shape;
+                while let Some(p) = rest.find('{') {
+                    out.push_str(&rest[..p]);
+                    let hole = &rest[p..p + 3];
+                    if hole == "{w}" {
+                        // Few distinct words early on, all of them later.
+                        let pool = if i < 1000 { 2 } else { words.len() as u64 };
+                        out.push_str(words[(next() % pool) as usize]);
+                    } else {
+                        out.push_str(&(next() % 300).to_string());
+                    }
+                    rest = &rest[p + 3..];
+                }
+                out.push_str(rest);
+                out
+            })
+            .collect()
+    }
+
+    /// A remembered shape whose route through the tree changes: `foo x y z`
+    /// first takes the `<*>` branch to `<*> x y z`; once `foo` has a node of
+    /// its own, the same shape starts a template there.
+    fn rerouted() -> Vec<String> {
+        [
+            "1 x y z",
+            "foo x y z",
+            "foo x y z",
+            "foo bar baz qux",
+            "foo x y z",
+            "foo x y z",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    #[test]
+    fn shape_memo_follows_tree_changes() {
+        let mut cat = TemplateCatalog::default();
+        let mut params = Vec::new();
+        let ids: Vec<Matched> = rerouted()
+            .iter()
+            .map(|m| cat.add(m, None, &mut params))
+            .collect();
+        assert_eq!(cat.get(ids[2].id).unwrap().template, "<*> x y z");
+        assert_eq!(cat.get(ids[4].id).unwrap().template, "foo x y z");
+        assert!(ids[4].is_new);
+        assert_eq!(ids[5].id, ids[4].id);
+    }
+
+    #[test]
+    fn shape_memo_never_changes_an_outcome() {
+        let mut with = TemplateCatalog::default();
+        let mut without = TemplateCatalog::default();
+        let (mut p1, mut p2) = (Vec::new(), Vec::new());
+        let mut hits = 0;
+        for (i, m) in rerouted().iter().chain(&stream()).enumerate() {
+            let generation = with.memo.generation;
+            let a = with.add(m, Some(i as i64), &mut p1);
+            hits += usize::from(with.memo.generation == generation);
+            without.memo.forget();
+            let b = without.add(m, Some(i as i64), &mut p2);
+            assert_eq!(a, b, "message {i}: {m:?}");
+            assert_eq!(p1, p2, "message {i}: {m:?}");
+        }
+        assert_eq!(with.to_json(), without.to_json());
+        // The memo was in use, not bypassed.
+        assert!(hits > 1000, "{hits} messages left the tree as it was");
     }
 }

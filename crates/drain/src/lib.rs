@@ -150,6 +150,15 @@
 //! and keeping both would split one event over two templates depending on
 //! which one a message meets first.
 //!
+//! **Steady state.** Which template takes a message depends only on its
+//! masked tokens and on the tree and templates, not on counts. The catalog
+//! therefore remembers, in a small direct-mapped table, which template took
+//! each recent *shape* (sequence of masked tokens) as it was; a message of a
+//! remembered shape skips the descent and the similarity scan of its leaf,
+//! after a check that the template still covers it. Any change to the tree or
+//! a template forgets the whole table at once, so the outcome of every
+//! message is exactly the one the full search would give.
+//!
 //! **Ids.** [`TemplateId`] is xxh3_64 of the template text, so equal text
 //! gives equal ids in every run and every catalog. The text is the masked
 //! tokens joined by the whitespace of the message that created the template;

@@ -163,6 +163,67 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// Where the last `@`, `/` and `://` of a message are, for the recognisers
+/// that cannot match without one at or after where they start (e-mail
+/// addresses, relative paths, URLs). Most messages hold none, and one
+/// backward `memchr` over the message then rules such a recogniser out
+/// everywhere, instead of it scanning every dotted or underscored word to find
+/// out. Each is looked for only when first needed.
+#[derive(Debug)]
+struct Ahead<'a> {
+    /// The whole message (occurrences past a user mask's match only make the
+    /// test looser).
+    b: &'a [u8],
+    at: Option<Option<usize>>,
+    slash: Option<Option<usize>>,
+    url: Option<Option<usize>>,
+}
+
+impl<'a> Ahead<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Ahead {
+            b,
+            at: None,
+            slash: None,
+            url: None,
+        }
+    }
+
+    /// Whether an `@` occurs at `i` or later.
+    #[inline]
+    fn at(&mut self, i: usize) -> bool {
+        let b = self.b;
+        self.at
+            .get_or_insert_with(|| memchr::memrchr(b'@', b))
+            .is_some_and(|p| p >= i)
+    }
+
+    /// Whether a `/` occurs at `i` or later.
+    #[inline]
+    fn slash(&mut self, i: usize) -> bool {
+        let b = self.b;
+        self.slash
+            .get_or_insert_with(|| memchr::memrchr(b'/', b))
+            .is_some_and(|p| p >= i)
+    }
+
+    /// Whether `://` occurs at `i` or later.
+    #[inline]
+    fn url(&mut self, i: usize) -> bool {
+        if !self.slash(i) {
+            return false;
+        }
+        let b = self.b;
+        // Colons are few: checking each from the end is cheaper than a
+        // substring search set up for every message.
+        self.url
+            .get_or_insert_with(|| {
+                memchr::memrchr_iter(b':', b).find(|&p| b[p + 1..].starts_with(b"//"))
+            })
+            .is_some_and(|p| p >= i)
+    }
+}
+
 #[inline]
 pub(crate) fn is_ws(c: u8) -> bool {
     CLASS[c as usize] & SPACE != 0
@@ -282,6 +343,7 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
     let mut run_hash: Option<u64> = None;
     // Last masked byte of the previous token (`>` when it ends with a value).
     let mut prev_end = 0u8;
+    let mut ahead = Ahead::new(message.as_bytes());
     loop {
         while i < n && is_ws(b[i]) {
             i += 1;
@@ -295,6 +357,10 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
         let mut boundary = true;
         let mut has_digit = false;
         let mut has_word = false;
+        // Message bytes not yet copied to `masked`: text that stays as it is
+        // is copied in one piece when a placeholder or the token end comes,
+        // not byte by byte.
+        let mut copied = i;
         while i < n && !is_ws(b[i]) {
             let c = b[i];
             if let Some(&(s, e, r)) = extra.get(next_extra) {
@@ -305,10 +371,12 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
                     continue;
                 }
                 if s == i {
+                    scan.masked.push_str(&message[copied..i]);
                     scan.masked.push_str(&masks[r].placeholder);
                     scan.params.push(s..e);
                     next_extra += 1;
                     i = e;
+                    copied = i;
                     boundary = false;
                     continue;
                 }
@@ -319,21 +387,23 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
             if c == b'<'
                 && let Some(len) = literal_placeholder(&bl[i..])
             {
-                scan.masked.push_str(&message[i..i + len]);
+                // Copied as it is, with the rest of the token.
                 scan.params.push(i..i + len);
                 i += len;
                 boundary = false;
                 continue;
             }
             // Where the recogniser's look at an ASCII alphanumeric run ended,
-            // so the copy below need not scan it again.
+            // so the scan below need not look at it again.
             let mut known = i;
             if boundary {
-                match recognise(bl, i) {
+                match recognise(bl, i, &mut ahead) {
                     Ok((kind, len)) => {
+                        scan.masked.push_str(&message[copied..i]);
                         scan.masked.push_str(kind.text());
                         scan.params.push(i..i + len);
                         i += len;
+                        copied = i;
                         boundary = false;
                         continue;
                     }
@@ -344,21 +414,19 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
                 }
             }
             if is_word(c) {
-                let s = i;
                 i = known;
                 while i < lim && is_word(b[i]) {
                     has_digit |= CLASS[b[i] as usize] & DIGIT != 0;
                     i += 1;
                 }
-                scan.masked.push_str(&message[s..i]);
                 boundary = false;
                 has_word = true;
             } else {
-                scan.masked.push(char::from(c));
                 i += 1;
                 boundary = true;
             }
         }
+        scan.masked.push_str(&message[copied..i]);
         let m_end = scan.masked.len();
         let hash = xxh3_64(&scan.masked.as_bytes()[m_start..m_end]);
         let valued = scan.params.len() > p_start;
@@ -548,9 +616,12 @@ pub(crate) fn is_placeholder_name(name: &str) -> bool {
 /// result is the same as trying them all), which keeps the common case — an
 /// ordinary word — to a single scan.
 ///
+/// `ahead` rules out the recognisers whose value needs a byte that does not
+/// occur from `i` on.
+///
 /// On a miss, returns the end of that alphanumeric run (`i` when `b[i]` is
 /// not alphanumeric) and whether it holds a digit.
-fn recognise(b: &[u8], i: usize) -> Result<(Kind, usize), (usize, bool)> {
+fn recognise(b: &[u8], i: usize, ahead: &mut Ahead<'_>) -> Result<(Kind, usize), (usize, bool)> {
     let c = b[i];
     let prev = if i > 0 { b[i - 1] } else { b' ' };
     let mut miss = (i, false);
@@ -570,7 +641,8 @@ fn recognise(b: &[u8], i: usize) -> Result<(Kind, usize), (usize, bool)> {
         miss = (e, any & DIGIT != 0);
         let len = e - i;
         let next = at(b, e);
-        let email_ok = matches!(next, b'@' | b'.' | b'_' | b'%' | b'+' | b'-');
+        let email_ok = matches!(next, b'@' | b'.' | b'_' | b'%' | b'+' | b'-') && ahead.at(i);
+        let host_ok = next == b'.' || next == b'-';
         let b64_ok = len >= 20 || matches!(next, b'+' | b'/');
         let try_ipv6 = all_hex && len <= 4 && next == b':';
         let try_long_hex = all_hex && !all_digit && len >= 8;
@@ -602,7 +674,7 @@ fn recognise(b: &[u8], i: usize) -> Result<(Kind, usize), (usize, bool)> {
                     .flatten()
             })
             .or_else(|| {
-                (next == b'.' || next == b'-')
+                host_ok
                     .then(|| host(b, i, prev).map(|j| (Kind::Host, j)))
                     .flatten()
             })
@@ -629,9 +701,10 @@ fn recognise(b: &[u8], i: usize) -> Result<(Kind, usize), (usize, bool)> {
                     .flatten()
             })
         } else {
-            let url_ok = matches!(next, b':' | b'+' | b'.' | b'-');
-            let path_ok = matches!(next, b'.' | b'_' | b'-' | b'/' | b'~' | b'+' | b'@' | b'%')
-                || next >= 0x80;
+            let url_ok = matches!(next, b':' | b'+' | b'.' | b'-') && ahead.url(i);
+            let path_ok = (matches!(next, b'.' | b'_' | b'-' | b'/' | b'~' | b'+' | b'@' | b'%')
+                || next >= 0x80)
+                && ahead.slash(i);
             None.or_else(|| url_ok.then(|| url(b, i).map(|j| (Kind::Url, j))).flatten())
                 .or_else(|| {
                     (len == 4 || len == 5)
@@ -644,7 +717,7 @@ fn recognise(b: &[u8], i: usize) -> Result<(Kind, usize), (usize, bool)> {
                         .flatten()
                 })
                 .or_else(|| {
-                    (len == 3 && next == b' ')
+                    (len == 3 && next == b' ' && c.is_ascii_uppercase())
                         .then(|| syslog_ts(b, i).map(|j| (Kind::Timestamp, j)))
                         .flatten()
                 })
@@ -674,7 +747,7 @@ fn recognise(b: &[u8], i: usize) -> Result<(Kind, usize), (usize, bool)> {
                         .flatten()
                 })
                 .or_else(|| {
-                    (next == b'.' || next == b'-')
+                    host_ok
                         .then(|| host(b, i, prev).map(|j| (Kind::Host, j)))
                         .flatten()
                 })

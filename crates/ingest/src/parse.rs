@@ -68,6 +68,9 @@ pub struct ParseOptions {
     pub host: Option<String>,
     /// Ingest clock (UTC µs) for inferring missing years; system clock if `None`.
     pub now_micros: Option<i64>,
+    /// Field keys (and everything below them, `a` covers `a.b`) left out of
+    /// the key set a JSON/logfmt template is built from; they stay in `fields`.
+    pub drop_keys: Vec<String>,
 }
 
 /// The format an entry was recognised as.
@@ -376,11 +379,15 @@ pub(crate) fn key_role(key: &str, time_keys: &[String]) -> Option<(KeyRole, u8)>
 
 /// Keys that label where an entry came from rather than what it says; kept
 /// out of the shape so templates do not split per pod or host.
-pub(crate) fn is_label_key(key: &str, time_keys: &[String]) -> bool {
-    key_role(key, time_keys).is_some()
+pub(crate) fn is_label_key(key: &str, opts: &ParseOptions) -> bool {
+    key_role(key, &opts.time_keys).is_some()
         || ["kubernetes.", "k8s.", "host.", "service."]
             .iter()
             .any(|p| key.starts_with(p))
+        || opts.drop_keys.iter().any(|d| {
+            key.strip_prefix(d.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
 }
 
 /// Builds `{k1,k2}` from keys (sorted, deduplicated); `None` when empty.

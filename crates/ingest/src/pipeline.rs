@@ -44,6 +44,8 @@ use crate::parse::{EntryError, EntryParser, ParseOptions};
 pub struct IngestOptions {
     /// Keys tried first for the time of JSON/logfmt entries (`--time-key`).
     pub time_keys: Vec<String>,
+    /// Field keys left out of JSON/logfmt template shapes (see [`ParseOptions::drop_keys`]).
+    pub drop_keys: Vec<String>,
     /// Service for every entry of these inputs; wins over the entry's own.
     pub service: Option<String>,
     /// Host for every entry of these inputs; wins over the entry's own.
@@ -72,6 +74,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             time_keys: Vec::new(),
+            drop_keys: Vec::new(),
             service: None,
             host: None,
             max_entry_bytes: 1 << 20,
@@ -410,6 +413,7 @@ impl Pipeline {
                 service: opts.service.clone(),
                 host: opts.host.clone(),
                 now_micros: opts.now_micros,
+                drop_keys: opts.drop_keys.clone(),
             }),
             framer: FramerConfig {
                 max_entry_bytes: opts.max_entry_bytes,

@@ -107,7 +107,7 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
         fields.push(b':');
         // Writing a Value into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut fields, v);
-        if !is_label_key(k, time_keys) {
+        if !is_label_key(k, parser.options()) {
             shape_keys.push(k);
         }
     }
@@ -176,6 +176,22 @@ mod tests {
             now_micros: Some(1_718_452_800_000_000),
             ..ParseOptions::default()
         })
+    }
+
+    #[test]
+    fn drop_keys_leave_the_shape_but_stay_in_fields() {
+        let p = EntryParser::new(ParseOptions {
+            drop_keys: vec!["user".into(), "req".into()],
+            ..ParseOptions::default()
+        });
+        let e = p.parse(r#"{"msg":"hi","user":{"id":1},"request":2,"req":3,"usr":4}"#);
+        // `user` covers `user.id`; `req` covers neither `request` nor `usr`.
+        assert_eq!(e.shape.as_deref(), Some("{request,usr}"));
+        let fields: Value = serde_json::from_str(e.fields.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            fields,
+            serde_json::json!({"user.id":1,"request":2,"req":3,"usr":4})
+        );
     }
 
     #[test]

@@ -167,7 +167,7 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
         push_json_str(&mut fields, k);
         fields.push(b':');
         push_json_str(&mut fields, v);
-        if !is_label_key(k, time_keys) {
+        if !is_label_key(k, parser.options()) {
             shape_keys.push(*k);
         }
     }

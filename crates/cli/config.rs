@@ -1,0 +1,144 @@
+//! The optional configuration file (`--config FILE`, TOML) and `--mask` flags.
+//!
+//! ```toml
+//! # Field keys left out of JSON/logfmt template shapes (they stay in `fields`).
+//! drop_keys = ["request_id", "user"]
+//!
+//! # Extra masks, applied before the built-in ones: matches become <ORDER>.
+//! [[mask]]
+//! name = "ORDER"
+//! regex = "ORD-[0-9]{6}"
+//! ```
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use logoscope_drain::{DrainConfig, MaskRule, TemplateCatalog};
+use serde::Deserialize;
+
+/// What the file may hold; unknown keys are an error so typos do not go unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    /// Field keys left out of template shapes.
+    #[serde(default)]
+    pub(crate) drop_keys: Vec<String>,
+    /// Extra masks.
+    #[serde(default)]
+    pub(crate) mask: Vec<MaskEntry>,
+}
+
+/// One `[[mask]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MaskEntry {
+    pub(crate) name: String,
+    pub(crate) regex: String,
+}
+
+impl ConfigFile {
+    /// Reads `path`, or the empty configuration when there is none.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
+        let Some(path) = path else {
+            return Ok(ConfigFile::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+}
+
+/// Parses `NAME=REGEX` (the `--mask` flag).
+pub(crate) fn parse_mask(s: &str) -> Result<MaskRule, String> {
+    let (name, regex) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=REGEX, got {s:?}"))?;
+    if name.is_empty() || regex.is_empty() {
+        return Err(format!("expected NAME=REGEX, got {s:?}"));
+    }
+    Ok(MaskRule::new(name, regex))
+}
+
+/// File masks first, then flags, in the order given.
+pub(crate) fn masks(file: &ConfigFile, flags: &[MaskRule]) -> Vec<MaskRule> {
+    file.mask
+        .iter()
+        .map(|m| MaskRule::new(&m.name, &m.regex))
+        .chain(flags.iter().cloned())
+        .collect()
+}
+
+/// A fresh catalog with the default configuration plus `masks`; bad masks are an error.
+pub(crate) fn new_catalog(masks: Vec<MaskRule>) -> anyhow::Result<TemplateCatalog> {
+    let config = DrainConfig {
+        extra_masks: masks,
+        ..DrainConfig::default()
+    };
+    TemplateCatalog::try_new(config).context("invalid --mask")
+}
+
+/// Masks are a property of an archive's catalog: templates learnt with one set
+/// would not match messages masked with another. An existing catalog keeps its
+/// masks; asking for different ones is an error rather than a silent change.
+pub(crate) fn check_masks(
+    catalog: &TemplateCatalog,
+    masks: &[MaskRule],
+    location: &str,
+) -> anyhow::Result<()> {
+    let have = &catalog.config().extra_masks;
+    if !masks.is_empty() && have.as_slice() != masks {
+        let show = |m: &[MaskRule]| {
+            m.iter()
+                .map(|r| format!("{}={}", r.name, r.regex))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        bail!(
+            "the archive at {location} templates with masks [{}]; masks cannot change on an existing archive \
+             (ingest into a new location, or pass the same masks)",
+            show(have)
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_flag_spellings() {
+        let m = parse_mask("ORDER=ORD-[0-9]+").unwrap();
+        assert_eq!((m.name.as_str(), m.regex.as_str()), ("ORDER", "ORD-[0-9]+"));
+        // Only the first `=` splits: regexes may contain `=`.
+        assert_eq!(parse_mask("KV=a=b").unwrap().regex, "a=b");
+        for bad in ["ORDER", "=x", "X=", ""] {
+            assert!(parse_mask(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_file_parses_and_rejects_unknown_keys() {
+        let c: ConfigFile =
+            toml::from_str("drop_keys = [\"a\"]\n[[mask]]\nname = \"T\"\nregex = \"T-[0-9]+\"\n")
+                .unwrap();
+        assert_eq!(c.drop_keys, vec!["a"]);
+        assert_eq!(masks(&c, &[MaskRule::new("U", "u+")]).len(), 2);
+        assert!(toml::from_str::<ConfigFile>("drop_key = [\"a\"]").is_err());
+        assert!(toml::from_str::<ConfigFile>("[[mask]]\nname = \"T\"\n").is_err());
+    }
+
+    #[test]
+    fn masks_are_checked_against_an_existing_catalog() {
+        let catalog = new_catalog(vec![MaskRule::new("T", "T-[0-9]+")]).unwrap();
+        assert!(check_masks(&catalog, &[], "x").is_ok());
+        assert!(check_masks(&catalog, &[MaskRule::new("T", "T-[0-9]+")], "x").is_ok());
+        let err = check_masks(&catalog, &[MaskRule::new("U", "u")], "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("T=T-[0-9]+"), "{err}");
+        assert!(new_catalog(vec![MaskRule::new("bad name", "x")]).is_err());
+        assert!(new_catalog(vec![MaskRule::new("T", "(")]).is_err());
+    }
+}
