@@ -414,3 +414,44 @@ fn masks_and_drop_keys_shape_templates() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("logoscope.toml"));
 }
+
+/// On a terminal, ingest draws a progress bar (bytes and entries per second);
+/// piped, it stays silent but for the summary line.
+#[test]
+fn progress_bar_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("corpus.log");
+    ok(&["generate", "-n", "60000", "--seed", "5", "-o", s(&corpus)]);
+    let store = dir.path().join("a");
+    // `script` gives the command a pseudo-terminal and records what it drew.
+    let typescript = dir.path().join("typescript");
+    let command = format!(
+        "{} ingest {} --to {}",
+        env!("CARGO_BIN_EXE_logoscope"),
+        s(&corpus),
+        s(&store)
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qec", &command, s(&typescript)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("script (util-linux) runs");
+    assert!(status.success());
+    let drawn = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(
+        drawn.contains(" entries (") && drawn.contains("/s), input "),
+        "no progress drawn: {drawn:?}"
+    );
+    assert!(drawn.contains("ingested 60000 entries"), "{drawn:?}");
+
+    let piped = run(&["ingest", s(&corpus), "--to", s(&dir.path().join("b"))]);
+    assert!(piped.status.success());
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&piped.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
+}

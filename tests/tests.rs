@@ -4,5 +4,6 @@
 mod atomic;
 mod bad_input;
 mod cli;
+mod interop;
 mod s3;
 mod util;

@@ -91,8 +91,9 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 },
                 |p| {
                     progress.set_position(p.bytes);
+                    let rate = p.entries as f64 / progress.elapsed().as_secs_f64().max(1e-3);
                     progress.set_message(format!(
-                        "{} entries, input {}/{}",
+                        "{} entries ({rate:.0}/s), input {}/{}",
                         p.entries, p.inputs_done, p.inputs_total
                     ));
                 },

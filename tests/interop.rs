@@ -1,0 +1,66 @@
+//! The archive is plain Delta Lake: a reader that is not Logoscope (the
+//! `deltalake` Python package, delta-rs) sees every row and the same ids.
+
+use std::process::Command;
+
+use crate::util::{data, ok, s, sql_int};
+
+const READER: &str = r#"
+import sys
+from deltalake import DeltaTable
+t = DeltaTable(sys.argv[1]).to_pyarrow_table()
+ids = t.column("template_id").to_pylist()
+print(t.num_rows, len(set(ids)), sum(int(i) for i in ids) % 1000003)
+"#;
+
+#[test]
+fn delta_readers_see_the_archive() {
+    let have = Command::new("python3")
+        .args(["-c", "import deltalake"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var_os("LOGOSCOPE_REQUIRE_TOOLS").is_none(),
+            "LOGOSCOPE_REQUIRE_TOOLS is set but the deltalake Python package is missing (run .ci/setup)"
+        );
+        eprintln!("skipping: the deltalake Python package is not installed (run .ci/setup)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("archive");
+    ok(&[
+        "ingest",
+        s(&data("samples")),
+        s(&data("synth/small.log")),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+    ]);
+    let out = Command::new("python3")
+        .args(["-c", READER, s(&store)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Vec<i64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let rows = sql_int(s(&store), "SELECT count(*) AS n FROM logs");
+    let ids = sql_int(
+        s(&store),
+        "SELECT count(DISTINCT template_id) AS n FROM logs",
+    );
+    // Ids above i64::MAX must survive the trip (Delta stores them as decimal(20,0)).
+    let checksum = sql_int(
+        s(&store),
+        "SELECT CAST(sum(CAST(template_id AS DECIMAL(38,0)) % 1000003) % 1000003 AS BIGINT) AS n FROM logs",
+    );
+    assert_eq!(seen, vec![rows, ids, checksum]);
+}
