@@ -23,9 +23,10 @@ use logoscope_ingest::schema::{col, logs_schema};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use serde_json::{Value, json};
 
 use crate::catalog;
@@ -471,9 +472,22 @@ fn writer_properties(
             })
         })
         .collect();
+    // Rows are sorted by (service, template_id, ts): within a template, `ts` and
+    // `line` mostly grow, so deltas are small; `header` and `raw` of one template
+    // share long prefixes (timestamp, level, logger), which prefix encoding drops
+    // before zstd sees them.
+    let path = |name: &str| ColumnPath::from(name);
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(path(col::TS), false)
+        .set_column_encoding(path(col::TS), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(path(col::LINE), false)
+        .set_column_encoding(path(col::LINE), Encoding::DELTA_BINARY_PACKED)
+        .set_column_dictionary_enabled(path(col::HEADER), false)
+        .set_column_encoding(path(col::HEADER), Encoding::DELTA_BYTE_ARRAY)
+        .set_column_dictionary_enabled(path(col::RAW), false)
+        .set_column_encoding(path(col::RAW), Encoding::DELTA_BYTE_ARRAY)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(options.row_group_rows))
         .set_sorting_columns(Some(sorting))

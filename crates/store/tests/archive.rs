@@ -128,6 +128,23 @@ async fn local_directory_round_trip() {
             "service is dictionary encoded"
         );
         assert!(service.statistics().is_some());
+        // Sorted columns get delta encodings; text with shared prefixes, prefix encoding.
+        for (name, encoding) in [
+            ("ts", Encoding::DELTA_BINARY_PACKED),
+            ("line", Encoding::DELTA_BINARY_PACKED),
+            ("header", Encoding::DELTA_BYTE_ARRAY),
+            ("raw", Encoding::DELTA_BYTE_ARRAY),
+        ] {
+            let column = row_group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap();
+            assert!(
+                column.encodings().any(|e| e == encoding),
+                "{name} is {encoding:?} encoded"
+            );
+        }
 
         // Sorted by (service, template_id, ts) with nulls last, and in the right partition.
         let mut keys = Vec::new();
