@@ -118,9 +118,9 @@ pub(crate) struct IngestArgs {
 /// Auto / always / never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum When {
-    /// Only when stderr is a terminal.
+    /// When stderr is a terminal and `--quiet` is not given.
     Auto,
-    /// Always.
+    /// Even with `--quiet` (a bar is only ever drawn on a terminal).
     Always,
     /// Never.
     Never,
