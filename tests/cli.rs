@@ -455,3 +455,77 @@ fn progress_bar_on_a_terminal_only() {
     let stdout = String::from_utf8_lossy(&piped.stdout);
     assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
 }
+
+/// The README's exit statuses and environment variables.
+#[test]
+fn exit_statuses_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, "2026-03-02T10:00:00Z INFO started\n").unwrap();
+    let store = dir.path().join("archive");
+    let code = |out: &std::process::Output| out.status.code();
+
+    // 1: an input could not be read at all; the others are still committed.
+    let missing = dir.path().join("missing.log");
+    let out = run(&[
+        "ingest",
+        s(&good),
+        s(&missing),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+    ]);
+    assert_eq!(code(&out), Some(1));
+    // 2: nothing could be done (the archive location is a file).
+    let out = run(&["ingest", s(&good), "--to", s(&good), "--progress", "never"]);
+    assert_eq!(code(&out), Some(2));
+
+    // LOGOSCOPE_STORE stands in for --to and --store; LOGOSCOPE_CONFIG for --config.
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[[mask]]\nname = \"STARTED\"\nregex = \"started\"\n",
+    )
+    .unwrap();
+    let env_store = dir.path().join("from-env");
+    let out = bin()
+        .args(["ingest", s(&good), "--progress", "never"])
+        .env("LOGOSCOPE_STORE", s(&env_store))
+        .env("LOGOSCOPE_CONFIG", s(&config))
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .args([
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM templates WHERE template LIKE '%<STARTED>%'",
+        ])
+        .env("LOGOSCOPE_STORE", s(&env_store))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().nth(1),
+        Some("1")
+    );
+
+    // --quiet prints nothing; --progress always still draws on a terminal only.
+    let out = run(&[
+        "ingest",
+        s(&good),
+        "--to",
+        s(&store),
+        "-q",
+        "--progress",
+        "always",
+    ]);
+    assert_eq!(code(&out), Some(0));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
