@@ -4,6 +4,7 @@
 mod atomic;
 mod bad_input;
 mod cli;
+mod eval;
 mod interop;
 mod s3;
 mod util;

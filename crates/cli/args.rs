@@ -48,6 +48,44 @@ pub(crate) enum EvalCommand {
     /// F1 template accuracy (FTA) per dataset as in the Loghub-2.0 evaluation, lines/s,
     /// and the averages. Typed placeholders (`<NUM>`, `<IP>`, …) count as `<*>`.
     Loghub(LoghubArgs),
+    /// Score templating through the whole ingest path on generated logs it has never seen.
+    ///
+    /// Each LOG is a corpus written by `logoscope generate` with its ground truth beside it
+    /// (`X.log` → `X.truth.jsonl`, or `--truth`); with no LOG, a fresh corpus of `--lines`
+    /// entries is generated from `--seed` into a temporary folder. Every entry goes through
+    /// framing, format detection, parsing and Drain exactly as `ingest` does them, and the
+    /// entries' final templates are compared with the generator's template names: Grouping
+    /// Accuracy (GA) and F1 grouping accuracy (FGA) per format (plain, JSON, logfmt,
+    /// syslog, access log; multi-line entries as their own row) and over all entries.
+    /// Malformed entries carry no true template and count nowhere.
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SynthArgs {
+    /// Generated corpora to score (default: generate one).
+    #[arg(value_name = "LOG")]
+    pub(crate) logs: Vec<PathBuf>,
+    /// Ground-truth file of the one LOG (default: LOG with `.log` replaced by `.truth.jsonl`).
+    #[arg(long, value_name = "FILE", requires = "logs")]
+    pub(crate) truth: Option<PathBuf>,
+    /// Entries to generate when no LOG is given.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20_000,
+        conflicts_with = "logs"
+    )]
+    pub(crate) lines: u64,
+    /// Seed of the generated corpus when no LOG is given.
+    #[arg(long, value_name = "S", default_value_t = 1, conflicts_with = "logs")]
+    pub(crate) seed: u64,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = EvalFormat::Table)]
+    pub(crate) format: EvalFormat,
+    /// Extra mask on top of the default configuration: matches of REGEX become `<NAME>` (repeatable).
+    #[arg(long = "mask", value_name = "NAME=REGEX", value_parser = crate::config::parse_mask)]
+    pub(crate) masks: Vec<MaskRule>,
 }
 
 #[derive(Debug, Args)]

@@ -42,5 +42,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(a) => sql::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Eval(EvalCommand::Loghub(a)) => eval::loghub(a),
+        Command::Eval(EvalCommand::Synth(a)) => eval::synth(a),
     }
 }

@@ -10,7 +10,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::DrainError;
 use crate::mask::{
-    CompiledMask, Scan, WILDCARD, is_placeholder_name, is_ws, joined_var, scan_message_with,
+    CompiledMask, Scan, WILDCARD, is_placeholder_name, is_ws, joined_var, quote_close,
+    scan_message_with,
 };
 
 /// Stable identifier of a template: xxh3_64 of its text.
@@ -1253,6 +1254,14 @@ fn template_tokens(template: &str) -> (Vec<(u32, u32)>, Vec<Tok>) {
         }
         let s = i;
         while i < text.len() && !is_ws(text[i]) {
+            // A quoted string is one token even when it spans whitespace
+            // (an HTTP request line), as in the scanner.
+            if text[i] == b'"'
+                && (i == s || matches!(text[i - 1], b'=' | b':'))
+                && let Some(close) = quote_close(text, i)
+            {
+                i = close;
+            }
             i += 1;
         }
         let tok = &template[s..i];

@@ -86,6 +86,30 @@
 //! The rule reads masked text only, so a template's text is re-tokenised the
 //! same way on load, and masking stays idempotent.
 //!
+//! **Quoted strings.** Quotes delimit data. A double-quoted string that opens
+//! at a token start or after `=` / `:`, closes on the same line, and is
+//! followed only by closing punctuation (`,;.)]}`) is one position even when
+//! it spans whitespace. When its content spans whitespace or holds a value it
+//! is one value: `tag="View Lock",` → `tag="<*>",`, a user agent
+//! `"Mozilla/5.0 (X11; Linux x86_64) …"` or `"curl/8.5.0"` → `"<*>"`, so
+//! free text of varying length does not change a message's token count. A
+//! quoted word (`"PowerManagerService.WakeLocks"`) stays, and so does a
+//! string that is one typed value (`"<URL>"`). The exception is an **HTTP
+//! request line** (`"GET /api/v1/orders/42 HTTP/1.1"`): method and target
+//! are what an access-log line is about, so it stays one token as scanned,
+//! and its target is a *route* — its segments are kept and only the values
+//! in them masked (`/api/v1/orders/<NUM>`, `/products?page=<NUM>`), where
+//! elsewhere the whole path would be `<PATH>`.
+//!
+//! **Multi-line messages.** Everything after a message's first line (a Java,
+//! Python, Go or Rust trace, a goroutine dump, indented continuation lines)
+//! is one `<*>` whose parameter is that text without trailing whitespace:
+//! the first line names the event, and traces vary in length and frames from
+//! one occurrence to the next, so as tokens they would split one event into
+//! as many templates as there are trace lengths. The template is the first
+//! line's template followed by `\n<*>` (the separator as written), and the
+//! trace stays queryable as that parameter.
+//!
 //! **User masks.** [`DrainConfig::extra_masks`] holds [`MaskRule`]s (`name`,
 //! `regex`). Their matches (without whitespace; earlier rules win overlaps)
 //! are masked as `<NAME>` before any built-in recogniser looks at the text,

@@ -345,10 +345,17 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
     let mut prev_end = 0u8;
     let mut ahead = Ahead::new(message.as_bytes());
     loop {
+        let mut newline = false;
         while i < n && is_ws(b[i]) {
+            newline |= b[i] == b'\n';
             i += 1;
         }
         if i >= n {
+            break;
+        }
+        // The first line has ended (see `push_body`).
+        if newline && !scan.tokens.is_empty() {
+            push_body(scan, message, i);
             break;
         }
         let tok_start = i;
@@ -361,7 +368,15 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
         // is copied in one piece when a placeholder or the token end comes,
         // not byte by byte.
         let mut copied = i;
-        while i < n && !is_ws(b[i]) {
+        // The quoted string the scan is inside, if any (see `quote_close`):
+        // `q_end` is its closing quote (0 outside one), `route` the range of
+        // its request target (empty unless it is an HTTP request line). All
+        // of it is handled where a `"` meets the punctuation branch below, so
+        // positions outside quotes pay nothing for it.
+        let mut quote: Option<Quote> = None;
+        let mut q_end = 0;
+        let mut route = (0, 0);
+        while i < n && (!is_ws(b[i]) || i < q_end) {
             let c = b[i];
             if let Some(&(s, e, r)) = extra.get(next_extra) {
                 // Skip user matches the scan has moved past (inside a value
@@ -382,6 +397,7 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
                 }
             }
             // User matches win: nothing built in may run over the next one.
+            // (No recogniser takes a `"`, so none runs past a closing quote.)
             let lim = extra.get(next_extra).map_or(n, |m| m.0);
             let bl = &b[..lim];
             if c == b'<'
@@ -398,6 +414,9 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
             let mut known = i;
             if boundary {
                 match recognise(bl, i, &mut ahead) {
+                    // A request target is a route: its segments are kept and
+                    // only the values in them are masked.
+                    Ok((Kind::Path | Kind::Url, _)) if route.0 <= i && i < route.1 => {}
                     Ok((kind, len)) => {
                         scan.masked.push_str(&message[copied..i]);
                         scan.masked.push_str(kind.text());
@@ -422,6 +441,37 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
                 boundary = false;
                 has_word = true;
             } else {
+                if c == b'"' {
+                    if q_end > 0 && i == q_end {
+                        if let Some(q) = quote.take()
+                            && close_quote(scan, &q)
+                        {
+                            (has_digit, has_word) = (q.has_digit, q.has_word);
+                            copied = i;
+                        }
+                        (q_end, route) = (0, (0, 0));
+                    } else if q_end == 0
+                        && (i == tok_start || matches!(b[i - 1], b'=' | b':'))
+                        && let Some(close) = quote_close(b, i)
+                    {
+                        scan.masked.push_str(&message[copied..=i]);
+                        copied = i + 1;
+                        let content = &b[i + 1..close];
+                        route =
+                            request_target(content).map_or((0, 0), |(a, e)| (i + 1 + a, i + 1 + e));
+                        quote = Some(Quote {
+                            open: i,
+                            close,
+                            m_at: scan.masked.len(),
+                            p_at: scan.params.len(),
+                            has_digit,
+                            has_word,
+                            spaced: content.iter().any(|&x| is_ws(x)),
+                            routed: route.1 > 0,
+                        });
+                        q_end = close;
+                    }
+                }
                 i += 1;
                 boundary = true;
             }
@@ -461,6 +511,108 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
         prev_end = scan.masked.as_bytes().last().copied().unwrap_or(0);
     }
     scan.extra = extra;
+}
+
+/// A double-quoted string being scanned: byte offsets of its quotes, where its
+/// content starts in the masked text and in the parameters, the token's
+/// digit/word flags before it, whether the content holds whitespace, and
+/// whether it is an HTTP request line.
+#[derive(Debug, Clone, Copy)]
+struct Quote {
+    open: usize,
+    close: usize,
+    m_at: usize,
+    p_at: usize,
+    has_digit: bool,
+    has_word: bool,
+    spaced: bool,
+    routed: bool,
+}
+
+/// At the closing quote of `q`: the content is one value when it spans
+/// whitespace (free text) or holds a value, unless it is an HTTP request line,
+/// which stays as scanned, or one typed value already (`"<URL>"`). Returns
+/// whether the content was replaced (the token's digit/word flags are then
+/// those from before the string).
+#[cold]
+fn close_quote(scan: &mut Scan, q: &Quote) -> bool {
+    let whole = scan.params.len() == q.p_at + 1 && scan.params[q.p_at] == (q.open + 1..q.close);
+    if q.routed || whole || !(q.spaced || scan.params.len() > q.p_at) {
+        return false;
+    }
+    scan.masked.truncate(q.m_at);
+    scan.masked.push_str(WILDCARD);
+    scan.params.truncate(q.p_at);
+    scan.params.push(q.open + 1..q.close);
+    true
+}
+
+/// The closing quote of a double-quoted string opening at `b[open]`, if the
+/// string is one value of the message: it closes on the same line, is not
+/// empty, and after it only closing punctuation (`,;.)]}`) comes before
+/// whitespace or the end. (Callers open strings only at a token start or
+/// after `=` / `:`.) Quotes delimit data: a quoted string that spans
+/// whitespace is one position, so free text of varying length (a user agent,
+/// `tag="View Lock"`) does not change a message's token count.
+pub(crate) fn quote_close(b: &[u8], open: usize) -> Option<usize> {
+    let close = open + 1 + memchr::memchr2(b'"', b'\n', &b[open + 1..])?;
+    if b[close] != b'"' || close == open + 1 {
+        return None;
+    }
+    let mut j = close + 1;
+    while j < b.len() && matches!(b[j], b',' | b';' | b'.' | b')' | b']' | b'}') {
+        j += 1;
+    }
+    (j == b.len() || is_ws(b[j])).then_some(close)
+}
+
+/// The request target's byte range inside the content of a quoted HTTP
+/// request line (`GET /api/v1/orders/42 HTTP/1.1`): an upper-case method, one
+/// space, a target starting with `/` or holding `://`, one space, `HTTP/`.
+fn request_target(content: &[u8]) -> Option<(usize, usize)> {
+    let m = content
+        .iter()
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    if !(3..=7).contains(&m) || content.get(m) != Some(&b' ') {
+        return None;
+    }
+    let start = m + 1;
+    let len = memchr::memchr(b' ', &content[start..])?;
+    let (target, rest) = (&content[start..start + len], &content[start + len + 1..]);
+    let routed = target.first() == Some(&b'/') || memchr::memmem::find(target, b"://").is_some();
+    (routed && rest.starts_with(b"HTTP/") && !rest.iter().any(|&c| is_ws(c)))
+        .then_some((start, start + len))
+}
+
+/// Ends the scan of a multi-line message: everything from `start` (the first
+/// token after the first line) to the last non-whitespace byte becomes one
+/// `<*>` whose parameter is that text. A stack trace, a goroutine dump or an
+/// indented continuation is the detail of the event its first line names;
+/// its length and its frames vary from one occurrence to the next, so as
+/// tokens it would split one event into as many templates as there are trace
+/// lengths. The masked form of such a message ends in `\n<*>` (or whatever
+/// separator the body follows), which scans to the same tokens again.
+fn push_body(scan: &mut Scan, message: &str, start: usize) {
+    let b = message.as_bytes();
+    let mut end = b.len();
+    while end > start && is_ws(b[end - 1]) {
+        end -= 1;
+    }
+    let m_start = scan.masked.len();
+    let p_start = scan.params.len();
+    scan.masked.push_str(WILDCARD);
+    scan.params.push(start..end);
+    let hash = xxh3_64(WILDCARD.as_bytes());
+    scan.hashes.push(hash);
+    scan.vars.push(true);
+    scan.tokens.push(Token {
+        masked: (m_start as u32, scan.masked.len() as u32),
+        orig: (start as u32, end as u32),
+        params: (p_start as u32, scan.params.len() as u32),
+        has_digit: false,
+        var: true,
+    });
 }
 
 /// Whether a token starting with `c` could be a unit (see [`joined_var`]).

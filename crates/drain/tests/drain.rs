@@ -504,6 +504,10 @@ const FRAGMENTS: &[&str] = &[
     "Z",
     "+05:30",
     "1.2.3",
+    "GET",
+    "HTTP/1.1",
+    "=\"",
+    "\",",
 ];
 
 fn word() -> impl Strategy<Value = String> {
@@ -514,7 +518,7 @@ fn spaced_message() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
             word(),
-            prop::sample::select(&[" ", " ", " ", "  ", "\t", ""][..]),
+            prop::sample::select(&[" ", " ", " ", "  ", "\t", "", "\n", "\n\t"][..]),
         ),
         0..8,
     )
@@ -815,4 +819,110 @@ fn joined_tokens_survive_persistence() {
     assert_eq!(loaded.find(msg, &mut params), Some(b));
     let values: Vec<&str> = params.iter().map(|r| &msg[r.clone()]).collect();
     assert_eq!(render(template(&cat, b), &values), msg);
+}
+
+// ------------------------------------------------ multi-line and quoted text
+
+#[test]
+fn a_multi_line_message_is_its_first_line_plus_one_body_value() {
+    let mut cat = TemplateCatalog::default();
+    let short = "unhandled exception while processing order 17\njava.lang.IllegalStateException: bad state\n\tat a.B.c(B.java:12)\n\tat a.D.e(D.java:40)";
+    let long = "unhandled exception while processing order 18\norg.example.DataAccessException: no connection\n\tat a.B.c(B.java:12)\n\tat a.D.e(D.java:40)\n\tat a.F.g(F.java:7)\nCaused by: java.sql.SQLException: timeout\n\t... 12 more\n";
+    let (a, _) = add(&mut cat, short);
+    let (b, values) = add(&mut cat, long);
+    assert_eq!(a, b, "one event whatever the trace");
+    assert_eq!(
+        template(&cat, b),
+        "unhandled exception while processing order <NUM>\n<*>"
+    );
+    // The body is one value: the trace as written, without trailing whitespace.
+    assert_eq!(values[0], "18");
+    assert_eq!(values[1], long[long.find("org.").unwrap()..].trim_end());
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    assert_eq!(render(template(&cat, b), &refs), long.trim_end());
+    // The first line alone still decides: another first line, another event.
+    let (c, _) = add(
+        &mut cat,
+        "job 4 failed after 3 attempts\nTraceback (most recent call last):\n  File \"/app/x.py\", line 9, in run\nKeyError: 'id'",
+    );
+    assert_ne!(c, a);
+    assert_eq!(
+        template(&cat, c),
+        "job <NUM> failed after <NUM> attempts\n<*>"
+    );
+    // Templates with a body survive persistence and keep matching.
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    let mut params = Vec::new();
+    assert_eq!(
+        loaded.find(
+            "unhandled exception while processing order 99\npanic: x\n\tat y",
+            &mut params
+        ),
+        Some(a)
+    );
+}
+
+#[test]
+fn quoted_free_text_is_one_value() {
+    assert_eq!(
+        mask(r#"acquire lock=233570404, tag="View Lock", name=com.android.systemui"#),
+        r#"acquire lock=<NUM>, tag="<*>", name=com.android.systemui"#
+    );
+    // A quoted value that holds a value is one value; a quoted word stays,
+    // and so does a quoted string that is one typed value.
+    assert_eq!(mask(r#"agent "curl/8.5.0""#), r#"agent "<*>""#);
+    assert_eq!(
+        mask(r#"Acquiring suspend blocker "PowerManagerService.WakeLocks"."#),
+        r#"Acquiring suspend blocker "PowerManagerService.WakeLocks"."#
+    );
+    assert_eq!(mask(r#"url="https://x.example/a b""#), r#"url="<*>""#);
+    assert_eq!(mask(r#"url="https://x.example/a""#), r#"url="<URL>""#);
+    // Unclosed, empty, or closed on another line: plain tokens.
+    assert_eq!(mask(r#"say "a b"#), r#"say "a b"#);
+    assert_eq!(mask("say \"a\nb\" c"), "say \"a\n<*>");
+    assert_eq!(mask(r#"say "" now"#), r#"say "" now"#);
+}
+
+#[test]
+fn access_log_lines_group_by_method_and_route() {
+    let uas = [
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        "curl/8.5.0",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+        "okhttp/4.12.0",
+    ];
+    let mut cat = TemplateCatalog::default();
+    let mut orders = Vec::new();
+    for (i, ua) in uas.iter().enumerate() {
+        let line = format!(
+            r#""GET /api/v1/orders/{} HTTP/1.1" 200 {} "-" "{ua}""#,
+            100 + i,
+            300 + i
+        );
+        let (id, values) = add(&mut cat, &line);
+        assert_eq!(values.last().map(String::as_str), Some(*ua));
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        assert_eq!(render(template(&cat, id), &refs), line);
+        orders.push(id);
+        let (h, _) = add(
+            &mut cat,
+            &format!(r#""GET /healthz HTTP/1.1" 200 {i} "-" "kube-probe/1.29""#),
+        );
+        assert_ne!(h, id);
+    }
+    assert!(orders.iter().all(|&id| id == orders[0]), "{orders:?}");
+    assert_eq!(
+        template(&cat, orders[0]),
+        r#""GET /api/v1/orders/<NUM> HTTP/<NUM>" <NUM> <NUM> "-" "<*>""#
+    );
+    let (login, _) = add(
+        &mut cat,
+        r#""POST /api/v1/auth/login HTTP/1.1" 401 52 "-" "curl/8.5.0""#,
+    );
+    assert_ne!(login, orders[0]);
+    // The request line is one token in a loaded catalog too.
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    let mut params = Vec::new();
+    let line = r#""GET /api/v1/orders/7 HTTP/1.1" 404 12 "-" "Wget/1.21""#;
+    assert_eq!(loaded.find(line, &mut params), Some(orders[0]));
 }

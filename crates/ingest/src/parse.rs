@@ -191,17 +191,25 @@ impl<'a> ParsedEntry<'a> {
     }
 
     /// The text handed to Drain: the message, plus `" " + shape` when the
-    /// entry has a shape. `buf` is scratch space reused across entries.
+    /// entry has a shape. A multi-line message gets the shape at the end of
+    /// its first line, because Drain reads everything after the first line as
+    /// one value (a trace) and the shape must stay part of the template.
+    /// `buf` is scratch space reused across entries.
     pub fn drain_input<'s>(&'s self, buf: &'s mut String) -> &'s str {
         match &self.shape {
             None => &self.message,
             Some(shape) => {
                 buf.clear();
-                buf.push_str(&self.message);
-                if !self.message.is_empty() {
+                let (first, rest) = match memchr::memchr(b'\n', self.message.as_bytes()) {
+                    Some(p) => self.message.split_at(p),
+                    None => (&*self.message, ""),
+                };
+                buf.push_str(first);
+                if !first.is_empty() {
                     buf.push(' ');
                 }
                 buf.push_str(shape);
+                buf.push_str(rest);
                 buf
             }
         }

@@ -220,6 +220,10 @@ mod tests {
             e.drain_input(&mut buf),
             "user login {tags,user.id,user.name}"
         );
+        // A multi-line message keeps its shape on the first line, where Drain
+        // still reads it (the lines after the first are one value).
+        let e = p.parse(r#"{"msg":"boom\n\tat a.b(C.java:1)","user":1}"#);
+        assert_eq!(e.drain_input(&mut buf), "boom {user}\n\tat a.b(C.java:1)");
     }
 
     #[test]
