@@ -344,17 +344,17 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
     // Last masked byte of the previous token (`>` when it ends with a value).
     let mut prev_end = 0u8;
     let mut ahead = Ahead::new(message.as_bytes());
+    let multiline = memchr::memchr(b'\n', b).is_some();
     loop {
-        let mut newline = false;
+        let ws_start = i;
         while i < n && is_ws(b[i]) {
-            newline |= b[i] == b'\n';
             i += 1;
         }
         if i >= n {
             break;
         }
         // The first line has ended (see `push_body`).
-        if newline && !scan.tokens.is_empty() {
+        if multiline && !scan.tokens.is_empty() && b[ws_start..i].contains(&b'\n') {
             push_body(scan, message, i);
             break;
         }
@@ -452,24 +452,11 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
                         (q_end, route) = (0, (0, 0));
                     } else if q_end == 0
                         && (i == tok_start || matches!(b[i - 1], b'=' | b':'))
-                        && let Some(close) = quote_close(b, i)
+                        && let Some(q) = open_quote(scan, message, copied, i, has_digit, has_word)
                     {
-                        scan.masked.push_str(&message[copied..=i]);
                         copied = i + 1;
-                        let content = &b[i + 1..close];
-                        route =
-                            request_target(content).map_or((0, 0), |(a, e)| (i + 1 + a, i + 1 + e));
-                        quote = Some(Quote {
-                            open: i,
-                            close,
-                            m_at: scan.masked.len(),
-                            p_at: scan.params.len(),
-                            has_digit,
-                            has_word,
-                            spaced: content.iter().any(|&x| is_ws(x)),
-                            routed: route.1 > 0,
-                        });
-                        q_end = close;
+                        (q_end, route) = (q.close, q.route);
+                        quote = Some(q);
                     }
                 }
                 i += 1;
@@ -516,7 +503,7 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
 /// A double-quoted string being scanned: byte offsets of its quotes, where its
 /// content starts in the masked text and in the parameters, the token's
 /// digit/word flags before it, whether the content holds whitespace, and
-/// whether it is an HTTP request line.
+/// where its request target is when it is an HTTP request line.
 #[derive(Debug, Clone, Copy)]
 struct Quote {
     open: usize,
@@ -526,7 +513,36 @@ struct Quote {
     has_digit: bool,
     has_word: bool,
     spaced: bool,
-    routed: bool,
+    /// The request target's range (empty unless an HTTP request line).
+    route: (usize, usize),
+}
+
+/// At a `"` that may open a quoted string (see [`quote_close`]): copies the
+/// message up to and including the quote to the masked text and returns the
+/// string's state, or `None` when the quote opens nothing.
+#[cold]
+fn open_quote(
+    scan: &mut Scan,
+    message: &str,
+    copied: usize,
+    i: usize,
+    has_digit: bool,
+    has_word: bool,
+) -> Option<Quote> {
+    let b = message.as_bytes();
+    let close = quote_close(b, i)?;
+    scan.masked.push_str(&message[copied..=i]);
+    let content = &b[i + 1..close];
+    Some(Quote {
+        open: i,
+        close,
+        m_at: scan.masked.len(),
+        p_at: scan.params.len(),
+        has_digit,
+        has_word,
+        spaced: content.iter().any(|&x| is_ws(x)),
+        route: request_target(content).map_or((0, 0), |(a, e)| (i + 1 + a, i + 1 + e)),
+    })
 }
 
 /// At the closing quote of `q`: the content is one value when it spans
@@ -537,7 +553,7 @@ struct Quote {
 #[cold]
 fn close_quote(scan: &mut Scan, q: &Quote) -> bool {
     let whole = scan.params.len() == q.p_at + 1 && scan.params[q.p_at] == (q.open + 1..q.close);
-    if q.routed || whole || !(q.spaced || scan.params.len() > q.p_at) {
+    if q.route.1 > 0 || whole || !(q.spaced || scan.params.len() > q.p_at) {
         return false;
     }
     scan.masked.truncate(q.m_at);
@@ -569,6 +585,7 @@ pub(crate) fn quote_close(b: &[u8], open: usize) -> Option<usize> {
 /// The request target's byte range inside the content of a quoted HTTP
 /// request line (`GET /api/v1/orders/42 HTTP/1.1`): an upper-case method, one
 /// space, a target starting with `/` or holding `://`, one space, `HTTP/`.
+#[inline(never)]
 fn request_target(content: &[u8]) -> Option<(usize, usize)> {
     let m = content
         .iter()
@@ -593,6 +610,7 @@ fn request_target(content: &[u8]) -> Option<(usize, usize)> {
 /// tokens it would split one event into as many templates as there are trace
 /// lengths. The masked form of such a message ends in `\n<*>` (or whatever
 /// separator the body follows), which scans to the same tokens again.
+#[cold]
 fn push_body(scan: &mut Scan, message: &str, start: usize) {
     let b = message.as_bytes();
     let mut end = b.len();
