@@ -51,6 +51,7 @@ use crate::timestamp::TimestampDetector;
 
 mod clf;
 mod json;
+mod jsonflat;
 mod logfmt;
 mod plain;
 mod syslog;

@@ -1,9 +1,13 @@
 //! JSON object entries.
+//!
+//! The object is scanned once by [`super::jsonflat`] (validation and
+//! flattening without building a value tree); promoted values are decoded
+//! from their text, and `fields` is written from the leaves' exact text.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
-use serde_json::{Map, Value};
-
+use super::jsonflat::{Flat, Leaf, LeafKind, scan_object};
 use super::{
     EntryError, EntryParser, Format, KeyRole, ParsedEntry, ROLES, is_label_key, key_role,
     push_json_str, shape_of, time_from_str,
@@ -11,21 +15,31 @@ use super::{
 use crate::level::Level;
 use crate::timestamp::{epoch_from_float, epoch_from_int};
 
+thread_local! {
+    /// Scratch leaves, reused by every entry parsed on this thread.
+    static FLAT: RefCell<Flat> = RefCell::new(Flat::default());
+}
+
 /// `None` when the text is not one JSON object.
 pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
-    let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) else {
-        return None;
-    };
-    let mut flat: Vec<(Cow<'_, str>, &Value)> = Vec::with_capacity(obj.len() + 4);
-    flatten(None, &obj, &mut flat);
+    FLAT.with(|flat| {
+        let mut flat = flat.borrow_mut();
+        if !scan_object(text, &mut flat) {
+            return None;
+        }
+        flat.sort_dedup();
+        Some(build(text, parser, &flat))
+    })
+}
 
+fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry<'a> {
     let time_keys = &parser.options().time_keys;
     let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
-    for (i, (k, v)) in flat.iter().enumerate() {
-        if v.is_null() {
+    for (i, leaf) in flat.leaves.iter().enumerate() {
+        if leaf.kind == LeafKind::Null {
             continue;
         }
-        if let Some((role, prio)) = key_role(k, time_keys) {
+        if let Some((role, prio)) = key_role(flat.key(leaf), time_keys) {
             let slot = &mut best[role.index()];
             if slot.is_none_or(|(p, _)| prio < p) {
                 *slot = Some((prio, i));
@@ -40,16 +54,20 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
     let det = parser.detector();
     for (role_idx, slot) in best.iter().enumerate() {
         let Some((_, i)) = *slot else { continue };
-        let v = flat[i].1;
+        let leaf = &flat.leaves[i];
+        let raw = &text[leaf.value.clone()];
         let role = ROLES_IN_ORDER[role_idx];
         let ok = match role {
             KeyRole::Time => {
-                let t = match v {
-                    Value::String(s) => time_from_str(det, s).ok(),
-                    Value::Number(n) => n
-                        .as_i64()
+                let t = match leaf.kind {
+                    LeafKind::String { .. } => {
+                        string(text, leaf).and_then(|s| time_from_str(det, &s).ok())
+                    }
+                    LeafKind::Number => raw
+                        .parse::<i64>()
+                        .ok()
                         .and_then(epoch_from_int)
-                        .or_else(|| n.as_f64().and_then(epoch_from_float)),
+                        .or_else(|| raw.parse::<f64>().ok().and_then(epoch_from_float)),
                     _ => None,
                 };
                 match t {
@@ -59,23 +77,28 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
                 t.is_some()
             }
             KeyRole::Level => {
-                p.level = match v {
-                    Value::String(s) => Level::from_value_str(s),
-                    Value::Number(n) => n.as_f64().and_then(Level::from_number),
+                p.level = match leaf.kind {
+                    LeafKind::String { .. } => {
+                        string(text, leaf).and_then(|s| Level::from_value_str(&s))
+                    }
+                    LeafKind::Number => raw.parse::<f64>().ok().and_then(Level::from_number),
                     _ => None,
                 };
                 p.level.is_some()
             }
-            KeyRole::Message => match v {
-                Value::String(s) => {
+            KeyRole::Message => match string(text, leaf) {
+                Some(s) => {
                     // Docker's `log` values end with the line's newline.
-                    p.message = Cow::Owned(s.trim_end_matches(['\n', '\r']).to_owned());
+                    p.message = match s {
+                        Cow::Borrowed(b) => Cow::Borrowed(b.trim_end_matches(['\n', '\r'])),
+                        Cow::Owned(o) => Cow::Owned(o.trim_end_matches(['\n', '\r']).to_owned()),
+                    };
                     true
                 }
-                _ => false,
+                None => false,
             },
             _ => {
-                let s = scalar_text(v);
+                let s = scalar_text(text, leaf);
                 let ok = s.is_some();
                 let dest = match role {
                     KeyRole::Service => &mut p.service,
@@ -84,7 +107,7 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
                     KeyRole::SpanId => &mut p.span_id,
                     _ => &mut p.parent_span_id,
                 };
-                *dest = s.map(Cow::Owned);
+                *dest = s;
                 ok
             }
         };
@@ -96,28 +119,29 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
     let mut fields = Vec::with_capacity(text.len());
     let mut shape_keys: Vec<&str> = Vec::new();
     fields.push(b'{');
-    for (i, (k, v)) in flat.iter().enumerate() {
+    for (i, leaf) in flat.leaves.iter().enumerate() {
         if promoted.contains(&i) {
             continue;
         }
         if fields.len() > 1 {
             fields.push(b',');
         }
+        let k = flat.key(leaf);
         push_json_str(&mut fields, k);
         fields.push(b':');
-        // Writing a Value into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut fields, v);
+        // The value exactly as written: valid JSON, already checked.
+        fields.extend_from_slice(text[leaf.value.clone()].as_bytes());
         if !is_label_key(k, parser.options()) {
             shape_keys.push(k);
         }
     }
     fields.push(b'}');
     if fields.len() > 2 {
-        // serde_json writes UTF-8 only.
+        // Keys are escaped by serde_json and values are slices of a `str`.
         p.fields = String::from_utf8(fields).ok();
     }
     p.shape = shape_of(&mut shape_keys);
-    Some(p)
+    p
 }
 
 const ROLES_IN_ORDER: [KeyRole; ROLES] = [
@@ -131,37 +155,25 @@ const ROLES_IN_ORDER: [KeyRole; ROLES] = [
     KeyRole::ParentSpanId,
 ];
 
-fn scalar_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// The text of a string leaf, borrowed unless it holds escapes.
+fn string<'a>(text: &'a str, leaf: &Leaf) -> Option<Cow<'a, str>> {
+    let LeafKind::String { escaped } = leaf.kind else {
+        return None;
+    };
+    let raw = &text[leaf.value.clone()];
+    if escaped {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(&raw[1..raw.len() - 1]))
     }
 }
 
-/// Nested objects become dotted keys; arrays and scalars are leaves (arrays
-/// are kept whole, as JSON).
-fn flatten<'v>(
-    prefix: Option<&str>,
-    obj: &'v Map<String, Value>,
-    out: &mut Vec<(Cow<'v, str>, &'v Value)>,
-) {
-    for (k, v) in obj {
-        let key = match prefix {
-            None => Cow::Borrowed(k.as_str()),
-            Some(p) => {
-                let mut s = String::with_capacity(p.len() + 1 + k.len());
-                s.push_str(p);
-                s.push('.');
-                s.push_str(k);
-                Cow::Owned(s)
-            }
-        };
-        match v {
-            Value::Object(m) if !m.is_empty() => flatten(Some(&key), m, out),
-            _ => out.push((key, v)),
-        }
+/// A scalar as a label: a non-empty string, a number as written, or a bool.
+fn scalar_text<'a>(text: &'a str, leaf: &Leaf) -> Option<Cow<'a, str>> {
+    match leaf.kind {
+        LeafKind::String { .. } => string(text, leaf).filter(|s| !s.is_empty()),
+        LeafKind::Number | LeafKind::Bool => Some(Cow::Borrowed(&text[leaf.value.clone()])),
+        _ => None,
     }
 }
 
@@ -169,6 +181,7 @@ fn flatten<'v>(
 mod tests {
     use super::super::{EntryParser, ParseOptions};
     use super::*;
+    use serde_json::Value;
 
     fn parser(time_keys: &[&str]) -> EntryParser {
         EntryParser::new(ParseOptions {

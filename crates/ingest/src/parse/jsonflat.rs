@@ -1,0 +1,491 @@
+//! A validating, flattening JSON object scanner that borrows from its input.
+//!
+//! A JSON entry needs three things: whether the text is one JSON object,
+//! its leaves under dotted keys (nested objects flattened, arrays and
+//! scalars kept whole), and the raw text of each leaf to write `fields`.
+//! Building a `serde_json::Value` tree for that allocates for every key and
+//! string and then serialises the values again; this scanner walks the text
+//! once, checks it against the JSON grammar (RFC 8259: string escapes, no raw
+//! control characters, number syntax, literals, nesting up to
+//! [`MAX_DEPTH`]), and records each leaf as byte ranges: the flattened key in
+//! a reused buffer and the value as the exact text of the input. Only keys
+//! holding escapes are decoded (by `serde_json`, on the key alone).
+//!
+//! Duplicate keys are kept as written; [`Flat::sort_dedup`] leaves one leaf
+//! per flattened key, the last, as a JSON object read into a map would.
+
+use std::ops::Range;
+
+/// Deepest nesting accepted, as `serde_json`'s default recursion limit.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// What a leaf holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafKind {
+    Null,
+    Bool,
+    Number,
+    /// A string; `escaped` when its raw text holds a backslash.
+    String {
+        escaped: bool,
+    },
+    Array,
+    /// `{}`: an empty object is a leaf, kept as written.
+    EmptyObject,
+    /// An object inside an array (only arrays hold these).
+    Object,
+}
+
+/// One leaf: its flattened key (a range of [`Flat::keys`]) and its value (a
+/// range of the scanned text, quotes included for strings).
+#[derive(Debug, Clone)]
+pub(crate) struct Leaf {
+    pub(crate) key: Range<usize>,
+    pub(crate) value: Range<usize>,
+    pub(crate) kind: LeafKind,
+}
+
+/// The leaves of one object; reused across entries.
+#[derive(Debug, Default)]
+pub(crate) struct Flat {
+    /// Flattened keys, unescaped, back to back.
+    pub(crate) keys: String,
+    /// The key prefix of the object being scanned.
+    path: String,
+    pub(crate) leaves: Vec<Leaf>,
+}
+
+impl Flat {
+    /// The flattened key of `leaf`.
+    pub(crate) fn key(&self, leaf: &Leaf) -> &str {
+        &self.keys[leaf.key.clone()]
+    }
+
+    /// Sorts the leaves by key and keeps the last of equal keys.
+    pub(crate) fn sort_dedup(&mut self) {
+        let keys = &self.keys;
+        // Stable: equal keys stay in document order, so the last one wins.
+        self.leaves
+            .sort_by(|a, b| keys[a.key.clone()].cmp(&keys[b.key.clone()]));
+        let mut out: Vec<Leaf> = Vec::with_capacity(self.leaves.len());
+        for leaf in self.leaves.drain(..) {
+            match out.last_mut() {
+                Some(prev) if keys[prev.key.clone()] == keys[leaf.key.clone()] => *prev = leaf,
+                _ => out.push(leaf),
+            }
+        }
+        self.leaves = out;
+    }
+}
+
+/// Scans `text` as one JSON object (whitespace around it allowed) into
+/// `flat` (cleared first). `false` when the text is anything else.
+pub(crate) fn scan_object(text: &str, flat: &mut Flat) -> bool {
+    flat.keys.clear();
+    flat.path.clear();
+    flat.leaves.clear();
+    let b = text.as_bytes();
+    let mut s = Scanner { b, i: 0 };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        return false;
+    }
+    if s.object(text, flat, 1).is_none() {
+        return false;
+    }
+    s.ws();
+    s.i == b.len()
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek() == Some(c)).then(|| self.i += 1)
+    }
+
+    /// An object at `self.i` (`{`), its leaves under the key prefix
+    /// `flat.path` (empty at the top level).
+    fn object(&mut self, text: &str, flat: &mut Flat, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        self.ws();
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        let base = flat.path.len();
+        loop {
+            self.ws();
+            let (k, escaped) = self.string()?;
+            flat.path.truncate(base);
+            if depth > 1 {
+                flat.path.push('.');
+            }
+            if escaped {
+                let key: String = serde_json::from_str(&text[k.clone()]).ok()?;
+                flat.path.push_str(&key);
+            } else {
+                flat.path.push_str(&text[k.start + 1..k.end - 1]);
+            }
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            let v = self.i;
+            let leaf = if self.peek()? == b'{' && !self.empty_object_ahead() {
+                // A non-empty object is flattened under this member's key.
+                self.object(text, flat, depth + 1)?;
+                None
+            } else {
+                Some(self.value(depth)?)
+            };
+            if let Some(kind) = leaf {
+                let start = flat.keys.len();
+                flat.keys.push_str(&flat.path);
+                flat.leaves.push(Leaf {
+                    key: start..flat.keys.len(),
+                    value: v..self.i,
+                    kind,
+                });
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    flat.path.truncate(base);
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Whether the `{` at `self.i` opens an empty object.
+    fn empty_object_ahead(&self) -> bool {
+        let mut j = self.i + 1;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(j) {
+            j += 1;
+        }
+        self.b.get(j) == Some(&b'}')
+    }
+
+    /// A string at `self.i`: its range with the quotes, and whether it holds
+    /// an escape.
+    fn string(&mut self) -> Option<(Range<usize>, bool)> {
+        let start = self.i;
+        self.eat(b'"')?;
+        let mut escaped = false;
+        loop {
+            // Plain bytes first: anything but a quote, a backslash or a
+            // control character.
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            match self.peek()? {
+                b'"' => {
+                    self.i += 1;
+                    return Some((start..self.i, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.i += 1;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                        b'u' => {
+                            let hex = self.b.get(self.i + 1..self.i + 5)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.i += 5;
+                        }
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Any value but a non-empty object (arrays may hold objects).
+    fn value(&mut self, depth: usize) -> Option<LeafKind> {
+        match self.peek()? {
+            b'"' => {
+                let (_, escaped) = self.string()?;
+                Some(LeafKind::String { escaped })
+            }
+            b'[' => {
+                self.array(depth + 1)?;
+                Some(LeafKind::Array)
+            }
+            b'{' => {
+                // An empty object (a member's), or any object in an array.
+                let empty = self.empty_object_ahead();
+                self.skip_object(depth + 1)?;
+                Some(if empty {
+                    LeafKind::EmptyObject
+                } else {
+                    LeafKind::Object
+                })
+            }
+            b't' => self.literal(b"true", LeafKind::Bool),
+            b'f' => self.literal(b"false", LeafKind::Bool),
+            b'n' => self.literal(b"null", LeafKind::Null),
+            _ => {
+                self.number()?;
+                Some(LeafKind::Number)
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], kind: LeafKind) -> Option<LeafKind> {
+        self.b[self.i..].starts_with(word).then(|| {
+            self.i += word.len();
+            kind
+        })
+    }
+
+    fn number(&mut self) -> Option<()> {
+        let _ = self.eat(b'-');
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.eat(b'.').is_some() {
+            self.peek().filter(u8::is_ascii_digit)?;
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.peek().filter(u8::is_ascii_digit)?;
+            self.digits();
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'[')?;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            self.value(depth)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An object inside an array: validated, not flattened.
+    fn skip_object(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        self.ws();
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            self.string()?;
+            self.ws();
+            self.eat(b':')?;
+            self.ws();
+            self.value(depth)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    fn leaves(text: &str) -> Option<Vec<(String, String)>> {
+        let mut flat = Flat::default();
+        if !scan_object(text, &mut flat) {
+            return None;
+        }
+        flat.sort_dedup();
+        Some(
+            flat.leaves
+                .iter()
+                .map(|l| (flat.key(l).to_owned(), text[l.value.clone()].to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The oracle: serde_json's tree, flattened the way entries are.
+    fn oracle(text: &str) -> Option<Vec<(String, Value)>> {
+        fn walk(prefix: Option<&str>, obj: &Map<String, Value>, out: &mut Vec<(String, Value)>) {
+            for (k, v) in obj {
+                let key = prefix.map_or_else(|| k.clone(), |p| format!("{p}.{k}"));
+                match v {
+                    Value::Object(m) if !m.is_empty() => walk(Some(&key), m, out),
+                    _ => out.push((key, v.clone())),
+                }
+            }
+        }
+        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) else {
+            return None;
+        };
+        let mut out = Vec::new();
+        walk(None, &obj, &mut out);
+        // Two paths can flatten to one key (`{"a":{"b":1},"a.b":2}`): the
+        // last in document order wins, as for duplicate keys.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut deduped: Vec<(String, Value)> = Vec::with_capacity(out.len());
+        for (k, v) in out {
+            match deduped.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => deduped.push((k, v)),
+            }
+        }
+        Some(deduped)
+    }
+
+    #[test]
+    fn flattens_with_exact_value_text() {
+        let got = leaves(
+            r#" {"b": {"c": [1, {"d": 2}], "e": {}}, "a": "x\"y", "n": 1.50e3, "z": null} "#,
+        );
+        assert_eq!(
+            got.unwrap(),
+            [
+                ("a".into(), r#""x\"y""#.into()),
+                ("b.c".into(), r#"[1, {"d": 2}]"#.into()),
+                ("b.e".into(), "{}".into()),
+                ("n".into(), "1.50e3".into()),
+                ("z".into(), "null".into()),
+            ]
+        );
+        // Escaped keys are decoded; the last of duplicate keys wins.
+        assert_eq!(
+            leaves(r#"{"k\u00e9y":1,"a":1,"a":2}"#).unwrap(),
+            [("a".into(), "2".into()), ("kéy".into(), "1".into())]
+        );
+    }
+
+    #[test]
+    fn rejects_what_is_not_one_json_object() {
+        for bad in [
+            "",
+            "{",
+            "}",
+            "[]",
+            "1",
+            "{} {}",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":-}",
+            "{\"a\":tru}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":\"tab\there\"}",
+            "{\"a\":[1,]}",
+            "{\"a\":{\"b\":1}",
+            "{\"a\":1}x",
+        ] {
+            assert_eq!(leaves(bad), None, "{bad:?}");
+            assert!(oracle(bad).is_none(), "oracle accepts {bad:?}");
+        }
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(leaves(&deep), None);
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            "[a-z\"\\\\ é\u{1F600}\t]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-c.\"]{0,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Same verdict and same leaves as serde_json, whatever the spacing.
+        #[test]
+        fn agrees_with_serde_json(v in json_value(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&v) } else { serde_json::to_string(&v) }.unwrap();
+            let ours = leaves(&text);
+            match oracle(&text) {
+                None => prop_assert!(ours.is_none(), "{text}"),
+                Some(expected) => {
+                    let ours = ours.unwrap();
+                    let ours: Vec<(String, Value)> = ours
+                        .into_iter()
+                        .map(|(k, raw)| (k, serde_json::from_str(&raw).unwrap()))
+                        .collect();
+                    prop_assert_eq!(ours, expected, "{}", text);
+                }
+            }
+        }
+
+        /// Arbitrary text: never a panic, and never a verdict serde_json
+        /// disagrees with.
+        #[test]
+        fn same_verdict_on_noise(s in "\\{[ -~]{0,30}\\}?") {
+            prop_assert_eq!(leaves(&s).is_some(), oracle(&s).is_some(), "{}", s);
+        }
+    }
+}
