@@ -6,7 +6,7 @@ use arrow_array::builder::{
     ListBuilder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use arrow_array::types::{Int8Type, Int32Type};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 
 use crate::IngestError;
 use crate::parse::ParsedEntry;
@@ -198,7 +198,22 @@ impl LogBatchBuilder {
     }
 
     /// Builds the batch of the rows appended so far and resets the builder.
+    ///
+    /// The text builders start the next batch with the room this one used,
+    /// so they fill without growing (and copying) from empty each batch.
     pub fn finish(&mut self) -> Result<RecordBatch, IngestError> {
+        let rows = self.rows;
+        let params = self.params.finish();
+        let param_values = params.values().len();
+        let param_bytes = params
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .map_or(0, |a| a.value_data().len());
+        self.params = ListBuilder::with_capacity(
+            StringBuilder::with_capacity(param_values, param_bytes),
+            rows,
+        );
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.ts.finish()),
             Arc::new(self.source.finish()),
@@ -206,21 +221,28 @@ impl LogBatchBuilder {
             Arc::new(self.level.finish()),
             Arc::new(self.service.finish()),
             Arc::new(self.host.finish()),
-            Arc::new(self.trace_id.finish()),
-            Arc::new(self.span_id.finish()),
-            Arc::new(self.parent_span_id.finish()),
+            text(&mut self.trace_id, rows),
+            text(&mut self.span_id, rows),
+            text(&mut self.parent_span_id, rows),
             Arc::new(self.template_id.finish()),
-            Arc::new(self.params.finish()),
-            Arc::new(self.message.finish()),
-            Arc::new(self.fields.finish()),
-            Arc::new(self.header.finish()),
-            Arc::new(self.raw.finish()),
+            Arc::new(params),
+            text(&mut self.message, rows),
+            text(&mut self.fields, rows),
+            text(&mut self.header, rows),
+            text(&mut self.raw, rows),
             Arc::new(self.error.finish()),
         ];
         self.rows = 0;
         self.text_bytes = 0;
         Ok(RecordBatch::try_new(logs_schema(), cols)?)
     }
+}
+
+/// Finishes a text column and gives its builder the room it used again.
+fn text(b: &mut StringBuilder, rows: usize) -> ArrayRef {
+    let a = b.finish();
+    *b = StringBuilder::with_capacity(rows, a.value_data().len());
+    Arc::new(a)
 }
 
 fn append_dict8(

@@ -278,6 +278,9 @@ struct Producer {
     framer: FramerConfig,
     chunk_rows: usize,
     chunk_bytes: usize,
+    /// Text bytes of the last full chunk: the next one starts with that much
+    /// room instead of growing (and copying) from empty.
+    text_hint: usize,
     pending: Option<Msg>,
     ended: bool,
 }
@@ -325,12 +328,15 @@ impl Producer {
         };
         let input = *input;
         let mut chunk = Chunk::new(input, self.chunk_rows);
+        chunk.text.reserve(self.text_hint);
         let failure = loop {
             match framer.next_entry() {
                 Ok(Some(entry)) => {
                     chunk.push(&entry, &self.parser);
                     *entries += 1;
                     if chunk.rows.len() >= self.chunk_rows || chunk.text.len() >= self.chunk_bytes {
+                        self.text_hint = (chunk.text.len() + chunk.text.len() / 8)
+                            .min(self.chunk_bytes + (1 << 20));
                         let now = framer.bytes_read();
                         chunk.bytes = now - *last_bytes;
                         *last_bytes = now;
@@ -421,6 +427,7 @@ impl Pipeline {
             },
             chunk_rows: opts.chunk_rows.max(1),
             chunk_bytes: opts.chunk_bytes.max(1),
+            text_hint: 0,
             pending: None,
             ended: false,
         };
