@@ -295,6 +295,29 @@ fn sql_is_read_only() {
     }
 }
 
+/// Filters on the `logs` view reach the Parquet scan of the Delta table, so
+/// files whose `ts` / `service` statistics rule them out are not read.
+#[test]
+fn filters_through_the_logs_view_prune_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("archive");
+    ok(&["ingest", s(&data("samples/app.log")), "--to", s(&store), "-q"]);
+    let plan = ok(&[
+        "sql",
+        "--store",
+        s(&store),
+        "--format",
+        "csv",
+        "EXPLAIN SELECT count(*) FROM logs WHERE ts > '2024-01-01T00:00:00Z' AND service = 'api'",
+    ]);
+    let scan = plan
+        .lines()
+        .find(|l| l.contains("DataSourceExec") && l.contains("parquet"))
+        .unwrap_or_else(|| panic!("no Parquet scan in {plan}"));
+    assert!(scan.contains("pruning_predicate="), "{scan}");
+    assert!(scan.contains("ts_max@") && scan.contains("service_min@"), "{scan}");
+}
+
 #[test]
 fn masks_and_drop_keys_shape_templates() {
     let dir = tempfile::tempdir().unwrap();
