@@ -56,8 +56,10 @@ pub(crate) enum EvalCommand {
     /// framing, format detection, parsing and Drain exactly as `ingest` does them, and the
     /// entries' final templates are compared with the generator's template names: Grouping
     /// Accuracy (GA) and F1 grouping accuracy (FGA) per format (plain, JSON, logfmt,
-    /// syslog, access log; multi-line entries as their own row) and over all entries.
-    /// Malformed entries carry no true template and count nowhere.
+    /// syslog, access log; multi-line entries as their own row) and over all well-formed
+    /// entries, where an event written as JSON or logfmt counts apart from the same event
+    /// written as text. Malformed entries (broken JSON, invalid UTF-8, …) are scored in a row
+    /// of their own; binary lines have no true template.
     Synth(SynthArgs),
 }
 
