@@ -113,12 +113,20 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
             .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
         bar.finish_and_clear();
         if let Some(e) = write_error {
+            // Best effort: the files written so far are invisible; deleting them only tidies.
+            let _ = writer.abort().await;
             return Err(anyhow::Error::new(e).context(format!("writing to {}", a.to)));
         }
-        let stats = result.map_err(|e| match e {
-            PipelineStop::Ingest(e) => anyhow::Error::new(e),
-            PipelineStop::WriterGone => anyhow::anyhow!("the archive writer stopped"),
-        })?;
+        let stats = match result {
+            Ok(stats) => stats,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(match e {
+                    PipelineStop::Ingest(e) => anyhow::Error::new(e),
+                    PipelineStop::WriterGone => anyhow::anyhow!("the archive writer stopped"),
+                });
+            }
+        };
         let new_templates = catalog
             .templates()
             .filter(|t| t.parent_id.is_none() && !ids_before.contains(&t.id))

@@ -125,6 +125,13 @@ pub enum StoreError {
         /// Attempts made.
         attempts: u32,
     },
+    /// An earlier write of this writer failed (that error was returned then); the writer
+    /// commits nothing after it.
+    #[error("an earlier write to the archive failed, so nothing can be committed: {reason}")]
+    WriterFailed {
+        /// The earlier error.
+        reason: String,
+    },
     /// A background task died.
     #[error("internal error: {reason}")]
     Internal {

@@ -61,11 +61,59 @@ impl PartitionKey {
     }
 }
 
-/// Splits `batch` into one batch per partition of its `ts` column (column `ts_index`).
+/// Rows of one batch that belong to one partition: all of them, or the listed ones.
+#[derive(Debug, Clone)]
+pub(crate) struct Piece {
+    pub(crate) batch: RecordBatch,
+    /// The rows of `batch` in this piece, ascending; None: all of them.
+    pub(crate) rows: Option<Arc<[u32]>>,
+}
+
+impl Piece {
+    pub(crate) fn whole(batch: RecordBatch) -> Self {
+        Self { batch, rows: None }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rows
+            .as_ref()
+            .map_or(self.batch.num_rows(), |rows| rows.len())
+    }
+
+    /// The first `n` rows and the rest, sharing the batch (no copy).
+    pub(crate) fn split_at(self, n: usize) -> (Piece, Piece) {
+        match self.rows {
+            None => {
+                let len = self.batch.num_rows();
+                (
+                    Piece::whole(self.batch.slice(0, n)),
+                    Piece::whole(self.batch.slice(n, len - n)),
+                )
+            }
+            Some(rows) => (
+                Piece {
+                    batch: self.batch.clone(),
+                    rows: Some(rows[..n].into()),
+                },
+                Piece {
+                    batch: self.batch,
+                    rows: Some(rows[n..].into()),
+                },
+            ),
+        }
+    }
+}
+
+/// Splits `batch` by the partition of its `ts` column (column `ts_index`).
+///
+/// A batch within one partition (the common case: consecutive log lines) is not copied. Else
+/// the partition with the most rows keeps the batch with a list of its rows (no copy either),
+/// and the other partitions' rows are copied out, so that no batch is kept alive by more than
+/// one partition.
 pub(crate) fn split_by_partition(
     batch: &RecordBatch,
     ts_index: usize,
-) -> Result<Vec<(PartitionKey, RecordBatch)>, StoreError> {
+) -> Result<Vec<(PartitionKey, Piece)>, StoreError> {
     let ts = batch
         .column(ts_index)
         .as_any()
@@ -80,8 +128,7 @@ pub(crate) fn split_by_partition(
 
     let first = key_at(0);
     if (1..ts.len()).all(|i| key_at(i) == first) {
-        // The common case (a batch of consecutive log lines): no copy at all.
-        return Ok(vec![(first, batch.clone())]);
+        return Ok(vec![(first, Piece::whole(batch.clone()))]);
     }
 
     let mut rows: BTreeMap<PartitionKey, Vec<u32>> = BTreeMap::new();
@@ -91,10 +138,21 @@ pub(crate) fn split_by_partition(
         })?;
         rows.entry(key_at(i)).or_default().push(row);
     }
+    let largest = rows
+        .iter()
+        .max_by_key(|(_, indices)| indices.len())
+        .map(|(key, _)| *key);
     rows.into_iter()
         .map(|(key, indices)| {
-            let indices = Arc::new(UInt32Array::from(indices));
-            Ok((key, take_record_batch(batch, indices.as_ref())?))
+            if Some(key) == largest {
+                let piece = Piece {
+                    batch: batch.clone(),
+                    rows: Some(indices.into()),
+                };
+                return Ok((key, piece));
+            }
+            let indices = UInt32Array::from(indices);
+            Ok((key, Piece::whole(take_record_batch(batch, &indices)?)))
         })
         .collect()
 }
@@ -102,6 +160,43 @@ pub(crate) fn split_by_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ts_batch(ts: Vec<Option<i64>>) -> RecordBatch {
+        let ts = TimestampMicrosecondArray::from(ts).with_timezone("UTC");
+        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "ts",
+            ts.data_type().clone(),
+            true,
+        )]));
+        RecordBatch::try_new(schema, vec![Arc::new(ts)]).unwrap()
+    }
+
+    #[test]
+    fn the_largest_partition_keeps_the_batch_and_the_others_are_copied() {
+        let hour = MICROS_PER_HOUR;
+        let batch = ts_batch(vec![Some(hour), None, Some(hour + 1), Some(hour + 2), None]);
+        let parts = split_by_partition(&batch, 0).unwrap();
+        assert_eq!(parts.len(), 2);
+        let (key, kept) = &parts[0];
+        assert_eq!(*key, PartitionKey::Hour(1));
+        assert_eq!(kept.rows.as_deref(), Some(&[0, 2, 3][..]));
+        assert_eq!(kept.batch.num_rows(), 5, "the whole batch, not a copy");
+        let (key, copied) = &parts[1];
+        assert_eq!(*key, PartitionKey::Unknown);
+        assert_eq!((copied.rows.is_none(), copied.len()), (true, 2));
+        assert_eq!(copied.batch.column(0).null_count(), 2);
+
+        let (head, tail) = kept.clone().split_at(1);
+        assert_eq!((head.len(), tail.len()), (1, 2));
+        assert_eq!(tail.rows.as_deref(), Some(&[2, 3][..]));
+        let whole = Piece::whole(batch.clone());
+        let (head, tail) = whole.split_at(2);
+        assert_eq!((head.len(), tail.len(), tail.batch.num_rows()), (2, 3, 3));
+
+        let one = split_by_partition(&batch.slice(2, 2), 0).unwrap();
+        assert_eq!(one.len(), 1);
+        assert!(one[0].1.rows.is_none(), "one partition: the batch as it is");
+    }
 
     #[test]
     fn hours_and_days_follow_utc() {

@@ -1,13 +1,19 @@
 //! Buffering, sorting and writing Parquet files, then committing them in one Delta transaction.
+//!
+//! `write` only splits a batch by partition and buffers it; a partition that is full, idle
+//! (log time moved on) or the largest when the buffers grow is handed to a background task that
+//! sorts and encodes it on tokio's blocking pool and puts the file, while `write` keeps
+//! accepting batches. At most [`ArchiveOptions::max_concurrent_encodes`] files are in flight,
+//! and what they hold counts against the memory bound. `commit` encodes what is left in
+//! parallel, waits for every file, and only then makes the one Delta commit.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, TimestampMicrosecondArray};
-use arrow::compute::{
-    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
-};
+use arrow::array::{Array, ArrayRef, AsArray, UInt32Array};
+use arrow::compute::{concat, interleave, take};
+use arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType, UInt64Type};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, Utc};
@@ -28,25 +34,41 @@ use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use serde_json::{Value, json};
+use tokio::task::{JoinError, JoinSet};
 
 use crate::catalog;
-use crate::partition::{DT, HOUR, PartitionKey, split_by_partition};
+use crate::partition::{DT, HOUR, PartitionKey, Piece, split_by_partition};
 use crate::{CommitSummary, StoreError};
 
 /// How many times `commit` re-reads the table and tries again when another writer committed
 /// first.
 const MAX_COMMIT_ATTEMPTS: u32 = 16;
 
+/// Rows gathered into sorted order at a time while a file is encoded: the encoder's only copy
+/// of the data is this big, not the whole file.
+const GATHER_ROWS: usize = 32 * 1024;
+
 /// Tuning for an [`ArchiveWriter`]. Memory use is bounded by `max_buffered_rows` /
-/// `max_buffered_bytes` (plus one file being encoded), never by input size.
+/// `max_buffered_bytes` (rows buffered plus rows being sorted and encoded), plus per encode in
+/// flight one sorted slice of 32 Ki rows and the compressed file; never by input size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveOptions {
-    /// Rows per Parquet file at most; a partition that reaches it is written out.
+    /// Rows per Parquet file at most; a partition that reaches it has a file written out.
     pub target_file_rows: usize,
-    /// Rows buffered across all partitions before the largest partition is written out.
+    /// Rows the writer holds in memory at most, buffered or being sorted and encoded. When the
+    /// buffered rows pass half of it, the largest partition is written out (in the background);
+    /// while buffered and in-flight rows together pass it, `write` waits for encodes to finish.
     pub max_buffered_rows: usize,
-    /// Arrow memory buffered across all partitions before the largest partition is written out.
+    /// The same bound for Arrow memory, in bytes.
     pub max_buffered_bytes: usize,
+    /// A partition that received no row while this many rows went to other partitions is
+    /// written out (in the background): on time-ordered logs, an hour that is over. 0 turns
+    /// this off (partitions are then written when full, when the buffers grow, or at commit).
+    pub idle_flush_rows: usize,
+    /// Files sorted, encoded and stored at the same time, each encode on a blocking thread,
+    /// while `write` keeps accepting batches; `commit` encodes the remaining partitions this
+    /// many at a time.
+    pub max_concurrent_encodes: usize,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
     /// zstd level, 1..=22.
@@ -54,14 +76,19 @@ pub struct ArchiveOptions {
 }
 
 impl Default for ArchiveOptions {
-    /// 1 M rows per file and buffered, 256 MiB buffered, 128 Ki-row row groups, zstd level 3.
+    /// 1 M rows per file and held, 256 MiB held, partitions idle for 131,072 rows written out,
+    /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
+    /// level 2 (on the generated corpus both faster and smaller than level 3).
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
             target_file_rows: 1_000_000,
             max_buffered_rows: 1_000_000,
             max_buffered_bytes: 256 << 20,
+            idle_flush_rows: 128 * 1024,
+            max_concurrent_encodes: cores.clamp(2, 8),
             row_group_rows: 128 * 1024,
-            zstd_level: 3,
+            zstd_level: 2,
         }
     }
 }
@@ -73,11 +100,14 @@ impl ArchiveOptions {
                 reason: reason.to_owned(),
             })
         };
-        if self.target_file_rows == 0 {
-            return bad("target_file_rows must be at least 1");
+        if self.target_file_rows == 0 || u32::try_from(self.target_file_rows).is_err() {
+            return bad("target_file_rows must be between 1 and 4,294,967,295");
         }
         if self.max_buffered_rows == 0 || self.max_buffered_bytes == 0 {
             return bad("max_buffered_rows and max_buffered_bytes must be at least 1");
+        }
+        if self.max_concurrent_encodes == 0 {
+            return bad("max_concurrent_encodes must be at least 1");
         }
         if self.row_group_rows == 0 {
             return bad("row_group_rows must be at least 1");
@@ -89,32 +119,71 @@ impl ArchiveOptions {
     }
 }
 
+/// Rows of one partition, waiting for a file.
 #[derive(Default)]
 struct PartitionBuffer {
-    batches: Vec<RecordBatch>,
+    pieces: Vec<Piece>,
     rows: usize,
     bytes: usize,
+    /// `rows_seen` when this partition last received a row.
+    last_row: u64,
+}
+
+/// Rows on their way into one file.
+struct Chunk {
+    pieces: Vec<Piece>,
+    rows: usize,
+    bytes: usize,
+}
+
+/// A file a background task encoded and stored (not yet committed).
+struct WrittenFile {
+    /// Order in which the writer started the file; the commit lists files in this order.
+    seq: u64,
+    rows: usize,
+    /// Arrow bytes the file's rows were counted as while in flight.
+    held_bytes: usize,
+    size: usize,
+    add: Add,
+}
+
+/// What every background encode needs, shared.
+struct Encoder {
+    schema: SchemaRef,
+    properties: WriterProperties,
+    ts_index: usize,
+    sort_indices: [usize; 3],
 }
 
 /// Writes `logs` batches into the archive. Files it writes stay invisible until
 /// [`commit`](Self::commit); dropping the writer (or [`abort`](Self::abort)) leaves the table as
 /// it was.
+///
+/// Files are sorted, encoded and stored by background tasks (see [`ArchiveOptions`]); the
+/// first error of one is returned by the next [`write`](Self::write), [`flush`](Self::flush) or
+/// [`commit`](Self::commit), and from then on the writer refuses to write or commit
+/// ([`StoreError::WriterFailed`]): a commit never misses a file.
 pub struct ArchiveWriter {
     table: DeltaTable,
     store: Arc<dyn ObjectStore>,
     /// Table version the caller's catalog was read against (None: the table was empty).
     base_version: Option<u64>,
     options: ArchiveOptions,
-    properties: WriterProperties,
-    schema: SchemaRef,
-    ts_index: usize,
-    sort_indices: [usize; 3],
+    encoder: Arc<Encoder>,
     buffers: BTreeMap<PartitionKey, PartitionBuffer>,
     buffered_rows: usize,
     buffered_bytes: usize,
-    adds: Vec<Add>,
+    /// Rows written so far, to tell idle partitions.
+    rows_seen: u64,
+    in_flight: JoinSet<Result<WrittenFile, StoreError>>,
+    in_flight_rows: usize,
+    in_flight_bytes: usize,
+    next_seq: u64,
+    files: Vec<(u64, Add)>,
     rows_written: u64,
     bytes_written: u64,
+    /// The first background failure, once reported.
+    failed: Option<String>,
 }
 
 impl std::fmt::Debug for ArchiveWriter {
@@ -124,7 +193,9 @@ impl std::fmt::Debug for ArchiveWriter {
             .field("base_version", &self.base_version)
             .field("options", &self.options)
             .field("buffered_rows", &self.buffered_rows)
-            .field("files_written", &self.adds.len())
+            .field("encodes_in_flight", &self.in_flight.len())
+            .field("files_written", &self.files.len())
+            .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
 }
@@ -148,81 +219,82 @@ impl ArchiveWriter {
             base_version: table.version(),
             table,
             options,
-            properties,
-            schema,
-            ts_index,
-            sort_indices,
+            encoder: Arc::new(Encoder {
+                schema,
+                properties,
+                ts_index,
+                sort_indices,
+            }),
             buffers: BTreeMap::new(),
             buffered_rows: 0,
             buffered_bytes: 0,
-            adds: Vec::new(),
+            rows_seen: 0,
+            in_flight: JoinSet::new(),
+            in_flight_rows: 0,
+            in_flight_bytes: 0,
+            next_seq: 0,
+            files: Vec::new(),
             rows_written: 0,
             bytes_written: 0,
+            failed: None,
         })
     }
 
-    /// Buffers `batch` (which must have [`logs_schema`]) by partition, writing files as the
-    /// configured bounds demand.
+    /// Buffers `batch` (which must have [`logs_schema`]) by partition, starting background
+    /// files as the configured bounds demand, and waiting for some when the memory bound is
+    /// reached. Returns the error of a background file that failed since the last call.
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), StoreError> {
-        check_schema(&self.schema, &batch)?;
+        self.check_failed()?;
+        self.collect_finished()?;
+        check_schema(&self.encoder.schema, &batch)?;
         if batch.num_rows() == 0 {
             return Ok(());
         }
         // Re-stamp with the canonical schema so concat never trips over field metadata.
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())?;
-        for (key, part) in split_by_partition(&batch, self.ts_index)? {
-            let rows = part.num_rows();
-            let bytes = part.get_array_memory_size();
+        let batch =
+            RecordBatch::try_new(Arc::clone(&self.encoder.schema), batch.columns().to_vec())?;
+        let parts = split_by_partition(&batch, self.encoder.ts_index)?;
+        self.rows_seen += batch.num_rows() as u64;
+        for (key, piece) in parts {
+            let rows = piece.len();
+            // A piece keeps its whole batch alive.
+            let bytes = piece.batch.get_array_memory_size();
             let buffer = self.buffers.entry(key).or_default();
-            buffer.batches.push(part);
+            buffer.pieces.push(piece);
             buffer.rows += rows;
             buffer.bytes += bytes;
+            buffer.last_row = self.rows_seen;
             self.buffered_rows += rows;
             self.buffered_bytes += bytes;
         }
-
-        let full: Vec<PartitionKey> = self
-            .buffers
-            .iter()
-            .filter(|(_, b)| b.rows >= self.options.target_file_rows)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in full {
-            self.flush_partition(key).await?;
-        }
-        while self.buffered_rows > self.options.max_buffered_rows
-            || self.buffered_bytes > self.options.max_buffered_bytes
-        {
-            let Some(largest) = self
-                .buffers
-                .iter()
-                .max_by_key(|(_, b)| (b.rows, b.bytes))
-                .map(|(k, _)| *k)
-            else {
-                break;
-            };
-            self.flush_partition(largest).await?;
-        }
-        Ok(())
+        self.schedule().await
     }
 
-    /// Writes every buffered partition out (still invisible until [`commit`](Self::commit)).
+    /// Writes every buffered partition out and waits for every file (still invisible until
+    /// [`commit`](Self::commit)).
     pub async fn flush(&mut self) -> Result<(), StoreError> {
-        let keys: Vec<PartitionKey> = self.buffers.keys().copied().collect();
-        for key in keys {
+        self.check_failed()?;
+        // Largest first, so the last encodes to start are short and finish together.
+        let mut keys: Vec<(usize, PartitionKey)> =
+            self.buffers.iter().map(|(k, b)| (b.rows, *k)).collect();
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, key) in keys {
             self.flush_partition(key).await?;
+        }
+        while let Some(result) = self.in_flight.join_next().await {
+            self.record(result)?;
         }
         Ok(())
     }
 
-    /// Rows buffered in memory, not yet in a file.
+    /// Rows held in memory and not yet in a file: buffered, or being sorted and encoded.
     pub fn buffered_rows(&self) -> usize {
-        self.buffered_rows
+        self.buffered_rows + self.in_flight_rows
     }
 
-    /// Parquet files written so far (uncommitted).
+    /// Parquet files written so far (uncommitted); files still being encoded are not counted.
     pub fn files_written(&self) -> usize {
-        self.adds.len()
+        self.files.len()
     }
 
     /// Flushes, saves `catalog` and makes exactly one Delta commit holding every file this
@@ -235,12 +307,23 @@ impl ArchiveWriter {
     /// logically), up to 16 attempts. `TemplateCatalog::merge` sums the counts of templates
     /// both catalogs hold, so after such a race the counts of templates the two writers shared
     /// are overstated; ids, texts and parents stay exact.
+    ///
+    /// When a file cannot be written (now or earlier), nothing is committed and the files this
+    /// writer did write are deleted (best effort).
     pub async fn commit(mut self, catalog: &TemplateCatalog) -> Result<CommitSummary, StoreError> {
-        self.flush().await?;
+        if let Err(err) = self.flush().await {
+            self.discard().await;
+            return Err(err);
+        }
+        self.files.sort_unstable_by_key(|(seq, _)| *seq);
         let rows: u64 = self.rows_written;
         let bytes = self.bytes_written;
-        let files = self.adds.len();
-        let actions: Vec<Action> = self.adds.iter().cloned().map(Action::Add).collect();
+        let files = self.files.len();
+        let actions: Vec<Action> = self
+            .files
+            .iter()
+            .map(|(_, add)| Action::Add(add.clone()))
+            .collect();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: Some(vec![DT.to_owned(), HOUR.to_owned()]),
@@ -329,9 +412,15 @@ impl ArchiveWriter {
         }
     }
 
-    /// Deletes the files this writer wrote and drops its buffers; the table is untouched.
-    pub async fn abort(self) -> Result<(), StoreError> {
-        for add in &self.adds {
+    /// Waits for the files in flight, then deletes every file this writer wrote and drops its
+    /// buffers; the table is untouched.
+    pub async fn abort(mut self) -> Result<(), StoreError> {
+        while let Some(result) = self.in_flight.join_next().await {
+            if let Ok(Ok(file)) = result {
+                self.files.push((file.seq, file.add));
+            }
+        }
+        for (_, add) in &self.files {
             match self.store.delete(&Path::from(add.path.as_str())).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
@@ -340,61 +429,466 @@ impl ArchiveWriter {
         Ok(())
     }
 
-    async fn flush_partition(&mut self, key: PartitionKey) -> Result<(), StoreError> {
-        let Some(buffer) = self.buffers.remove(&key) else {
-            return Ok(());
-        };
-        self.buffered_rows -= buffer.rows;
-        self.buffered_bytes -= buffer.bytes;
-        let batch = concat_batches(&self.schema, &buffer.batches)?;
-        drop(buffer);
-        let sorted = sort_for_compression(&batch, &self.sort_indices)?;
-        drop(batch);
+    /// [`abort`](Self::abort) that ignores errors: the cleanup after a failed write.
+    async fn discard(&mut self) {
+        while let Some(result) = self.in_flight.join_next().await {
+            if let Ok(Ok(file)) = result {
+                self.files.push((file.seq, file.add));
+            }
+        }
+        for (_, add) in self.files.drain(..) {
+            // Best effort: an orphaned file is invisible, only untidy.
+            let _ = self.store.delete(&Path::from(add.path.as_str())).await;
+        }
+    }
 
-        let (dt, hour) = key.values();
-        let directory = key.directory();
-        let mut offset = 0;
-        while offset < sorted.num_rows() {
-            let len = self
-                .options
-                .target_file_rows
-                .min(sorted.num_rows() - offset);
-            let chunk = sorted.slice(offset, len);
-            offset += len;
+    /// Starts files for partitions that are full, idle, or the largest while the buffers are
+    /// over half the bound; then waits for files in flight while the bound is exceeded.
+    async fn schedule(&mut self) -> Result<(), StoreError> {
+        let target = self.options.target_file_rows;
+        let full: Vec<PartitionKey> = self
+            .buffers
+            .iter()
+            .filter(|(_, b)| b.rows >= target)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in full {
+            while let Some(chunk) = self.take_rows(key, target) {
+                self.start_file(key, chunk).await?;
+            }
+        }
 
-            let stats = file_stats(&chunk, self.ts_index)?;
-            let properties = self.properties.clone();
-            let encoded = tokio::task::spawn_blocking(move || encode_parquet(&chunk, properties))
-                .await
-                .map_err(|err| StoreError::Internal {
-                    reason: format!("parquet encoder task failed: {err}"),
-                })??;
-            let size = encoded.len();
-            let relative = format!(
-                "{directory}/part-{}.zstd.parquet",
-                uuid::Uuid::new_v4().simple()
-            );
-            self.store
-                .put(&Path::from(relative.as_str()), PutPayload::from(encoded))
-                .await?;
+        let idle_after = self.options.idle_flush_rows as u64;
+        if idle_after > 0 {
+            let idle: Vec<PartitionKey> = self
+                .buffers
+                .iter()
+                .filter(|(_, b)| self.rows_seen - b.last_row >= idle_after)
+                .map(|(k, _)| *k)
+                .collect();
+            for key in idle {
+                self.flush_partition(key).await?;
+            }
+        }
 
-            self.rows_written += len as u64;
-            self.bytes_written += size as u64;
-            self.adds.push(Add {
-                path: relative,
-                partition_values: HashMap::from([
-                    (DT.to_owned(), Some(dt.clone())),
-                    (HOUR.to_owned(), Some(hour.clone())),
-                ]),
-                size: i64::try_from(size).unwrap_or(i64::MAX),
-                modification_time: Utc::now().timestamp_millis(),
-                data_change: true,
-                stats: Some(stats),
-                ..Default::default()
-            });
+        // Half the bound for buffers, so that a file can be encoded while the next one fills.
+        while self.buffered_rows > self.options.max_buffered_rows / 2
+            || self.buffered_bytes > self.options.max_buffered_bytes / 2
+        {
+            let Some(largest) = self
+                .buffers
+                .iter()
+                .max_by_key(|(_, b)| (b.rows, b.bytes))
+                .map(|(k, _)| *k)
+            else {
+                break;
+            };
+            self.flush_partition(largest).await?;
+        }
+
+        while (self.buffered_rows + self.in_flight_rows > self.options.max_buffered_rows
+            || self.buffered_bytes + self.in_flight_bytes > self.options.max_buffered_bytes)
+            && !self.in_flight.is_empty()
+        {
+            self.finish_one().await?;
         }
         Ok(())
     }
+
+    /// Starts files for all of partition `key`'s buffered rows.
+    async fn flush_partition(&mut self, key: PartitionKey) -> Result<(), StoreError> {
+        while let Some(chunk) = self.take_rows(key, self.options.target_file_rows) {
+            self.start_file(key, chunk).await?;
+        }
+        if let Some(buffer) = self.buffers.remove(&key) {
+            self.buffered_rows -= buffer.rows;
+            self.buffered_bytes -= buffer.bytes;
+            let chunk = Chunk {
+                pieces: buffer.pieces,
+                rows: buffer.rows,
+                bytes: buffer.bytes,
+            };
+            self.start_file(key, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// The first `rows` buffered rows of partition `key` (in arrival order), when it has that
+    /// many.
+    fn take_rows(&mut self, key: PartitionKey, rows: usize) -> Option<Chunk> {
+        let buffer = self.buffers.get_mut(&key)?;
+        if buffer.rows < rows || rows == 0 {
+            return None;
+        }
+        let mut taken = Vec::new();
+        let mut kept = Vec::new();
+        let mut count = 0;
+        for piece in std::mem::take(&mut buffer.pieces) {
+            let want = rows - count;
+            if want == 0 {
+                kept.push(piece);
+            } else if piece.len() <= want {
+                count += piece.len();
+                taken.push(piece);
+            } else {
+                // Both halves share the batch: no copy.
+                let (head, tail) = piece.split_at(want);
+                taken.push(head);
+                kept.push(tail);
+                count += want;
+            }
+        }
+        // Halves of a piece share its batch, so bytes are apportioned by rows.
+        let bytes = if rows == buffer.rows {
+            buffer.bytes
+        } else {
+            usize::try_from(buffer.bytes as u128 * rows as u128 / buffer.rows as u128)
+                .unwrap_or(buffer.bytes)
+        };
+        buffer.pieces = kept;
+        buffer.rows -= rows;
+        buffer.bytes -= bytes;
+        if buffer.rows == 0 {
+            self.buffers.remove(&key);
+        }
+        self.buffered_rows -= rows;
+        self.buffered_bytes -= bytes;
+        Some(Chunk {
+            pieces: taken,
+            rows,
+            bytes,
+        })
+    }
+
+    /// Hands `chunk` to a background task that sorts and encodes it on the blocking pool and
+    /// puts the file; first waits for a file to finish when the most are in flight.
+    async fn start_file(&mut self, key: PartitionKey, chunk: Chunk) -> Result<(), StoreError> {
+        while self.in_flight.len() >= self.options.max_concurrent_encodes {
+            self.finish_one().await?;
+        }
+        self.in_flight_rows += chunk.rows;
+        self.in_flight_bytes += chunk.bytes;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let encoder = Arc::clone(&self.encoder);
+        let store = Arc::clone(&self.store);
+        self.in_flight.spawn(async move {
+            let Chunk {
+                pieces,
+                rows,
+                bytes,
+            } = chunk;
+            let (encoded, stats) = tokio::task::spawn_blocking(move || encoder.encode(&pieces))
+                .await
+                .map_err(task_failed)??;
+            let size = encoded.len();
+            let relative = format!(
+                "{}/part-{}.zstd.parquet",
+                key.directory(),
+                uuid::Uuid::new_v4().simple()
+            );
+            store
+                .put(&Path::from(relative.as_str()), PutPayload::from(encoded))
+                .await?;
+            let (dt, hour) = key.values();
+            Ok(WrittenFile {
+                seq,
+                rows,
+                held_bytes: bytes,
+                size,
+                add: Add {
+                    path: relative,
+                    partition_values: HashMap::from([
+                        (DT.to_owned(), Some(dt)),
+                        (HOUR.to_owned(), Some(hour)),
+                    ]),
+                    size: i64::try_from(size).unwrap_or(i64::MAX),
+                    modification_time: Utc::now().timestamp_millis(),
+                    data_change: true,
+                    stats: Some(stats),
+                    ..Default::default()
+                },
+            })
+        });
+        Ok(())
+    }
+
+    /// Waits for one file in flight to finish.
+    async fn finish_one(&mut self) -> Result<(), StoreError> {
+        match self.in_flight.join_next().await {
+            Some(result) => self.record(result),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the results of files that finished, without waiting.
+    fn collect_finished(&mut self) -> Result<(), StoreError> {
+        while let Some(result) = self.in_flight.try_join_next() {
+            self.record(result)?;
+        }
+        Ok(())
+    }
+
+    /// Books a finished file, or remembers (and returns) its failure.
+    fn record(
+        &mut self,
+        result: Result<Result<WrittenFile, StoreError>, JoinError>,
+    ) -> Result<(), StoreError> {
+        match result.map_err(task_failed).and_then(|r| r) {
+            Ok(file) => {
+                self.in_flight_rows -= file.rows;
+                self.in_flight_bytes -= file.held_bytes;
+                self.rows_written += file.rows as u64;
+                self.bytes_written += file.size as u64;
+                self.files.push((file.seq, file.add));
+                Ok(())
+            }
+            Err(err) => {
+                self.failed = Some(err.to_string());
+                Err(err)
+            }
+        }
+    }
+
+    fn check_failed(&self) -> Result<(), StoreError> {
+        match &self.failed {
+            Some(reason) => Err(StoreError::WriterFailed {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn task_failed(err: JoinError) -> StoreError {
+    StoreError::Internal {
+        reason: format!("a Parquet file task failed: {err}"),
+    }
+}
+
+impl Encoder {
+    /// Sorts `pieces` (one partition's rows) by (service, template_id, ts) and encodes them as
+    /// one zstd Parquet file; returns the file and its Delta statistics.
+    fn encode(&self, pieces: &[Piece]) -> Result<(Vec<u8>, String), StoreError> {
+        let gather = Gather::new(pieces)?;
+        let (order, range) = sort_order(pieces, &self.sort_indices)?;
+        let mut out = Vec::new();
+        let mut writer = ArrowWriter::try_new(
+            &mut out,
+            Arc::clone(&self.schema),
+            Some(self.properties.clone()),
+        )?;
+        for rows in order.chunks(GATHER_ROWS) {
+            writer.write(&gather.rows(&self.schema, rows)?)?;
+        }
+        writer.close()?;
+        Ok((out, range.stats()))
+    }
+}
+
+/// The columns of a partition's pieces, ready to be gathered in sorted order.
+struct Gather<'a> {
+    columns: Vec<Source<'a>>,
+    /// Index of each piece's batch's first row in the concatenated columns.
+    offsets: Vec<u32>,
+}
+
+enum Source<'a> {
+    /// Dictionary columns (small: keys and a few values) and single batches: one array,
+    /// `take`n from.
+    Whole(ArrayRef),
+    /// Text, lists and numbers are interleaved straight from the batches: one copy.
+    Batches(Vec<&'a dyn Array>),
+}
+
+impl<'a> Gather<'a> {
+    fn new(pieces: &'a [Piece]) -> Result<Self, StoreError> {
+        let mut offsets = Vec::with_capacity(pieces.len());
+        let mut total = 0u32;
+        for piece in pieces {
+            offsets.push(total);
+            total = u32::try_from(piece.batch.num_rows())
+                .ok()
+                .and_then(|rows| total.checked_add(rows))
+                .ok_or_else(|| StoreError::Internal {
+                    reason: "a Parquet file may hold at most u32::MAX rows".into(),
+                })?;
+        }
+        let width = pieces.first().map_or(0, |p| p.batch.num_columns());
+        let mut columns = Vec::with_capacity(width);
+        for i in 0..width {
+            let arrays: Vec<&dyn Array> =
+                pieces.iter().map(|p| p.batch.column(i).as_ref()).collect();
+            columns.push(match (pieces, arrays[0].data_type()) {
+                ([single], _) => Source::Whole(Arc::clone(single.batch.column(i))),
+                (_, DataType::Dictionary(..)) => Source::Whole(concat(&arrays)?),
+                _ => Source::Batches(arrays),
+            });
+        }
+        Ok(Self { columns, offsets })
+    }
+
+    /// The rows `order` names ((piece, row of its batch) pairs), as one batch.
+    fn rows(&self, schema: &SchemaRef, order: &[(u32, u32)]) -> Result<RecordBatch, StoreError> {
+        let mut global: Option<UInt32Array> = None;
+        let mut pairs: Option<Vec<(usize, usize)>> = None;
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for source in &self.columns {
+            columns.push(match source {
+                Source::Whole(array) => {
+                    let indices = global.get_or_insert_with(|| {
+                        order
+                            .iter()
+                            .map(|&(p, r)| self.offsets[p as usize] + r)
+                            .collect()
+                    });
+                    take(array.as_ref(), indices, None)?
+                }
+                Source::Batches(arrays) => {
+                    let indices = pairs.get_or_insert_with(|| {
+                        order
+                            .iter()
+                            .map(|&(p, r)| (p as usize, r as usize))
+                            .collect()
+                    });
+                    interleave(arrays, indices)?
+                }
+            });
+        }
+        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    }
+}
+
+/// Row count and `ts` range of one file.
+#[derive(Debug, Default)]
+struct TsRange {
+    rows: usize,
+    nulls: usize,
+    min: Option<i64>,
+    max: Option<i64>,
+}
+
+impl TsRange {
+    fn add(&mut self, ts: Option<i64>) {
+        self.rows += 1;
+        match ts {
+            Some(v) => {
+                self.min = Some(self.min.map_or(v, |m| m.min(v)));
+                self.max = Some(self.max.map_or(v, |m| m.max(v)));
+            }
+            None => self.nulls += 1,
+        }
+    }
+
+    /// Delta per-file statistics: the row count, and min/max/null count of `ts` (what
+    /// time-range queries skip files with). Timestamps are written at millisecond precision as
+    /// the Delta protocol expects, rounded outwards so the range still covers every row.
+    fn stats(&self) -> String {
+        let mut stats = json!({
+            "numRecords": self.rows,
+            "nullCount": { col::TS: self.nulls },
+        });
+        let min = self.min.and_then(|v| millis_string(v.div_euclid(1000)));
+        let max = self
+            .max
+            .and_then(|v| millis_string(v.saturating_add(999).div_euclid(1000)));
+        if let (Some(min), Some(max)) = (min, max) {
+            stats["minValues"] = json!({ col::TS: min });
+            stats["maxValues"] = json!({ col::TS: max });
+        }
+        stats.to_string()
+    }
+}
+
+/// The order of the rows of `pieces` by (service, template_id, ts), ascending with nulls last
+/// (what the files' `sorting_columns` declare), ties in arrival order, as (piece, row of its
+/// batch) pairs; and the rows' `ts` range.
+fn sort_order(
+    pieces: &[Piece],
+    &[service, template, ts]: &[usize; 3],
+) -> Result<(Vec<(u32, u32)>, TsRange), StoreError> {
+    let mismatch = |name: &str| StoreError::SchemaMismatch {
+        reason: format!("column `{name}` does not have the logs schema's type"),
+    };
+    // Services compare as text: rank each batch's dictionary values among all of them.
+    let mut dictionaries = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let dictionary = piece
+            .batch
+            .column(service)
+            .as_dictionary_opt::<Int32Type>()
+            .ok_or_else(|| mismatch(col::SERVICE))?;
+        let values = dictionary
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(|| mismatch(col::SERVICE))?;
+        dictionaries.push((dictionary, values));
+    }
+    let mut names: Vec<&str> = dictionaries
+        .iter()
+        .flat_map(|(_, values)| values.iter().flatten())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+
+    let total: usize = pieces.iter().map(Piece::len).sum();
+    let mut range = TsRange::default();
+    // (service rank, template_id, ts is null, ts, piece, row): the last two make ties keep
+    // arrival order, which keeps `line` ascending within a template.
+    let mut keys: Vec<(u32, u64, bool, i64, u32, u32)> = Vec::with_capacity(total);
+    for (p, (piece, (dictionary, values))) in pieces.iter().zip(&dictionaries).enumerate() {
+        let ranks: Vec<u32> = values
+            .iter()
+            .map(|v| {
+                v.and_then(|name| names.binary_search(&name).ok())
+                    .and_then(|rank| u32::try_from(rank).ok())
+                    .unwrap_or(u32::MAX)
+            })
+            .collect();
+        let templates = piece
+            .batch
+            .column(template)
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| mismatch(col::TEMPLATE_ID))?;
+        let times = piece
+            .batch
+            .column(ts)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(|| mismatch(col::TS))?;
+        let p = u32::try_from(p).map_err(|_| StoreError::Internal {
+            reason: "too many batches in one file".into(),
+        })?;
+        let service_keys = dictionary.keys();
+        let mut push = |row: u32| {
+            let i = row as usize;
+            let rank = if service_keys.is_valid(i) {
+                usize::try_from(service_keys.value(i))
+                    .ok()
+                    .and_then(|k| ranks.get(k).copied())
+                    .unwrap_or(u32::MAX)
+            } else {
+                u32::MAX
+            };
+            let time = times.is_valid(i).then(|| times.value(i));
+            range.add(time);
+            // `template_id` is not nullable (RecordBatch checks that).
+            keys.push((
+                rank,
+                templates.value(i),
+                time.is_none(),
+                time.unwrap_or(0),
+                p,
+                row,
+            ));
+        };
+        match &piece.rows {
+            Some(rows) => rows.iter().copied().for_each(&mut push),
+            // `Gather::new` checked that batches hold at most u32::MAX rows.
+            None => (0..piece.batch.num_rows() as u32).for_each(&mut push),
+        }
+    }
+    keys.sort_unstable();
+    Ok((keys.into_iter().map(|k| (k.4, k.5)).collect(), range))
 }
 
 fn is_lost_race(err: &DeltaTableError) -> bool {
@@ -432,25 +926,6 @@ fn check_schema(expected: &SchemaRef, batch: &RecordBatch) -> Result<(), StoreEr
     }
 }
 
-fn sort_for_compression(
-    batch: &RecordBatch,
-    sort_indices: &[usize; 3],
-) -> Result<RecordBatch, StoreError> {
-    let options = SortOptions {
-        descending: false,
-        nulls_first: false,
-    };
-    let columns: Vec<SortColumn> = sort_indices
-        .iter()
-        .map(|&i| SortColumn {
-            values: Arc::clone(batch.column(i)),
-            options: Some(options),
-        })
-        .collect();
-    let indices = lexsort_to_indices(&columns, None)?;
-    Ok(take_record_batch(batch, &indices)?)
-}
-
 fn writer_properties(
     schema: &SchemaRef,
     options: &ArchiveOptions,
@@ -475,8 +950,11 @@ fn writer_properties(
     // Rows are sorted by (service, template_id, ts): within a template, `ts` and
     // `line` mostly grow, so deltas are small; `header` and `raw` of one template
     // share long prefixes (timestamp, level, logger), which prefix encoding drops
-    // before zstd sees them.
+    // before zstd sees them. Trace and span ids, messages and params are mostly distinct
+    // values: a dictionary costs interning time and (measured on the generated corpus) bytes;
+    // ids of one trace share prefixes.
     let path = |name: &str| ColumnPath::from(name);
+    let params_item = ColumnPath::new(vec![col::PARAMS.to_owned(), "list".into(), "item".into()]);
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_dictionary_enabled(true)
@@ -488,47 +966,19 @@ fn writer_properties(
         .set_column_encoding(path(col::HEADER), Encoding::DELTA_BYTE_ARRAY)
         .set_column_dictionary_enabled(path(col::RAW), false)
         .set_column_encoding(path(col::RAW), Encoding::DELTA_BYTE_ARRAY)
+        .set_column_dictionary_enabled(path(col::TRACE_ID), false)
+        .set_column_encoding(path(col::TRACE_ID), Encoding::DELTA_BYTE_ARRAY)
+        .set_column_dictionary_enabled(path(col::SPAN_ID), false)
+        .set_column_encoding(path(col::SPAN_ID), Encoding::DELTA_BYTE_ARRAY)
+        .set_column_dictionary_enabled(path(col::PARENT_SPAN_ID), false)
+        .set_column_encoding(path(col::PARENT_SPAN_ID), Encoding::DELTA_BYTE_ARRAY)
+        .set_column_dictionary_enabled(path(col::MESSAGE), false)
+        .set_column_dictionary_enabled(params_item, false)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(options.row_group_rows))
         .set_sorting_columns(Some(sorting))
         .set_created_by(format!("logoscope {}", env!("CARGO_PKG_VERSION")))
         .build())
-}
-
-fn encode_parquet(
-    batch: &RecordBatch,
-    properties: WriterProperties,
-) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(properties))?;
-    writer.write(batch)?;
-    writer.close()?;
-    Ok(out)
-}
-
-/// Delta per-file statistics: the row count, and min/max/null count of `ts` (what time-range
-/// queries skip files with). Timestamps are written at millisecond precision as the Delta
-/// protocol expects, rounded outwards so the range still covers every row.
-fn file_stats(batch: &RecordBatch, ts_index: usize) -> Result<String, StoreError> {
-    let ts = batch
-        .column(ts_index)
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-        .ok_or_else(|| StoreError::SchemaMismatch {
-            reason: "column `ts` is not Timestamp(µs)".into(),
-        })?;
-    let mut stats = json!({
-        "numRecords": batch.num_rows(),
-        "nullCount": { col::TS: ts.null_count() },
-    });
-    let min = arrow::compute::min(ts).and_then(|v| millis_string(v.div_euclid(1000)));
-    let max =
-        arrow::compute::max(ts).and_then(|v| millis_string(v.saturating_add(999).div_euclid(1000)));
-    if let (Some(min), Some(max)) = (min, max) {
-        stats["minValues"] = json!({ col::TS: min });
-        stats["maxValues"] = json!({ col::TS: max });
-    }
-    Ok(stats.to_string())
 }
 
 fn millis_string(millis: i64) -> Option<String> {
@@ -555,6 +1005,14 @@ mod tests {
                 zstd_level: 23,
                 ..Default::default()
             },
+            ArchiveOptions {
+                max_concurrent_encodes: 0,
+                ..Default::default()
+            },
+            ArchiveOptions {
+                target_file_rows: 1 << 32,
+                ..Default::default()
+            },
         ] {
             assert!(matches!(
                 bad.validate(),
@@ -566,15 +1024,11 @@ mod tests {
     #[test]
     fn timestamp_stats_round_outwards_to_millis() {
         assert_eq!(millis_string(0).unwrap(), "1970-01-01T00:00:00.000Z");
-        let ts = TimestampMicrosecondArray::from(vec![Some(1_500), None, Some(2_001)])
-            .with_timezone("UTC");
-        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
-            "ts",
-            ts.data_type().clone(),
-            true,
-        )]));
-        let batch = RecordBatch::try_new(schema, vec![Arc::new(ts)]).unwrap();
-        let stats: Value = serde_json::from_str(&file_stats(&batch, 0).unwrap()).unwrap();
+        let mut range = TsRange::default();
+        for ts in [Some(1_500), None, Some(2_001)] {
+            range.add(ts);
+        }
+        let stats: Value = serde_json::from_str(&range.stats()).unwrap();
         assert_eq!(stats["numRecords"], 3);
         assert_eq!(stats["nullCount"]["ts"], 1);
         assert_eq!(stats["minValues"]["ts"], "1970-01-01T00:00:00.001Z");

@@ -427,3 +427,232 @@ async fn wrong_schema_is_refused() {
         Err(StoreError::InvalidLocation { .. })
     ));
 }
+
+/// Parquet files under `dir`, recursively.
+fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(parquet_files(&path));
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_files_all_land_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    let options = ArchiveOptions {
+        target_file_rows: 7,
+        max_buffered_rows: 200,
+        idle_flush_rows: 40,
+        max_concurrent_encodes: 2,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    // Time-ordered hours, hours interleaved within a batch, late rows for an earlier hour, and
+    // rows without a timestamp: files start because partitions are full, idle and too big.
+    let mut written: Vec<String> = Vec::new();
+    for (i, (start, n, hours, nulls)) in [
+        (T0, 95, 1, 0),
+        (T0 + HOUR, 130, 1, 3),
+        (T0 + 2 * HOUR, 61, 3, 2),
+        (T0, 9, 1, 0),
+        (T0 + 5 * HOUR, 250, 1, 0),
+        (T0 + 6 * HOUR, 33, 2, 11),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut part = rows(start, n, hours, nulls);
+        for row in &mut part {
+            row.message = format!("batch {i}: {}", row.message);
+        }
+        for slice in part.chunks(23) {
+            writer.write(batch(slice)).await.unwrap();
+        }
+        written.extend(part.into_iter().map(|r| r.message));
+    }
+    assert!(
+        writer.files_written() > 0,
+        "files were written before the commit"
+    );
+    assert!(!parquet_files(dir.path()).is_empty());
+    let before = Archive::open(&location).await.unwrap();
+    assert_eq!(
+        before.version(),
+        Some(0),
+        "nothing is visible before commit"
+    );
+    assert_eq!(before.stats().unwrap().rows, 0);
+
+    let summary = writer.commit(&catalog(&[])).await.unwrap();
+    assert_eq!(summary.version, 1, "one commit");
+    assert_eq!(summary.rows, written.len() as u64);
+
+    let reopened = Archive::open(&location).await.unwrap();
+    let listed = files(&reopened);
+    assert_eq!(listed.len(), summary.files);
+    assert_eq!(
+        parquet_files(dir.path()).len(),
+        summary.files,
+        "every file written is in the commit, and no other"
+    );
+    let stats = reopened.stats().unwrap();
+    assert_eq!((stats.version, stats.rows), (1, written.len() as u64));
+    for path in listed.keys() {
+        let (batches, _) = read_local(dir.path(), path);
+        let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert!((1..=7).contains(&n), "{path} holds {n} rows");
+    }
+
+    // Rows in == rows out, each exactly once.
+    let read = query(&reopened, "SELECT message FROM logs").await;
+    let mut got: Vec<String> = read
+        .iter()
+        .flat_map(|b| {
+            let messages = b.column(0).as_string::<i32>();
+            (0..b.num_rows())
+                .map(|i| messages.value(i).to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    got.sort();
+    written.sort();
+    assert_eq!(got, written);
+}
+
+#[tokio::test]
+async fn idle_partitions_are_written_before_commit() {
+    async fn files_per_hour(idle_flush_rows: usize) -> BTreeMap<String, usize> {
+        let location = format!("memory://idle-{idle_flush_rows}-{}", std::process::id());
+        let archive = Archive::open(&location).await.unwrap();
+        let options = ArchiveOptions {
+            idle_flush_rows,
+            ..ArchiveOptions::default()
+        };
+        let mut writer = archive.writer(options).await.unwrap();
+        writer.write(batch(&rows(T0, 100, 1, 0))).await.unwrap();
+        // Log time moves on: hour 06 gets no row while 60 go to hour 07.
+        writer
+            .write(batch(&rows(T0 + HOUR, 60, 1, 0)))
+            .await
+            .unwrap();
+        // A late row for hour 06.
+        writer.write(batch(&rows(T0 + 10, 1, 1, 0))).await.unwrap();
+        let summary = writer.commit(&catalog(&[])).await.unwrap();
+        assert_eq!(summary.rows, 161);
+        let mut per_hour = BTreeMap::new();
+        for (_, hour) in files(&Archive::open(&location).await.unwrap()).into_values() {
+            *per_hour.entry(hour).or_insert(0) += 1;
+        }
+        per_hour
+    }
+    let hours = |list: &[(&str, usize)]| -> BTreeMap<String, usize> {
+        list.iter().map(|(h, n)| ((*h).to_owned(), *n)).collect()
+    };
+    assert_eq!(
+        files_per_hour(50).await,
+        hours(&[("06", 2), ("07", 1)]),
+        "hour 06 was written when it went idle; its late row got a file of its own"
+    );
+    assert_eq!(
+        files_per_hour(0).await,
+        hours(&[("06", 1), ("07", 1)]),
+        "without idle flushing, everything waits for the commit"
+    );
+}
+
+/// Makes the partition directory of `T0` impossible to create, for root too: a regular file
+/// stands where the directory `dt=2024-03-05` would go.
+fn block_partition(root: &std::path::Path) {
+    std::fs::write(root.join("dt=2024-03-05"), b"not a directory").unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_background_file_surfaces_and_nothing_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    block_partition(dir.path());
+    let options = ArchiveOptions {
+        target_file_rows: 10,
+        max_concurrent_encodes: 1,
+        idle_flush_rows: 0,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    // A full file starts in the background and is not waited for...
+    writer.write(batch(&rows(T0, 10, 1, 0))).await.unwrap();
+    // ...until the next file needs its slot: the put's error comes out here.
+    let err = writer
+        .write(batch(&rows(T0 + 10, 10, 1, 0)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ObjectStore(_)), "{err}");
+    // The writer stays failed: no later write or commit can drop the lost rows silently.
+    let again = writer
+        .write(batch(&rows(T0 + 5 * 24 * HOUR, 3, 1, 0)))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::WriterFailed { .. }), "{again}");
+    let commit = writer.commit(&catalog(&["never"])).await.unwrap_err();
+    assert!(
+        matches!(commit, StoreError::WriterFailed { .. }),
+        "{commit}"
+    );
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(0));
+    assert_eq!(reopened.stats().unwrap().rows, 0);
+    assert!(reopened.load_catalog().await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_failing_at_commit_fails_the_commit_and_its_files_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    block_partition(dir.path());
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    // Other days write fine; the blocked one fails only when the commit flushes it.
+    writer
+        .write(batch(&rows(T0 + 48 * HOUR, 40, 4, 5)))
+        .await
+        .unwrap();
+    writer.write(batch(&rows(T0, 30, 1, 0))).await.unwrap();
+    let err = writer.commit(&catalog(&[])).await.unwrap_err();
+    assert!(matches!(err, StoreError::ObjectStore(_)), "{err}");
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(0));
+    assert_eq!(reopened.stats().unwrap().rows, 0);
+    assert!(
+        parquet_files(dir.path()).is_empty(),
+        "the files that were written are deleted again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_waits_for_files_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    let options = ArchiveOptions {
+        target_file_rows: 5,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    writer.write(batch(&rows(T0, 200, 3, 4))).await.unwrap();
+    writer.abort().await.unwrap();
+    assert!(parquet_files(dir.path()).is_empty());
+    assert_eq!(Archive::open(&location).await.unwrap().version(), Some(0));
+}
