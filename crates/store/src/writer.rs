@@ -952,10 +952,26 @@ fn writer_properties(
     // share long prefixes (timestamp, level, logger), which prefix encoding drops
     // before zstd sees them. Trace and span ids, messages and params are mostly distinct
     // values: a dictionary costs interning time and (measured on the generated corpus) bytes;
-    // ids of one trace share prefixes.
+    // ids of one trace share prefixes. Min/max statistics of free text and random ids prune
+    // nothing (queries prune on `ts`, `service`, `level`, `template_id`, ...) and cost a
+    // comparison per value: those columns have none.
     let path = |name: &str| ColumnPath::from(name);
-    let params_item = ColumnPath::new(vec![col::PARAMS.to_owned(), "list".into(), "item".into()]);
-    Ok(WriterProperties::builder()
+    let params_item =
+        || ColumnPath::new(vec![col::PARAMS.to_owned(), "list".into(), "item".into()]);
+    let mut builder = WriterProperties::builder();
+    for name in [
+        col::RAW,
+        col::HEADER,
+        col::MESSAGE,
+        col::FIELDS,
+        col::TRACE_ID,
+        col::SPAN_ID,
+        col::PARENT_SPAN_ID,
+    ] {
+        builder = builder.set_column_statistics_enabled(path(name), EnabledStatistics::None);
+    }
+    builder = builder.set_column_statistics_enabled(params_item(), EnabledStatistics::None);
+    Ok(builder
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_dictionary_enabled(true)
         .set_column_dictionary_enabled(path(col::TS), false)
@@ -973,7 +989,7 @@ fn writer_properties(
         .set_column_dictionary_enabled(path(col::PARENT_SPAN_ID), false)
         .set_column_encoding(path(col::PARENT_SPAN_ID), Encoding::DELTA_BYTE_ARRAY)
         .set_column_dictionary_enabled(path(col::MESSAGE), false)
-        .set_column_dictionary_enabled(params_item, false)
+        .set_column_dictionary_enabled(params_item(), false)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(options.row_group_rows))
         .set_sorting_columns(Some(sorting))
