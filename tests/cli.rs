@@ -301,7 +301,13 @@ fn sql_is_read_only() {
 fn filters_through_the_logs_view_prune_files() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("archive");
-    ok(&["ingest", s(&data("samples/app.log")), "--to", s(&store), "-q"]);
+    ok(&[
+        "ingest",
+        s(&data("samples/app.log")),
+        "--to",
+        s(&store),
+        "-q",
+    ]);
     let plan = ok(&[
         "sql",
         "--store",
@@ -315,7 +321,10 @@ fn filters_through_the_logs_view_prune_files() {
         .find(|l| l.contains("DataSourceExec") && l.contains("parquet"))
         .unwrap_or_else(|| panic!("no Parquet scan in {plan}"));
     assert!(scan.contains("pruning_predicate="), "{scan}");
-    assert!(scan.contains("ts_max@") && scan.contains("service_min@"), "{scan}");
+    assert!(
+        scan.contains("ts_max@") && scan.contains("service_min@"),
+        "{scan}"
+    );
 }
 
 #[test]

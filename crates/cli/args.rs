@@ -135,7 +135,7 @@ pub(crate) struct IngestArgs {
     /// Largest entry kept whole, in bytes; longer entries are cut and flagged `truncated`.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     pub(crate) max_entry_bytes: usize,
-    /// Rows buffered in memory before Parquet files are flushed (bounds memory).
+    /// Rows the archive writer holds in memory, buffered or being encoded (bounds memory).
     #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
     pub(crate) max_buffered_rows: usize,
     /// Extra mask applied before the built-in ones: matches of REGEX become `<NAME>` (repeatable).
