@@ -290,22 +290,29 @@ impl Scanner<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Option<()> {
+    /// A bracketed, comma-separated sequence (`[…]`, or an object read
+    /// without flattening): `item` reads one element.
+    fn sequence(
+        &mut self,
+        (open, close): (u8, u8),
+        depth: usize,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
         if depth > MAX_DEPTH {
             return None;
         }
-        self.eat(b'[')?;
+        self.eat(open)?;
         self.ws();
-        if self.eat(b']').is_some() {
+        if self.eat(close).is_some() {
             return Some(());
         }
         loop {
             self.ws();
-            self.value(depth)?;
+            item(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b']' => {
+                c if c == close => {
                     self.i += 1;
                     return Some(());
                 }
@@ -314,33 +321,19 @@ impl Scanner<'_> {
         }
     }
 
+    fn array(&mut self, depth: usize) -> Option<()> {
+        self.sequence((b'[', b']'), depth, |s| s.value(depth).map(drop))
+    }
+
     /// An object inside an array: validated, not flattened.
     fn skip_object(&mut self, depth: usize) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.eat(b'{')?;
-        self.ws();
-        if self.eat(b'}').is_some() {
-            return Some(());
-        }
-        loop {
-            self.ws();
-            self.string()?;
-            self.ws();
-            self.eat(b':')?;
-            self.ws();
-            self.value(depth)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.sequence((b'{', b'}'), depth, |s| {
+            s.string()?;
+            s.ws();
+            s.eat(b':')?;
+            s.ws();
+            s.value(depth).map(drop)
+        })
     }
 }
 
