@@ -116,8 +116,11 @@ pub(crate) fn synth(a: SynthArgs) -> anyhow::Result<ExitCode> {
     crate::config::new_catalog(a.masks.clone())?;
     let mut reports = Vec::new();
     if a.logs.is_empty() {
-        let dir = TempDir::new()?;
-        let log = dir.0.join(format!("synth-{}-{}.log", a.lines, a.seed));
+        let dir = tempfile::Builder::new()
+            .prefix("logoscope-eval-")
+            .tempdir()
+            .context("cannot create a temporary folder for the corpus")?;
+        let log = dir.path().join(format!("synth-{}-{}.log", a.lines, a.seed));
         let truth = log.with_extension("truth.jsonl");
         let cfg = SynthConfig::new(a.lines, a.seed);
         let mut out = BufWriter::new(File::create(&log)?);
@@ -355,26 +358,4 @@ fn render_synth(r: &SynthReport) -> String {
         ));
     }
     s
-}
-
-/// A scratch folder removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> anyhow::Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("logoscope-eval-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -971,23 +971,24 @@ fn writer_properties(
         builder = builder.set_column_statistics_enabled(path(name), EnabledStatistics::None);
     }
     builder = builder.set_column_statistics_enabled(params_item(), EnabledStatistics::None);
+    // Plain encodings that beat a dictionary: deltas for sorted integers,
+    // shared prefixes for headers, raw text and ids.
+    for (name, encoding) in [
+        (col::TS, Encoding::DELTA_BINARY_PACKED),
+        (col::LINE, Encoding::DELTA_BINARY_PACKED),
+        (col::HEADER, Encoding::DELTA_BYTE_ARRAY),
+        (col::RAW, Encoding::DELTA_BYTE_ARRAY),
+        (col::TRACE_ID, Encoding::DELTA_BYTE_ARRAY),
+        (col::SPAN_ID, Encoding::DELTA_BYTE_ARRAY),
+        (col::PARENT_SPAN_ID, Encoding::DELTA_BYTE_ARRAY),
+    ] {
+        builder = builder
+            .set_column_dictionary_enabled(path(name), false)
+            .set_column_encoding(path(name), encoding);
+    }
     Ok(builder
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_dictionary_enabled(true)
-        .set_column_dictionary_enabled(path(col::TS), false)
-        .set_column_encoding(path(col::TS), Encoding::DELTA_BINARY_PACKED)
-        .set_column_dictionary_enabled(path(col::LINE), false)
-        .set_column_encoding(path(col::LINE), Encoding::DELTA_BINARY_PACKED)
-        .set_column_dictionary_enabled(path(col::HEADER), false)
-        .set_column_encoding(path(col::HEADER), Encoding::DELTA_BYTE_ARRAY)
-        .set_column_dictionary_enabled(path(col::RAW), false)
-        .set_column_encoding(path(col::RAW), Encoding::DELTA_BYTE_ARRAY)
-        .set_column_dictionary_enabled(path(col::TRACE_ID), false)
-        .set_column_encoding(path(col::TRACE_ID), Encoding::DELTA_BYTE_ARRAY)
-        .set_column_dictionary_enabled(path(col::SPAN_ID), false)
-        .set_column_encoding(path(col::SPAN_ID), Encoding::DELTA_BYTE_ARRAY)
-        .set_column_dictionary_enabled(path(col::PARENT_SPAN_ID), false)
-        .set_column_encoding(path(col::PARENT_SPAN_ID), Encoding::DELTA_BYTE_ARRAY)
         .set_column_dictionary_enabled(path(col::MESSAGE), false)
         .set_column_dictionary_enabled(params_item(), false)
         .set_statistics_enabled(EnabledStatistics::Page)
