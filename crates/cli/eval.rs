@@ -1,7 +1,7 @@
 //! `logoscope eval loghub`: template accuracy against Loghub-layout ground truth.
 //! `logoscope eval synth`: the same through the whole ingest path, on generated logs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -305,27 +305,29 @@ fn score_rows<'t>(
     predicted: &[String],
 ) -> anyhow::Result<SynthRow> {
     let t: Vec<Option<&str>> = members.iter().map(|&i| label(&truth[i])).collect();
-    let t_of = |i: usize| label(&truth[i]);
     let p: Vec<&str> = members.iter().map(|&i| predicted[i].as_str()).collect();
-    let labelled: Vec<usize> = members
-        .iter()
-        .copied()
-        .filter(|&i| t_of(i).is_some())
-        .collect();
+    // Distinct true labels, and distinct predictions among labelled entries.
+    let mut true_set = HashSet::new();
+    let mut found_set = HashSet::new();
+    for (t, p) in t.iter().zip(&p) {
+        if let Some(t) = t {
+            true_set.insert(*t);
+            found_set.insert(*p);
+        }
+    }
+    let labelled = t.iter().flatten().count();
     // Names, not template texts: group by the labels as written.
-    let s = if labelled.is_empty() {
+    let s = if labelled == 0 {
         None
     } else {
         Some(score_with(&t, &p, TruthMode::Lenient)?)
     };
-    let count =
-        |it: &mut dyn Iterator<Item = &str>| it.collect::<std::collections::HashSet<_>>().len();
     Ok(SynthRow {
         group: group.to_owned(),
         entries: members.len(),
-        labelled: labelled.len(),
-        templates_truth: count(&mut labelled.iter().filter_map(|&i| label(&truth[i]))),
-        templates_found: count(&mut labelled.iter().map(|&i| predicted[i].as_str())),
+        labelled,
+        templates_truth: true_set.len(),
+        templates_found: found_set.len(),
         ga: s.as_ref().map(|s| s.ga),
         fga: s.as_ref().map(|s| s.fga),
     })
