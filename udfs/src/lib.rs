@@ -4,7 +4,8 @@
 //! function under `scalar/` (and `aggregate/`, `window/` as they appear), each
 //! with its [`Documentation`](datafusion::logical_expr::Documentation) and unit
 //! tests — and [`register`], which installs them all on a `SessionContext`.
-//! It depends on `logoscope-drain` for template rendering and on DataFusion; it
+//! It depends on `logoscope-drain` for template rendering, on `logoscope-ingest`
+//! for residual text and entry parsing, and on DataFusion; it
 //! must not depend on the archive (`logoscope-store`) or on the engine, so that
 //! every process that plans or executes queries (CLI, server, Ballista
 //! scheduler and executors) can register the same functions by name.
@@ -36,7 +37,12 @@ use datafusion::prelude::SessionContext;
 
 /// Every scalar UDF this crate provides.
 pub fn scalar_udfs() -> Vec<ScalarUDF> {
-    vec![ScalarUDF::from(scalar::RenderTemplate::new())]
+    vec![
+        ScalarUDF::from(scalar::RenderTemplate::new()),
+        ScalarUDF::from(scalar::RenderMessage::new()),
+        ScalarUDF::from(scalar::FillResidual::new()),
+        ScalarUDF::from(scalar::EntryFields::new()),
+    ]
 }
 
 /// Registers every Logoscope UDF on `ctx`, replacing functions of the same name.

@@ -21,6 +21,8 @@ pub const INGEST_ERRORS: &str = "ingest_errors";
 
 /// SQL of the `logs` view (see the file's leading comment).
 pub const LOGS_VIEW_SQL: &str = include_str!("../../../queries/logs_view.sql");
+/// The `logs` view over archives written with table schema v1.
+pub const LOGS_VIEW_V1_SQL: &str = include_str!("../../../queries/logs_view_v1.sql");
 /// SQL of the `ingest_errors` view (see the file's leading comment).
 pub const INGEST_ERRORS_SQL: &str = include_str!("../../../queries/ingest_errors.sql");
 
@@ -79,7 +81,11 @@ pub async fn session_for_archive(
         .await?;
     ctx.register_table(LOGS_STORED, provider)?;
     let catalog = archive.load_catalog().await?;
-    register_catalog_and_views(&ctx, catalog.as_ref()).await?;
+    let view = match archive.schema_version()? {
+        1 => LOGS_VIEW_V1_SQL,
+        _ => LOGS_VIEW_SQL,
+    };
+    register_catalog_and_views(&ctx, catalog.as_ref(), view).await?;
     Ok(ctx)
 }
 
@@ -101,13 +107,14 @@ pub async fn session_for_batches(
     }
     let table = MemTable::try_new(logoscope_ingest::schema::logs_schema(), partitions)?;
     ctx.register_table(LOGS_STORED, Arc::new(table))?;
-    register_catalog_and_views(&ctx, Some(catalog)).await?;
+    register_catalog_and_views(&ctx, Some(catalog), LOGS_VIEW_SQL).await?;
     Ok(ctx)
 }
 
 async fn register_catalog_and_views(
     ctx: &SessionContext,
     catalog: Option<&TemplateCatalog>,
+    logs_view: &str,
 ) -> Result<(), EngineError> {
     let templates = templates_batch(catalog)?;
     let table = MemTable::try_new(templates.schema(), vec![vec![templates]])?;
@@ -115,7 +122,7 @@ async fn register_catalog_and_views(
 
     // Planned once here against the registered providers; queries on the views
     // inline these plans, so filters and projections still reach the scans.
-    let logs = ctx.sql(LOGS_VIEW_SQL).await?.into_view();
+    let logs = ctx.sql(logs_view).await?.into_view();
     ctx.register_table(LOGS, logs)?;
     let errors = ctx.sql(INGEST_ERRORS_SQL).await?.into_view();
     ctx.register_table(INGEST_ERRORS, errors)?;

@@ -46,6 +46,7 @@ pub mod inputs;
 pub mod level;
 pub mod parse;
 mod pipeline;
+pub mod residual;
 pub mod schema;
 pub mod timestamp;
 

@@ -38,6 +38,7 @@ use crate::framing::{Entry, EntryFramer, FramerConfig};
 use crate::inputs::{InputSpec, open_input};
 use crate::level::Level;
 use crate::parse::{EntryError, EntryParser, ParseOptions};
+use crate::residual::{self, Hole, HoleKind, find_ts};
 
 /// Ingest configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,11 @@ pub struct IngestOptions {
     pub background_parse: bool,
     /// Ingest clock (UTC µs) for inferring syslog years; system clock if `None`.
     pub now_micros: Option<i64>,
+    /// Leave out of the rows what the query layer rebuilds exactly: `fields`
+    /// (from the entry text; only without `time_keys`), and the time,
+    /// message and ids inside the header and entry text (holes, see
+    /// [`crate::residual`]). On by default; off stores every text whole.
+    pub derive_text: bool,
 }
 
 impl Default for IngestOptions {
@@ -86,6 +92,7 @@ impl Default for IngestOptions {
             queue_chunks: 4,
             background_parse: true,
             now_micros: None,
+            derive_text: true,
         }
     }
 }
@@ -148,8 +155,12 @@ struct RowSpans {
     trace_id: Span,
     span_id: Span,
     parent_span_id: Span,
-    raw: (usize, usize),
-    header_len: usize,
+    /// Residual of the header (see [`crate::residual`]); `None` when empty.
+    header: Span,
+    /// Residual of the whole entry; `None` when `header + message` is the entry.
+    raw: Span,
+    /// Whether `raw` has a message hole.
+    message_hole: bool,
     message: (usize, usize),
     /// Message plus shape when the entry has one; otherwise the message.
     drain: (usize, usize),
@@ -158,12 +169,24 @@ struct RowSpans {
     error: Option<EntryError>,
 }
 
+/// What a row leaves for the query layer to rebuild.
+#[derive(Debug, Clone, Copy)]
+struct Derive {
+    /// `fields` is left null: a parse of the entry text gives it back.
+    fields: bool,
+    /// The header and entry text are stored as residuals with holes for the
+    /// time, message and ids; otherwise whole (still escaped as residuals).
+    holes: bool,
+}
+
 #[derive(Debug)]
 struct Chunk {
     input: usize,
     bytes: u64,
     text: String,
     rows: Vec<RowSpans>,
+    /// Scratch list of holes for the residual being written.
+    holes: Vec<Hole>,
 }
 
 impl Chunk {
@@ -173,6 +196,7 @@ impl Chunk {
             bytes: 0,
             text: String::new(),
             rows: Vec::with_capacity(capacity),
+            holes: Vec::new(),
         }
     }
 
@@ -198,11 +222,12 @@ impl Chunk {
         (start, self.text.len())
     }
 
-    fn push(&mut self, entry: &Entry<'_>, parser: &EntryParser) {
+    /// Parses `entry` and appends its row, leaving out what `derive` says
+    /// the query layer rebuilds.
+    fn push(&mut self, entry: &Entry<'_>, parser: &EntryParser, derive: Derive) {
         let p = parser.parse(&entry.text);
         let raw_at = self.text.len();
         self.text.push_str(p.raw);
-        let raw = (raw_at, self.text.len());
         let text: &str = &entry.text;
         let put_opt = |c: &Option<std::borrow::Cow<'_, str>>, chunk: &mut Chunk| {
             c.as_deref().map(|s| chunk.put(s, text, raw_at))
@@ -212,7 +237,10 @@ impl Chunk {
         let trace_id = put_opt(&p.trace_id, self);
         let span_id = put_opt(&p.span_id, self);
         let parent_span_id = put_opt(&p.parent_span_id, self);
-        let fields = p.fields.as_deref().map(|f| self.put(f, text, raw_at));
+        let fields = match &p.fields {
+            Some(f) if !derive.fields => Some(self.put(f, text, raw_at)),
+            _ => None,
+        };
         let (message, drain) = match &p.shape {
             None => {
                 let m = self.put(&p.message, text, raw_at);
@@ -229,6 +257,52 @@ impl Chunk {
                 (m, (start, self.text.len()))
             }
         };
+        let header = (!p.header.is_empty()).then(|| {
+            self.holes.clear();
+            if derive.holes
+                && let Some((range, fmt)) = p.ts.and_then(|ts| find_ts(p.header, ts))
+            {
+                self.holes.push(Hole {
+                    range,
+                    kind: HoleKind::Ts(fmt),
+                });
+            }
+            self.put_residual(p.header)
+        });
+        let rest = &p.raw[p.header.len()..];
+        let mut message_hole = false;
+        let raw = (rest != &*p.message).then(|| {
+            self.holes.clear();
+            if derive.holes {
+                if let Some((range, fmt)) = p.ts.and_then(|ts| find_ts(p.raw, ts)) {
+                    self.holes.push(Hole {
+                        range,
+                        kind: HoleKind::Ts(fmt),
+                    });
+                }
+                if p.shape.is_some()
+                    && let Some(range) = locate(p.raw, &p.message)
+                {
+                    self.holes.push(Hole {
+                        range,
+                        kind: HoleKind::Message,
+                    });
+                    message_hole = true;
+                }
+                for (v, kind) in [
+                    (&p.trace_id, HoleKind::TraceId),
+                    (&p.span_id, HoleKind::SpanId),
+                    (&p.parent_span_id, HoleKind::ParentSpanId),
+                ] {
+                    if let Some(range) = v.as_deref().and_then(|v| locate(p.raw, v)) {
+                        self.holes.push(Hole { range, kind });
+                    }
+                }
+            }
+            self.put_residual(p.raw)
+        });
+        // A hole that overlapped another was left out by the encoder.
+        message_hole &= raw.is_some_and(|r| residual::has_message_hole(self.get(r)));
         self.rows.push(RowSpans {
             line: entry.line,
             ts: p.ts,
@@ -238,8 +312,9 @@ impl Chunk {
             trace_id,
             span_id,
             parent_span_id,
+            header,
             raw,
-            header_len: p.header.len(),
+            message_hole,
             message,
             drain,
             shaped: p.shape.is_some(),
@@ -247,6 +322,28 @@ impl Chunk {
             error: EntryError::pick(entry.truncated, entry.binary, entry.invalid_utf8, p.error),
         });
     }
+
+    /// Appends the residual of `text` with the chunk's pending holes.
+    fn put_residual(&mut self, text: &str) -> (usize, usize) {
+        let start = self.text.len();
+        residual::encode(text, &mut self.holes, &mut self.text);
+        (start, self.text.len())
+    }
+}
+
+/// Where `value` is in `text`: by address when it borrows from `text`,
+/// otherwise its first occurrence. `None` for an empty value.
+fn locate(text: &str, value: &str) -> Option<Range<usize>> {
+    if value.is_empty() {
+        return None;
+    }
+    let base = text.as_ptr() as usize;
+    let p = value.as_ptr() as usize;
+    if p >= base && p + value.len() <= base + text.len() {
+        let at = p - base;
+        return Some(at..at + value.len());
+    }
+    memchr::memmem::find(text.as_bytes(), value.as_bytes()).map(|at| at..at + value.len())
 }
 
 #[derive(Debug)]
@@ -278,6 +375,7 @@ struct Producer {
     framer: FramerConfig,
     chunk_rows: usize,
     chunk_bytes: usize,
+    derive: Derive,
     /// Text bytes of the last full chunk: the next one starts with that much
     /// room instead of growing (and copying) from empty.
     text_hint: usize,
@@ -332,7 +430,7 @@ impl Producer {
         let failure = loop {
             match framer.next_entry() {
                 Ok(Some(entry)) => {
-                    chunk.push(&entry, &self.parser);
+                    chunk.push(&entry, &self.parser, self.derive);
                     *entries += 1;
                     if chunk.rows.len() >= self.chunk_rows || chunk.text.len() >= self.chunk_bytes {
                         self.text_hint = (chunk.text.len() + chunk.text.len() / 8)
@@ -427,6 +525,12 @@ impl Pipeline {
             },
             chunk_rows: opts.chunk_rows.max(1),
             chunk_bytes: opts.chunk_bytes.max(1),
+            derive: Derive {
+                // `fields` depends on which key is the time: only the default
+                // choice is what a parse at query time makes.
+                fields: opts.derive_text && opts.time_keys.is_empty(),
+                holes: opts.derive_text,
+            },
             text_hint: 0,
             pending: None,
             ended: false,
@@ -601,17 +705,25 @@ impl Pipeline {
         let drain_input = chunk.get(r.drain);
         let matched = catalog.add(drain_input, r.ts, &mut self.ranges);
         let message = chunk.get(r.message);
-        let raw = chunk.get(r.raw);
-        let header = &raw[..r.header_len];
-        let store_message = r.shaped || {
+        let store_message = {
             let template = catalog.get(matched.id).map_or("", |t| t.template.as_str());
             self.render_buf.clear();
             let mut params = self.ranges.iter().map(|p| &drain_input[p.clone()]);
             render_into(template, &mut params, &mut self.render_buf);
-            self.render_buf != message
+            let rendered = self.render_buf.as_str();
+            if !r.shaped {
+                rendered != message
+            } else if r.message_hole {
+                // The query layer cuts the shape back out of the rendering.
+                !residual::shape_range(rendered).is_some_and(|cut| {
+                    rendered.len() - cut.len() == message.len()
+                        && message.starts_with(&rendered[..cut.start])
+                        && message.ends_with(&rendered[cut.end..])
+                })
+            } else {
+                true
+            }
         };
-        let store_raw =
-            raw.len() != header.len() + message.len() || &raw[header.len()..] != message;
         let error = r.error.map(EntryError::as_str);
         let row = LogRow {
             ts: r.ts,
@@ -626,8 +738,8 @@ impl Pipeline {
             template_id: matched.id,
             message: store_message.then_some(message),
             fields: chunk.opt(r.fields),
-            header: Some(header),
-            raw: store_raw.then_some(raw),
+            header: chunk.opt(r.header),
+            raw: chunk.opt(r.raw),
             error,
         };
         self.builder

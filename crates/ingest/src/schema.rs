@@ -1,15 +1,20 @@
 //! The `logs` table as Logoscope stores it (schema v1).
 //!
 //! Text is not stored twice: `message` is null when the template and params
-//! reproduce it exactly, and `raw` is null when `header || message` does. The
-//! query layer (`logoscope-engine`) rebuilds both columns for readers.
+//! reproduce it exactly, `raw` is null when `header || message` does, `header`
+//! and `raw` are residuals with holes for the time, message and ids (see
+//! [`crate::residual`]), and `fields` is null when a parse of the entry text
+//! gives it back. The query layer (`logoscope-engine`) rebuilds them for readers.
+//!
+//! Version 2 introduced residuals and derived `fields`; version 1 stored
+//! `header`, `raw` and `fields` whole.
 
 use std::sync::{Arc, OnceLock};
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// Schema version written into the archive metadata.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Column names, in schema order.
 pub mod col {
@@ -37,11 +42,13 @@ pub mod col {
     pub const PARAMS: &str = "params";
     /// Message body; null when `render(template, params)` equals it.
     pub const MESSAGE: &str = "message";
-    /// Flattened structured fields not promoted to columns (JSON object text).
+    /// Flattened structured fields not promoted to columns (JSON object text);
+    /// null when a parse of the entry text gives them back.
     pub const FIELDS: &str = "fields";
-    /// Text of the entry before the message (timestamp, level, …); null when empty.
+    /// Text of the entry before the message (timestamp, level, …) as a
+    /// residual; null when empty.
     pub const HEADER: &str = "header";
-    /// Original entry text; null when `header || message` equals it.
+    /// Original entry text as a residual; null when `header || message` equals it.
     pub const RAW: &str = "raw";
     /// Parse problem kind, null when the entry parsed cleanly.
     pub const ERROR: &str = "error";

@@ -7,6 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int8Type, Int32Type, TimestampMicrosecondType, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use logoscope_drain::{DrainConfig, TemplateCatalog, render};
+use logoscope_ingest::residual::{self, HoleValues};
 use logoscope_ingest::schema::logs_schema;
 use logoscope_ingest::{
     EntryFramer, FramerConfig, IngestError, IngestOptions, IngestStats, InputSpec, Pipeline,
@@ -31,6 +32,7 @@ struct Row {
     raw: String,
     raw_stored: bool,
     fields: Option<String>,
+    fields_stored: bool,
     error: Option<String>,
     template_id: u64,
 }
@@ -80,16 +82,44 @@ fn rows(batches: &[RecordBatch], catalog: &TemplateCatalog) -> Vec<Row> {
             let ps: Vec<&str> = (0..p.len()).map(|j| p.value(j)).collect();
             let stored = utf8(b, "message", i);
             let message_stored = stored.is_some();
+            let fill = |residual: &str, message: Option<&str>| {
+                let mut out = String::new();
+                let (t, s, p) = (
+                    utf8(b, "trace_id", i),
+                    utf8(b, "span_id", i),
+                    utf8(b, "parent_span_id", i),
+                );
+                let v = HoleValues {
+                    ts: ts.is_valid(i).then(|| ts.value(i)),
+                    message,
+                    trace_id: t.as_deref(),
+                    span_id: s.as_deref(),
+                    parent_span_id: p.as_deref(),
+                };
+                residual::decode(residual, &v, &mut out).expect("residual fills");
+                out
+            };
+            let raw_col = utf8(b, "raw", i);
             let message = stored.unwrap_or_else(|| {
-                render(
+                let rendered = render(
                     &catalog.get(template_id).expect("template issued").template,
                     &ps,
-                )
+                );
+                if raw_col.as_deref().is_some_and(residual::has_message_hole) {
+                    residual::strip_shape(&rendered).expect("shape")
+                } else {
+                    rendered
+                }
             });
-            let header = utf8(b, "header", i).unwrap_or_default();
-            let raw_col = utf8(b, "raw", i);
+            let header = utf8(b, "header", i).map_or_else(String::new, |h| fill(&h, None));
             let raw_stored = raw_col.is_some();
-            let raw = raw_col.unwrap_or_else(|| format!("{header}{message}"));
+            let raw = raw_col.map_or_else(
+                || format!("{header}{message}"),
+                |r| fill(&r, Some(&message)),
+            );
+            let fields_col = utf8(b, "fields", i);
+            let fields_stored = fields_col.is_some();
+            let fields = fields_col.or_else(|| residual::derived_fields(&raw));
             out.push(Row {
                 ts: ts.is_valid(i).then(|| ts.value(i)),
                 source: dict32(b, "source", i).unwrap(),
@@ -102,7 +132,8 @@ fn rows(batches: &[RecordBatch], catalog: &TemplateCatalog) -> Vec<Row> {
                 message_stored,
                 raw,
                 raw_stored,
-                fields: utf8(b, "fields", i),
+                fields,
+                fields_stored,
                 error: dict8(b, "error", i),
                 template_id,
             });
@@ -226,6 +257,74 @@ fn mixed_formats_end_to_end() {
     // Plain rows are reconstructed from header + message, not stored twice.
     assert!(!rows[0].raw_stored);
     assert!(!rows[1].raw_stored);
+}
+
+/// Entries whose text overlaps the row's other columns in awkward ways.
+const OVERLAPS: &str = "{\"ts\":1704207845123,\"level\":\"info\",\"msg\":\"paid {card}\",\"trace_id\":\"abc\",\"span_id\":\"abc\",\"n\":1}
+{\"time\":\"2024-01-02T16:04:05.5+01:00\",\"msg\":\"say \\\"hi\\\"\\nnext\",\"trace_id\":\"t1\",\"x\":\"\\u0001\"}
+{\"@timestamp\":\"2024-01-02T15:04:05.123456Z\",\"message\":\"\",\"k\":[1,2]}
+{\"ts\":\"2024-01-02 15:04:05,250\",\"msg\":\"multi\\nline\\n  at x\",\"a\":{\"b\":\"2024-01-02 15:04:05,250\"}}
+ts=2024-01-02T15:04:08.000001Z level=debug msg=\"cache miss\" key=\"a b\" trace_id=ff
+ts=1704207845 msg=ok
+2024-01-02T15:04:05.999Z WARN ctl\u{1}char \u{1}M here
+<13>1 2024-01-02T15:04:05.000+00:00 h app 1 ID - m
+Jan  2 15:04:05 host app[1]: Jan  2 15:04:05 echoed
+";
+
+#[test]
+fn derived_text_rebuilds_exactly_what_whole_text_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = write(dir.path(), "mixed.log", MIXED.as_bytes());
+    let overlaps = write(dir.path(), "overlaps.log", OVERLAPS.as_bytes());
+    for time_keys in [vec![], vec!["a.b".to_owned()]] {
+        let inputs = vec![
+            InputSpec::File(mixed.clone()),
+            InputSpec::File(overlaps.clone()),
+        ];
+        let base = IngestOptions {
+            time_keys: time_keys.clone(),
+            ..opts()
+        };
+        let (whole, _) = ingest(
+            inputs.clone(),
+            IngestOptions {
+                derive_text: false,
+                ..base.clone()
+            },
+        );
+        let (derived, _) = ingest(inputs, base);
+        assert_eq!(whole.len(), 16);
+        assert!(whole.iter().all(|r| r.fields.is_none() || r.fields_stored));
+        for (w, d) in whole.iter().zip(&derived) {
+            assert_eq!(
+                (&w.message, &w.raw, &w.fields),
+                (&d.message, &d.raw, &d.fields),
+                "{time_keys:?}"
+            );
+            assert_eq!(
+                (w.ts, &w.trace_id, &w.level, w.template_id),
+                (d.ts, &d.trace_id, &d.level, d.template_id)
+            );
+        }
+        // Fields are left out only when a parse at query time gives them back.
+        let left_out = derived
+            .iter()
+            .filter(|r| r.fields.is_some() && !r.fields_stored)
+            .count();
+        assert_eq!(left_out > 0, time_keys.is_empty(), "{time_keys:?}");
+        // Every line of the input comes back, SOH bytes included.
+        let text: Vec<&str> = derived.iter().map(|r| r.raw.as_str()).collect();
+        assert!(text.contains(&"2024-01-02T15:04:05.999Z WARN ctl\u{1}char \u{1}M here"));
+        assert!(text.contains(&"ts=1704207845 msg=ok"));
+    }
+    // With holes the JSON message is not stored twice.
+    let (derived, _) = ingest(vec![InputSpec::File(overlaps)], opts());
+    assert_eq!(derived[0].message, "paid {card}");
+    assert!(!derived[0].message_stored);
+    assert!(
+        derived[1].message_stored,
+        "an escaped message is not in the text as is"
+    );
 }
 
 #[test]

@@ -316,12 +316,42 @@ impl Archive {
         }
     }
 
+    /// The table schema version the archive was created with (`logoscope.schemaVersion`;
+    /// 1 when absent). Readers pick the `logs` view for it; writers append only to
+    /// [`SCHEMA_VERSION`] tables.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let snapshot = self.table.snapshot()?;
+        let version = snapshot.metadata().configuration().get(SCHEMA_VERSION_KEY);
+        match version {
+            None => Ok(1),
+            Some(v) => v.parse().map_err(|_| StoreError::SchemaMismatch {
+                reason: format!("{}: {SCHEMA_VERSION_KEY} is {v:?}, not a number", self.url),
+            }),
+        }
+    }
+
     /// A writer appending to this archive. Its commit treats the loaded version as the one the
     /// caller's catalog came from (see [`ArchiveWriter::commit`]).
+    ///
+    /// An archive created with another table schema version is refused: its rows store text
+    /// differently and one table must not mix the two.
     pub async fn writer(&self, options: ArchiveOptions) -> Result<ArchiveWriter, StoreError> {
+        let version = self.schema_version()?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::SchemaMismatch {
+                reason: format!(
+                    "{} holds table schema v{version} and this Logoscope writes v{SCHEMA_VERSION}; \
+                     it can still be queried, but ingest into a new archive (--to)",
+                    self.url
+                ),
+            });
+        }
         ArchiveWriter::new(self.table.clone(), options)
     }
 }
+
+/// The table property holding the Logoscope table schema version.
+const SCHEMA_VERSION_KEY: &str = "logoscope.schemaVersion";
 
 fn register_object_stores() {
     static ONCE: Once = Once::new();
@@ -380,7 +410,7 @@ async fn create_table(table: DeltaTable) -> Result<DeltaTable, StoreError> {
         // Statistics on `ts` are what time-range queries skip files with; the writer computes
         // exactly those, so other Delta writers (optimize) are told to do the same.
         .with_configuration_property(TableProperty::DataSkippingStatsColumns, Some("ts"))
-        .with_configuration([("logoscope.schemaVersion", Some(SCHEMA_VERSION.to_string()))])
+        .with_configuration([(SCHEMA_VERSION_KEY, Some(SCHEMA_VERSION.to_string()))])
         .with_raise_if_key_not_exists(false)
         .with_save_mode(SaveMode::Ignore)
         .await;

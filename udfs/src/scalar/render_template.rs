@@ -70,7 +70,7 @@ static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-fn is_string(t: &DataType) -> bool {
+pub(super) fn is_string(t: &DataType) -> bool {
     matches!(
         t,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
@@ -97,31 +97,7 @@ impl ScalarUDFImpl for RenderTemplate {
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let [template, params] = take_function_args(Self::NAME, arg_types)?;
-        if !is_string(template) {
-            return plan_err!("{}: template must be a string, got {template}", Self::NAME);
-        }
-        let params = match params {
-            // Keep the caller's item field (name, nullability) when it is already
-            // Utf8: casting only to rename `element` to `item` would copy every row.
-            DataType::List(item) if item.data_type() == &DataType::Utf8 => params.clone(),
-            DataType::List(item)
-            | DataType::LargeList(item)
-            | DataType::ListView(item)
-            | DataType::LargeListView(item)
-            | DataType::FixedSizeList(item, _)
-                if is_string(item.data_type()) =>
-            {
-                params_type()
-            }
-            DataType::Null => params_type(),
-            other => {
-                return plan_err!(
-                    "{}: params must be a list of strings, got {other}",
-                    Self::NAME
-                );
-            }
-        };
-        Ok(vec![DataType::Utf8, params])
+        coerce_render_args(Self::NAME, template, params)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -173,8 +149,43 @@ impl ScalarUDFImpl for RenderTemplate {
     }
 }
 
+/// Coerces a template argument to `Utf8` and a params argument to a list of
+/// `Utf8` (see [`RenderTemplate`]); `name` is the calling function's.
+pub(super) fn coerce_render_args(
+    name: &str,
+    template: &DataType,
+    params: &DataType,
+) -> Result<Vec<DataType>> {
+    if !is_string(template) {
+        return plan_err!("{}: template must be a string, got {template}", name);
+    }
+    let params = match params {
+        // Keep the caller's item field (name, nullability) when it is already
+        // Utf8: casting only to rename `element` to `item` would copy every row.
+        DataType::List(item) if item.data_type() == &DataType::Utf8 => params.clone(),
+        DataType::List(item)
+        | DataType::LargeList(item)
+        | DataType::ListView(item)
+        | DataType::LargeListView(item)
+        | DataType::FixedSizeList(item, _)
+            if is_string(item.data_type()) =>
+        {
+            params_type()
+        }
+        DataType::Null => params_type(),
+        other => {
+            return plan_err!("{}: params must be a list of strings, got {other}", name);
+        }
+    };
+    Ok(vec![DataType::Utf8, params])
+}
+
 /// Renders `rows` messages. An input of length 1 is broadcast to every row.
-fn render_arrays(templates: &ArrayRef, params: &ArrayRef, rows: usize) -> Result<ArrayRef> {
+pub(super) fn render_arrays(
+    templates: &ArrayRef,
+    params: &ArrayRef,
+    rows: usize,
+) -> Result<ArrayRef> {
     let templates = as_utf8(templates)?;
     let params = as_utf8_list(params)?;
     let (Some(templates), Some(params)) = (templates, params) else {

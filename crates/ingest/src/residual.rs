@@ -1,0 +1,772 @@
+//! Residual text: an entry's text with the parts other columns already hold
+//! cut out, so that the archive stores each piece of text once.
+//!
+//! The `header` and `raw` columns hold residuals. A residual is the original
+//! text in which some ranges are replaced by *holes*; the query layer fills
+//! them back from the row's other columns ([`decode`]) and gets the original
+//! text byte for byte. A hole is written with the escape byte SOH (`\u{1}`):
+//!
+//! | escape | stands for |
+//! |---|---|
+//! | `\u{1}\u{1}` | a literal SOH byte of the original text |
+//! | `\u{1}M` | the row's `message` |
+//! | `\u{1}T`, `\u{1}S`, `\u{1}P` | the row's `trace_id`, `span_id`, `parent_span_id` |
+//! | `\u{1}t` + 3 characters | the row's `ts`, written in the format the characters name (see [`TsFormat`]) |
+//!
+//! Encoding only makes a hole where the column's value (for `ts`: the value
+//! written in the detected format) is exactly the text it replaces, so
+//! decoding is lossless by construction; text that matches nothing (a local
+//! time with an offset, an escaped JSON string) simply stays in the residual.
+//!
+//! ```
+//! use logoscope_ingest::residual::{HoleValues, decode, encode, find_ts, Hole, HoleKind};
+//!
+//! let text = "2026-03-02T00:00:00.079Z INFO started";
+//! let ts = 1_772_409_600_079_000; // 2026-03-02T00:00:00.079Z in µs
+//! let (range, fmt) = find_ts(text, ts).unwrap();
+//! let mut residual = String::new();
+//! encode(text, &mut [Hole { range, kind: HoleKind::Ts(fmt) }], &mut residual);
+//! assert_eq!(residual, "\u{1}tI3Z INFO started");
+//! let mut back = String::new();
+//! decode(&residual, &HoleValues { ts: Some(ts), ..HoleValues::default() }, &mut back).unwrap();
+//! assert_eq!(back, text);
+//! ```
+
+use std::fmt;
+use std::ops::Range;
+
+use memchr::memmem;
+
+use crate::parse::{EntryParser, ParseOptions};
+use crate::timestamp::civil_from_days;
+
+/// The escape byte that starts a hole.
+pub const ESC: u8 = 0x01;
+
+/// The column values a residual's holes are filled from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HoleValues<'a> {
+    /// Event time, UTC µs.
+    pub ts: Option<i64>,
+    /// The message.
+    pub message: Option<&'a str>,
+    /// Trace id.
+    pub trace_id: Option<&'a str>,
+    /// Span id.
+    pub span_id: Option<&'a str>,
+    /// Parent span id.
+    pub parent_span_id: Option<&'a str>,
+}
+
+/// What a hole stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoleKind {
+    /// The message.
+    Message,
+    /// The trace id.
+    TraceId,
+    /// The span id.
+    SpanId,
+    /// The parent span id.
+    ParentSpanId,
+    /// The event time in a format.
+    Ts(TsFormat),
+}
+
+/// A range of the original text to replace with a hole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hole {
+    /// Byte range in the original text.
+    pub range: Range<usize>,
+    /// What fills it.
+    pub kind: HoleKind,
+}
+
+/// Why a residual could not be filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResidualError {
+    /// An escape names a column the row has no value for.
+    MissingValue(char),
+    /// An escape that is not one of the table's.
+    BadEscape(usize),
+}
+
+impl fmt::Display for ResidualError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResidualError::MissingValue(c) => {
+                write!(
+                    f,
+                    "residual has a `{c}` hole but the row has no value for it"
+                )
+            }
+            ResidualError::BadEscape(at) => write!(f, "residual has a bad escape at byte {at}"),
+        }
+    }
+}
+
+impl std::error::Error for ResidualError {}
+
+/// How a timestamp was written: three ASCII characters, stored after `\u{1}t`.
+///
+/// | position | character | meaning |
+/// |---|---|---|
+/// | date | `I` | `2006-01-02T15:04:05` |
+/// | | `i` | `2006-01-02 15:04:05` |
+/// | | `C` | `02/Jan/2006:15:04:05` (common log format) |
+/// | | `s` / `z` | `Jan  2 15:04:05` / `Jan 02 15:04:05` (syslog) |
+/// | | `E` | epoch seconds |
+/// | fraction | `0` | none |
+/// | | `3` `,` `6` `9` | `.mmm`, `,mmm`, `.uuuuuu`, `.uuuuuu000` |
+/// | | `m` `u` `n` | epoch only: milli-, micro-, nanoseconds written as one integer |
+/// | zone | `-` `Z` `:` `4` `_` | none, `Z`, `+00:00`, `+0000`, ` +0000` |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TsFormat {
+    date: u8,
+    frac: u8,
+    zone: u8,
+}
+
+impl TsFormat {
+    /// The three code characters.
+    pub fn code(self) -> [u8; 3] {
+        [self.date, self.frac, self.zone]
+    }
+
+    /// A format from its code characters, if they name one.
+    pub fn from_code(c: [u8; 3]) -> Option<Self> {
+        let [date, frac, zone] = c;
+        let ok = match date {
+            b'I' | b'i' | b'C' | b's' | b'z' => matches!(frac, b'0' | b'3' | b',' | b'6' | b'9'),
+            b'E' => matches!(frac, b'0' | b'3' | b'6' | b'm' | b'u' | b'n'),
+            _ => false,
+        } && matches!(zone, b'-' | b'Z' | b':' | b'4' | b'_');
+        ok.then_some(TsFormat { date, frac, zone })
+    }
+
+    /// Writes `ts` (UTC µs) in this format; `false` (and nothing written)
+    /// when the format cannot hold it (an epoch before 1970, a year outside
+    /// 0..=9999).
+    pub fn write(self, ts: i64, out: &mut Vec<u8>) -> bool {
+        let secs = ts.div_euclid(1_000_000);
+        let micros = ts.rem_euclid(1_000_000) as u32;
+        if self.date == b'E' {
+            if secs < 0 {
+                return false;
+            }
+            push_uint(out, secs as u64);
+            match self.frac {
+                b'm' => push_padded(out, micros / 1000, 3),
+                b'u' => push_padded(out, micros, 6),
+                b'n' => {
+                    push_padded(out, micros, 6);
+                    out.extend_from_slice(b"000");
+                }
+                b'3' => {
+                    out.push(b'.');
+                    push_padded(out, micros / 1000, 3);
+                }
+                b'6' => {
+                    out.push(b'.');
+                    push_padded(out, micros, 6);
+                }
+                _ => {}
+            }
+        } else {
+            let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+            if !(0..=9999).contains(&y) {
+                return false;
+            }
+            let tod = secs.rem_euclid(86_400) as u32;
+            let (y, mo, d) = (y as u32, mo, d);
+            let mon = &MONTHS[(mo as usize - 1) * 3..mo as usize * 3];
+            match self.date {
+                b'I' | b'i' => {
+                    push_padded(out, y, 4);
+                    out.push(b'-');
+                    push_padded(out, mo, 2);
+                    out.push(b'-');
+                    push_padded(out, d, 2);
+                    out.push(if self.date == b'I' { b'T' } else { b' ' });
+                }
+                b'C' => {
+                    push_padded(out, d, 2);
+                    out.push(b'/');
+                    out.extend_from_slice(mon);
+                    out.push(b'/');
+                    push_padded(out, y, 4);
+                    out.push(b':');
+                }
+                _ => {
+                    out.extend_from_slice(mon);
+                    out.push(b' ');
+                    if self.date == b's' && d < 10 {
+                        out.push(b' ');
+                        push_padded(out, d, 1);
+                    } else {
+                        push_padded(out, d, 2);
+                    }
+                    out.push(b' ');
+                }
+            }
+            push_padded(out, tod / 3600, 2);
+            out.push(b':');
+            push_padded(out, tod / 60 % 60, 2);
+            out.push(b':');
+            push_padded(out, tod % 60, 2);
+            match self.frac {
+                b'3' | b',' => {
+                    out.push(if self.frac == b',' { b',' } else { b'.' });
+                    push_padded(out, micros / 1000, 3);
+                }
+                b'6' | b'9' => {
+                    out.push(b'.');
+                    push_padded(out, micros, 6);
+                    if self.frac == b'9' {
+                        out.extend_from_slice(b"000");
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.extend_from_slice(match self.zone {
+            b'Z' => b"Z",
+            b':' => b"+00:00",
+            b'4' => b"+0000",
+            b'_' => b" +0000",
+            _ => b"",
+        });
+        true
+    }
+}
+
+const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+
+fn push_padded(out: &mut Vec<u8>, v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut v = v;
+    let mut i = buf.len();
+    while v > 0 || i == buf.len() {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    out.extend_from_slice(&buf[start..]);
+}
+
+fn push_uint(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    let mut v = v;
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Finds where `text` writes the time `ts` (UTC µs) in one of the
+/// [`TsFormat`]s, checking that the format writes exactly those bytes.
+///
+/// Looks for the time of day (`15:04:05`) and reads the date style, fraction
+/// and zone around it; failing that, for the epoch seconds and the digits
+/// that follow. Times written with a non-zero offset are not found.
+pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
+    let b = text.as_bytes();
+    let secs = ts.div_euclid(1_000_000);
+    let tod = secs.rem_euclid(86_400) as u32;
+    let mut hms = Vec::with_capacity(8);
+    push_padded(&mut hms, tod / 3600, 2);
+    hms.push(b':');
+    push_padded(&mut hms, tod / 60 % 60, 2);
+    hms.push(b':');
+    push_padded(&mut hms, tod % 60, 2);
+    let mut scratch = Vec::with_capacity(40);
+    for pos in memmem::find_iter(b, &hms).take(2) {
+        if let Some(found) = clock_at(b, pos, ts, &mut scratch) {
+            return Some(found);
+        }
+    }
+    if secs >= 1_000_000_000 {
+        scratch.clear();
+        push_uint(&mut scratch, secs as u64);
+        let digits = scratch.clone();
+        for pos in memmem::find_iter(b, &digits).take(2) {
+            if let Some(found) = epoch_at(b, pos, digits.len(), ts, &mut scratch) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+fn verify(
+    b: &[u8],
+    range: Range<usize>,
+    fmt: TsFormat,
+    ts: i64,
+    scratch: &mut Vec<u8>,
+) -> Option<(Range<usize>, TsFormat)> {
+    scratch.clear();
+    (fmt.write(ts, scratch) && b.get(range.clone()) == Some(&scratch[..])).then_some((range, fmt))
+}
+
+fn clock_at(
+    b: &[u8],
+    pos: usize,
+    ts: i64,
+    scratch: &mut Vec<u8>,
+) -> Option<(Range<usize>, TsFormat)> {
+    let before = b[..pos].last().copied()?;
+    let (date, start) = match before {
+        b'T' | b' ' if pos >= 11 && b[pos - 11].is_ascii_digit() && b[pos - 7] == b'-' => {
+            (if before == b'T' { b'I' } else { b'i' }, pos - 11)
+        }
+        b':' if pos >= 12 && b[pos - 10] == b'/' && b[pos - 6] == b'/' => (b'C', pos - 12),
+        b' ' if pos >= 7 && b[pos - 4] == b' ' => {
+            (if b[pos - 3] == b' ' { b's' } else { b'z' }, pos - 7)
+        }
+        _ => return None,
+    };
+    let mut end = pos + 8;
+    let frac = match b.get(end) {
+        Some(&sep @ (b'.' | b',')) => {
+            let n = b[end + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            end += 1 + n;
+            match (sep, n) {
+                (b'.', 3) => b'3',
+                (b',', 3) => b',',
+                (b'.', 6) => b'6',
+                (b'.', 9) => b'9',
+                _ => return None,
+            }
+        }
+        _ => b'0',
+    };
+    let rest = &b[end..];
+    let zone = if date == b'C' {
+        if !rest.starts_with(b" +0000") {
+            return None;
+        }
+        b'_'
+    } else if rest.starts_with(b"Z") {
+        b'Z'
+    } else if rest.starts_with(b"+00:00") {
+        b':'
+    } else if rest.starts_with(b"+0000") {
+        b'4'
+    } else {
+        b'-'
+    };
+    end += match zone {
+        b'Z' => 1,
+        b':' | b'_' => 6,
+        b'4' => 5,
+        _ => 0,
+    };
+    verify(b, start..end, TsFormat { date, frac, zone }, ts, scratch)
+}
+
+fn epoch_at(
+    b: &[u8],
+    pos: usize,
+    len: usize,
+    ts: i64,
+    scratch: &mut Vec<u8>,
+) -> Option<(Range<usize>, TsFormat)> {
+    if pos > 0 && b[pos - 1].is_ascii_digit() {
+        return None;
+    }
+    let mut end = pos + len;
+    let count = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let frac = match b.get(end) {
+        Some(b'.') => {
+            let n = count(end + 1);
+            end += 1 + n;
+            match n {
+                3 => b'3',
+                6 => b'6',
+                _ => return None,
+            }
+        }
+        _ => {
+            let n = count(end);
+            end += n;
+            match n {
+                0 => b'0',
+                3 => b'm',
+                6 => b'u',
+                9 => b'n',
+                _ => return None,
+            }
+        }
+    };
+    let fmt = TsFormat {
+        date: b'E',
+        frac,
+        zone: b'-',
+    };
+    verify(b, pos..end, fmt, ts, scratch)
+}
+
+/// Writes `text` with `holes` cut out into `out` (appending). Holes are taken
+/// in order of their start; one that overlaps an earlier one or falls outside
+/// the text is left out. SOH bytes of the text are escaped.
+pub fn encode(text: &str, holes: &mut [Hole], out: &mut String) {
+    holes.sort_unstable_by_key(|h| h.range.start);
+    let mut at = 0;
+    for h in holes.iter() {
+        if h.range.start < at
+            || h.range.end > text.len()
+            || h.range.start >= h.range.end
+            || !text.is_char_boundary(h.range.start)
+            || !text.is_char_boundary(h.range.end)
+        {
+            continue;
+        }
+        push_escaped(&text[at..h.range.start], out);
+        out.push(ESC as char);
+        match h.kind {
+            HoleKind::Message => out.push('M'),
+            HoleKind::TraceId => out.push('T'),
+            HoleKind::SpanId => out.push('S'),
+            HoleKind::ParentSpanId => out.push('P'),
+            HoleKind::Ts(f) => {
+                out.push('t');
+                for c in f.code() {
+                    out.push(c as char);
+                }
+            }
+        }
+        at = h.range.end;
+    }
+    push_escaped(&text[at..], out);
+}
+
+fn push_escaped(s: &str, out: &mut String) {
+    let mut rest = s;
+    while let Some(p) = memchr::memchr(ESC, rest.as_bytes()) {
+        out.push_str(&rest[..=p]);
+        out.push(ESC as char);
+        rest = &rest[p + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// Whether `residual` has a message hole (`\u{1}M`).
+pub fn has_message_hole(residual: &str) -> bool {
+    let b = residual.as_bytes();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(ESC, &b[i..]) {
+        let at = i + p;
+        match b.get(at + 1) {
+            Some(b'M') => return true,
+            Some(b't') => i = at + 5,
+            _ => i = at + 2,
+        }
+        if i >= b.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// Fills the holes of `residual` from `values`, appending the original text
+/// to `out`. On error `out` holds a partial text.
+pub fn decode(
+    residual: &str,
+    values: &HoleValues<'_>,
+    out: &mut String,
+) -> Result<(), ResidualError> {
+    let b = residual.as_bytes();
+    let mut i = 0;
+    let mut scratch = Vec::new();
+    while let Some(p) = memchr::memchr(ESC, &b[i..]) {
+        let at = i + p;
+        out.push_str(&residual[i..at]);
+        let code = *b.get(at + 1).ok_or(ResidualError::BadEscape(at))?;
+        i = at + 2;
+        match code {
+            ESC => out.push(ESC as char),
+            b'M' => out.push_str(values.message.ok_or(ResidualError::MissingValue('M'))?),
+            b'T' => out.push_str(values.trace_id.ok_or(ResidualError::MissingValue('T'))?),
+            b'S' => out.push_str(values.span_id.ok_or(ResidualError::MissingValue('S'))?),
+            b'P' => out.push_str(
+                values
+                    .parent_span_id
+                    .ok_or(ResidualError::MissingValue('P'))?,
+            ),
+            b't' => {
+                let code = b
+                    .get(at + 2..at + 5)
+                    .and_then(|c| TsFormat::from_code([c[0], c[1], c[2]]))
+                    .ok_or(ResidualError::BadEscape(at))?;
+                let ts = values.ts.ok_or(ResidualError::MissingValue('t'))?;
+                scratch.clear();
+                if !code.write(ts, &mut scratch) {
+                    return Err(ResidualError::BadEscape(at));
+                }
+                // The formats write ASCII only.
+                out.push_str(
+                    std::str::from_utf8(&scratch).map_err(|_| ResidualError::BadEscape(at))?,
+                );
+                i = at + 5;
+            }
+            _ => return Err(ResidualError::BadEscape(at)),
+        }
+    }
+    out.push_str(&residual[i..]);
+    Ok(())
+}
+
+/// Where the template shape (` {k1,k2}`) sits in a rendered Drain input:
+/// it ends the first line, after the line's last `" {"` (or is the whole
+/// first line when the message's first line was empty). The message is the
+/// rendered text without this range. `None` when the first line has no
+/// shape to cut.
+pub fn shape_range(rendered: &str) -> Option<Range<usize>> {
+    let line_end = memchr::memchr(b'\n', rendered.as_bytes()).unwrap_or(rendered.len());
+    let first = &rendered[..line_end];
+    if !first.ends_with('}') {
+        return None;
+    }
+    match first.rfind(" {") {
+        Some(p) => Some(p..line_end),
+        None if first.starts_with('{') => Some(0..line_end),
+        None => None,
+    }
+}
+
+/// The message of a rendered Drain input: the text without its
+/// [`shape_range`]. `None` when there is no shape to cut.
+pub fn strip_shape(rendered: &str) -> Option<String> {
+    let cut = shape_range(rendered)?;
+    let mut s = String::with_capacity(rendered.len());
+    s.push_str(&rendered[..cut.start]);
+    s.push_str(&rendered[cut.end..]);
+    Some(s)
+}
+
+/// The `fields` a parse of the entry text `raw` gives with the default
+/// options: what a row whose `fields` was left out holds (see
+/// [`IngestOptions::derive_text`](crate::IngestOptions::derive_text)).
+pub fn derived_fields(raw: &str) -> Option<String> {
+    static PARSER: std::sync::LazyLock<EntryParser> =
+        std::sync::LazyLock::new(|| EntryParser::new(ParseOptions::default()));
+    PARSER.parse(raw).fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::TimestampDetector;
+
+    fn roundtrip(text: &str, holes: &mut [Hole], v: &HoleValues<'_>) -> String {
+        let mut r = String::new();
+        encode(text, holes, &mut r);
+        let mut back = String::new();
+        decode(&r, v, &mut back).unwrap();
+        assert_eq!(back, text, "residual {r:?}");
+        r
+    }
+
+    fn ts_of(s: &str) -> i64 {
+        TimestampDetector::new(1_772_409_600_000_000)
+            .parse_value(s)
+            .unwrap()
+    }
+
+    #[test]
+    fn every_timestamp_style_is_found_and_rebuilt() {
+        for (text, stamp, code, iso) in [
+            (
+                "2026-03-02T00:00:00.079Z INFO x",
+                "2026-03-02T00:00:00.079Z",
+                "I3Z",
+                "",
+            ),
+            (
+                "a 2026-03-02 10:11:12,345 b",
+                "2026-03-02 10:11:12,345",
+                "i,-",
+                "2026-03-02T10:11:12.345Z",
+            ),
+            (
+                "x 2026-03-02T10:11:12.123456+00:00",
+                "2026-03-02T10:11:12.123456+00:00",
+                "I6:",
+                "",
+            ),
+            (
+                "2026-03-02T10:11:12.123456000Z",
+                "2026-03-02T10:11:12.123456000Z",
+                "I9Z",
+                "",
+            ),
+            (
+                "2026-03-02T10:11:12+0000 y",
+                "2026-03-02T10:11:12+0000",
+                "I04",
+                "2026-03-02T10:11:12Z",
+            ),
+            (
+                "1.2.3.4 - - [02/Mar/2026:03:00:05 +0000] \"GET",
+                "02/Mar/2026:03:00:05 +0000",
+                "C0_",
+                "2026-03-02T03:00:05Z",
+            ),
+            (
+                "<13>Mar  2 03:00:05 host app: m",
+                "Mar  2 03:00:05",
+                "s0-",
+                "2026-03-02T03:00:05Z",
+            ),
+            (
+                "<13>Mar 12 03:00:05 host app: m",
+                "Mar 12 03:00:05",
+                "z0-",
+                "2026-03-12T03:00:05Z",
+            ),
+            (
+                "{\"ts\":1772409602478,\"m\":1}",
+                "1772409602478",
+                "Em-",
+                "2026-03-02T00:00:02.478Z",
+            ),
+            (
+                "{\"ts\":1772409602,\"m\":1}",
+                "1772409602",
+                "E0-",
+                "2026-03-02T00:00:02Z",
+            ),
+            (
+                "{\"ts\":1772409602.250,\"m\":1}",
+                "1772409602.250",
+                "E3-",
+                "2026-03-02T00:00:02.250Z",
+            ),
+            (
+                "{\"ts\":1772409602250001,\"m\":1}",
+                "1772409602250001",
+                "Eu-",
+                "2026-03-02T00:00:02.250001Z",
+            ),
+            (
+                "{\"ts\":1772409602250001000}",
+                "1772409602250001000",
+                "En-",
+                "2026-03-02T00:00:02.250001Z",
+            ),
+        ] {
+            let ts = ts_of(if iso.is_empty() { stamp } else { iso });
+            let (range, fmt) = find_ts(text, ts).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(&text[range.clone()], stamp);
+            assert_eq!(fmt.code(), code.as_bytes(), "{text}");
+            roundtrip(
+                text,
+                &mut [Hole {
+                    range,
+                    kind: HoleKind::Ts(fmt),
+                }],
+                &HoleValues {
+                    ts: Some(ts),
+                    ..HoleValues::default()
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn times_that_do_not_match_are_not_cut() {
+        let ts = ts_of("2026-03-02T00:00:03.274Z");
+        // Local time with an offset: the UTC clock is not in the text.
+        assert_eq!(find_ts("2026-03-02T01:00:03.274+01:00 x", ts), None);
+        // Same clock, other date.
+        assert_eq!(find_ts("2026-03-03T00:00:03.274Z x", ts), None);
+        // A fraction the value does not carry.
+        assert_eq!(find_ts("2026-03-02T00:00:03.275Z x", ts), None);
+        // Epoch digits inside a longer number.
+        let ts = ts_of("1772409602");
+        assert_eq!(find_ts("id=91772409602", ts), None);
+    }
+
+    #[test]
+    fn holes_escapes_and_overlaps() {
+        let text = "a\u{1}b msg trace \u{1}\u{1}";
+        let v = HoleValues {
+            message: Some("msg"),
+            trace_id: Some("trace"),
+            ..HoleValues::default()
+        };
+        let r = roundtrip(
+            text,
+            &mut [
+                Hole {
+                    range: 8..13,
+                    kind: HoleKind::TraceId,
+                },
+                Hole {
+                    range: 4..7,
+                    kind: HoleKind::Message,
+                },
+                // Overlaps the message hole: left out.
+                Hole {
+                    range: 5..9,
+                    kind: HoleKind::SpanId,
+                },
+            ],
+            &v,
+        );
+        assert_eq!(r, "a\u{1}\u{1}b \u{1}M \u{1}T \u{1}\u{1}\u{1}\u{1}");
+        assert!(has_message_hole(&r));
+        assert!(!has_message_hole("a\u{1}\u{1}M"));
+        assert!(!has_message_hole("\u{1}tI3ZM"));
+    }
+
+    #[test]
+    fn bad_residuals_are_errors_not_panics() {
+        let mut out = String::new();
+        let v = HoleValues::default();
+        assert_eq!(
+            decode("x\u{1}", &v, &mut out),
+            Err(ResidualError::BadEscape(1))
+        );
+        assert_eq!(
+            decode("\u{1}q", &v, &mut out),
+            Err(ResidualError::BadEscape(0))
+        );
+        assert_eq!(
+            decode("\u{1}tI3", &v, &mut out),
+            Err(ResidualError::BadEscape(0))
+        );
+        assert_eq!(
+            decode("\u{1}M", &v, &mut out),
+            Err(ResidualError::MissingValue('M'))
+        );
+        assert_eq!(
+            decode("\u{1}tI3Z", &v, &mut out),
+            Err(ResidualError::MissingValue('t'))
+        );
+    }
+
+    #[test]
+    fn shapes_are_cut_from_the_first_line() {
+        assert_eq!(strip_shape("login ok {user}").as_deref(), Some("login ok"));
+        assert_eq!(strip_shape("{user}").as_deref(), Some(""));
+        assert_eq!(
+            strip_shape("boom {a,b}\n  at x").as_deref(),
+            Some("boom\n  at x")
+        );
+        assert_eq!(strip_shape("a {b} c {d}").as_deref(), Some("a {b} c"));
+        assert_eq!(strip_shape("no shape"), None);
+        assert_eq!(strip_shape("x}"), None);
+    }
+}
