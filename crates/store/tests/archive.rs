@@ -656,3 +656,29 @@ async fn abort_waits_for_files_in_flight() {
     assert!(parquet_files(dir.path()).is_empty());
     assert_eq!(Archive::open(&location).await.unwrap().version(), Some(0));
 }
+
+#[tokio::test]
+async fn archives_of_another_schema_version_are_read_but_not_appended_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    assert_eq!(archive.schema_version().unwrap(), 2);
+    // Mark the table as written by schema v1, as archives made before residuals are.
+    archive
+        .table()
+        .clone()
+        .set_tbl_properties()
+        .with_properties([("logoscope.schemaVersion".to_owned(), "1".to_owned())].into())
+        .with_raise_if_not_exists(false)
+        .await
+        .unwrap();
+    let archive = Archive::open(&location).await.unwrap();
+    assert_eq!(archive.schema_version().unwrap(), 1);
+    let err = archive.writer(ArchiveOptions::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::SchemaMismatch { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("schema v1") && text.contains("new archive"),
+        "{text}"
+    );
+}
