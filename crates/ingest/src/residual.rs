@@ -277,32 +277,40 @@ fn push_uint(out: &mut Vec<u8>, v: u64) {
 /// and zone around it; failing that, for the epoch seconds and the digits
 /// that follow. Times written with a non-zero offset are not found.
 pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
+    thread_local! {
+        // Reused across entries: finding a time allocates nothing per entry.
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let b = text.as_bytes();
     let secs = ts.div_euclid(1_000_000);
     let tod = secs.rem_euclid(86_400) as u32;
-    let mut hms = Vec::with_capacity(8);
-    push_padded(&mut hms, tod / 3600, 2);
-    hms.push(b':');
-    push_padded(&mut hms, tod / 60 % 60, 2);
-    hms.push(b':');
-    push_padded(&mut hms, tod % 60, 2);
-    let mut scratch = Vec::with_capacity(40);
-    for pos in memmem::find_iter(b, &hms).take(2) {
-        if let Some(found) = clock_at(b, pos, ts, &mut scratch) {
-            return Some(found);
-        }
-    }
-    if secs >= 1_000_000_000 {
-        scratch.clear();
-        push_uint(&mut scratch, secs as u64);
-        let digits = scratch.clone();
-        for pos in memmem::find_iter(b, &digits).take(2) {
-            if let Some(found) = epoch_at(b, pos, digits.len(), ts, &mut scratch) {
+    let two = |v: u32| [b'0' + (v / 10 % 10) as u8, b'0' + (v % 10) as u8];
+    let (h, m, s) = (two(tod / 3600), two(tod / 60 % 60), two(tod % 60));
+    let hms = [h[0], h[1], b':', m[0], m[1], b':', s[0], s[1]];
+    SCRATCH.with_borrow_mut(|scratch| {
+        for pos in memmem::find_iter(b, &hms).take(2) {
+            if let Some(found) = clock_at(b, pos, ts, scratch) {
                 return Some(found);
             }
         }
-    }
-    None
+        if secs >= 1_000_000_000 {
+            let mut digits = [0u8; 20];
+            let mut v = secs as u64;
+            let mut i = digits.len();
+            while v > 0 {
+                i -= 1;
+                digits[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            let digits = &digits[i..];
+            for pos in memmem::find_iter(b, digits).take(2) {
+                if let Some(found) = epoch_at(b, pos, digits.len(), ts, scratch) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    })
 }
 
 fn verify(
