@@ -120,6 +120,10 @@ impl std::error::Error for ResidualError {}
 /// | | `3` `,` `6` `9` | `.mmm`, `,mmm`, `.uuuuuu`, `.uuuuuu000` |
 /// | | `m` `u` `n` | epoch only: milli-, micro-, nanoseconds written as one integer |
 /// | zone | `-` `Z` `:` `4` `_` | none, `Z`, `+00:00`, `+0000`, ` +0000` |
+/// | | `o` `O` `p` | local time at the offset the residual writes right after the hole: `+01:00`, `+0100`, ` +0100` |
+///
+/// With `o`, `O` and `p` the offset itself stays in the residual as text, and
+/// the hole holds the clock time at that offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TsFormat {
     date: u8,
@@ -128,6 +132,21 @@ pub struct TsFormat {
 }
 
 impl TsFormat {
+    /// How many bytes of offset text follow a hole of this format (6 for
+    /// `+01:00` and ` +0100`, 5 for `+0100`, else 0).
+    pub fn offset_len(self) -> usize {
+        match self.zone {
+            b'o' | b'p' => 6,
+            b'O' => 5,
+            _ => 0,
+        }
+    }
+
+    /// Whether the hole holds a local clock whose offset follows it.
+    pub fn is_offset(self) -> bool {
+        matches!(self.zone, b'o' | b'O' | b'p')
+    }
+
     /// The three code characters.
     pub fn code(self) -> [u8; 3] {
         [self.date, self.frac, self.zone]
@@ -140,14 +159,52 @@ impl TsFormat {
             b'I' | b'i' | b'C' | b's' | b'z' => matches!(frac, b'0' | b'3' | b',' | b'6' | b'9'),
             b'E' => matches!(frac, b'0' | b'3' | b'6' | b'm' | b'u' | b'n'),
             _ => false,
-        } && matches!(zone, b'-' | b'Z' | b':' | b'4' | b'_');
+        } && matches!(zone, b'-' | b'Z' | b':' | b'4' | b'_' | b'o' | b'O' | b'p');
         ok.then_some(TsFormat { date, frac, zone })
     }
 
     /// Writes `ts` (UTC µs) in this format; `false` (and nothing written)
     /// when the format cannot hold it (an epoch before 1970, a year outside
-    /// 0..=9999).
+    /// 0..=9999). A format with an offset zone (`o`, `O`, `p`) writes the
+    /// UTC clock; [`write_at`](Self::write_at) writes it at an offset.
     pub fn write(self, ts: i64, out: &mut Vec<u8>) -> bool {
+        self.write_at(ts, 0, out)
+    }
+
+    /// The offset, in seconds east of UTC, that `after` (the text right
+    /// after this format's hole) starts with, for the offset zones `o`
+    /// (`+01:00`), `O` (`+0100`) and `p` (` +0100`); 0 for every other zone.
+    /// None when `after` does not start with the offset the zone says.
+    pub fn offset_after(self, after: &[u8]) -> Option<i64> {
+        let after = match self.zone {
+            b'o' | b'O' => after,
+            b'p' => after.strip_prefix(b" ")?,
+            _ => return Some(0),
+        };
+        let sign = match after.first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let digits: [u8; 4] = match (self.zone, after.get(1..6)?) {
+            (b'o', &[h1, h2, b':', m1, m2]) => [h1, h2, m1, m2],
+            (b'O' | b'p', &[h1, h2, m1, m2, _]) => [h1, h2, m1, m2],
+            _ => return None,
+        };
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = |i: usize| i64::from(digits[i] - b'0');
+        let (hours, minutes) = (n(0) * 10 + n(1), n(2) * 10 + n(3));
+        (hours <= 23 && minutes <= 59).then_some(sign * (hours * 3600 + minutes * 60))
+    }
+
+    /// Writes `ts` (UTC µs) as the clock at `offset` seconds east of UTC
+    /// (see [`write`](Self::write)).
+    pub fn write_at(self, ts: i64, offset: i64, out: &mut Vec<u8>) -> bool {
+        let Some(ts) = ts.checked_add(offset.saturating_mul(1_000_000)) else {
+            return false;
+        };
         let secs = ts.div_euclid(1_000_000);
         let micros = ts.rem_euclid(1_000_000) as u32;
         if self.date == b'E' {
@@ -275,7 +332,9 @@ fn push_uint(out: &mut Vec<u8>, v: u64) {
 ///
 /// Looks for the time of day (`15:04:05`) and reads the date style, fraction
 /// and zone around it; failing that, for the epoch seconds and the digits
-/// that follow. Times written with a non-zero offset are not found.
+/// that follow; failing that, for a clock with the same seconds followed by
+/// an offset (`+01:00`, `+0100`, ` +0100`), which must write exactly that
+/// time at that offset.
 pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
     thread_local! {
         // Reused across entries: finding a time allocates nothing per entry.
@@ -288,7 +347,7 @@ pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
     let (h, m, s) = (two(tod / 3600), two(tod / 60 % 60), two(tod % 60));
     let hms = [h[0], h[1], b':', m[0], m[1], b':', s[0], s[1]];
     SCRATCH.with_borrow_mut(|scratch| {
-        for pos in memmem::find_iter(b, &hms).take(2) {
+        for pos in find_anchored(b, &hms, 2).take(2) {
             if let Some(found) = clock_at(b, pos, ts, scratch) {
                 return Some(found);
             }
@@ -309,7 +368,33 @@ pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
                 }
             }
         }
+        // A local clock: the hours (and with a half-hour offset the minutes)
+        // differ from UTC, the seconds do not.
+        let sec = [b':', s[0], s[1]];
+        for pos in find_anchored(b, &sec, 0).take(4) {
+            let Some(clock) = pos.checked_sub(5) else {
+                continue;
+            };
+            if let Some(found) = clock_at(b, clock, ts, scratch).filter(|(_, f)| f.is_offset()) {
+                return Some(found);
+            }
+        }
         None
+    })
+}
+
+/// Start positions of `needle` in `hay`, found from the positions of
+/// `needle[anchor]`, a byte rarer than digits (`:`): for a needle that
+/// changes with every entry this is cheaper than building a `memmem`
+/// searcher each time.
+fn find_anchored<'a>(
+    hay: &'a [u8],
+    needle: &'a [u8],
+    anchor: usize,
+) -> impl Iterator<Item = usize> + 'a {
+    memchr::memchr_iter(needle[anchor], hay).filter_map(move |p| {
+        let start = p.checked_sub(anchor)?;
+        (hay.get(start..start + needle.len())? == needle).then_some(start)
     })
 }
 
@@ -321,7 +406,9 @@ fn verify(
     scratch: &mut Vec<u8>,
 ) -> Option<(Range<usize>, TsFormat)> {
     scratch.clear();
-    (fmt.write(ts, scratch) && b.get(range.clone()) == Some(&scratch[..])).then_some((range, fmt))
+    let offset = fmt.offset_after(b.get(range.end..)?)?;
+    (fmt.write_at(ts, offset, scratch) && b.get(range.clone()) == Some(&scratch[..]))
+        .then_some((range, fmt))
 }
 
 fn clock_at(
@@ -360,17 +447,25 @@ fn clock_at(
         _ => b'0',
     };
     let rest = &b[end..];
+    let offset = |zone: u8| TsFormat { date, frac, zone }.offset_after(rest).is_some();
     let zone = if date == b'C' {
-        if !rest.starts_with(b" +0000") {
+        if rest.starts_with(b" +0000") {
+            b'_'
+        } else if offset(b'p') {
+            b'p'
+        } else {
             return None;
         }
-        b'_'
     } else if rest.starts_with(b"Z") {
         b'Z'
     } else if rest.starts_with(b"+00:00") {
         b':'
     } else if rest.starts_with(b"+0000") {
         b'4'
+    } else if offset(b'o') {
+        b'o'
+    } else if offset(b'O') {
+        b'O'
     } else {
         b'-'
     };
@@ -431,8 +526,11 @@ fn epoch_at(
 pub fn encode(text: &str, holes: &mut [Hole], out: &mut String) {
     holes.sort_unstable_by_key(|h| h.range.start);
     let mut at = 0;
+    // Where the next hole may start: after the last one, and after the offset
+    // text a local-clock time hole is decoded with.
+    let mut free = 0;
     for h in holes.iter() {
-        if h.range.start < at
+        if h.range.start < free
             || h.range.end > text.len()
             || h.range.start >= h.range.end
             || !text.is_char_boundary(h.range.start)
@@ -455,6 +553,11 @@ pub fn encode(text: &str, holes: &mut [Hole], out: &mut String) {
             }
         }
         at = h.range.end;
+        free = at
+            + match h.kind {
+                HoleKind::Ts(f) => f.offset_len(),
+                _ => 0,
+            };
     }
     push_escaped(&text[at..], out);
 }
@@ -518,8 +621,11 @@ pub fn decode(
                     .and_then(|c| TsFormat::from_code([c[0], c[1], c[2]]))
                     .ok_or(ResidualError::BadEscape(at))?;
                 let ts = values.ts.ok_or(ResidualError::MissingValue('t'))?;
+                let offset = code
+                    .offset_after(&b[at + 5..])
+                    .ok_or(ResidualError::BadEscape(at))?;
                 scratch.clear();
-                if !code.write(ts, &mut scratch) {
+                if !code.write_at(ts, offset, &mut scratch) {
                     return Err(ResidualError::BadEscape(at));
                 }
                 // The formats write ASCII only.
@@ -673,6 +779,30 @@ mod tests {
                 "En-",
                 "2026-03-02T00:00:02.250001Z",
             ),
+            (
+                "{\"time\":\"2026-03-02T16:23:06.709+01:00\",\"m\":1}",
+                "2026-03-02T16:23:06.709",
+                "I3o",
+                "2026-03-02T15:23:06.709Z",
+            ),
+            (
+                "2026-03-01 21:53:06-05:30 x",
+                "2026-03-01 21:53:06",
+                "i0o",
+                "2026-03-02T03:23:06Z",
+            ),
+            (
+                "2026-03-02T16:23:06.709123+0100 y",
+                "2026-03-02T16:23:06.709123",
+                "I6O",
+                "2026-03-02T15:23:06.709123Z",
+            ),
+            (
+                "1.2.3.4 - - [01/Mar/2026:22:00:05 -0500] \"GET",
+                "01/Mar/2026:22:00:05",
+                "C0p",
+                "2026-03-02T03:00:05Z",
+            ),
         ] {
             let ts = ts_of(if iso.is_empty() { stamp } else { iso });
             let (range, fmt) = find_ts(text, ts).unwrap_or_else(|| panic!("{text}"));
@@ -693,10 +823,47 @@ mod tests {
     }
 
     #[test]
+    fn the_offset_after_a_local_clock_stays_text() {
+        let text = "2026-03-02T16:23:06+01:00x";
+        let ts = ts_of("2026-03-02T15:23:06Z");
+        let (range, fmt) = find_ts(text, ts).unwrap();
+        // A hole over the offset (or starting inside it) is left out: the
+        // decoder reads the offset from the text after the time hole.
+        let r = roundtrip(
+            text,
+            &mut [
+                Hole {
+                    range: range.clone(),
+                    kind: HoleKind::Ts(fmt),
+                },
+                Hole {
+                    range: 19..26,
+                    kind: HoleKind::Message,
+                },
+            ],
+            &HoleValues {
+                ts: Some(ts),
+                message: Some("+01:00x"),
+                ..HoleValues::default()
+            },
+        );
+        assert_eq!(r, "\u{1}tI0o+01:00x");
+        // A residual whose offset text is missing is an error, not a guess.
+        let mut out = String::new();
+        let values = HoleValues {
+            ts: Some(ts),
+            ..HoleValues::default()
+        };
+        assert!(decode("\u{1}tI0o+01", &values, &mut out).is_err());
+    }
+
+    #[test]
     fn times_that_do_not_match_are_not_cut() {
         let ts = ts_of("2026-03-02T00:00:03.274Z");
-        // Local time with an offset: the UTC clock is not in the text.
-        assert_eq!(find_ts("2026-03-02T01:00:03.274+01:00 x", ts), None);
+        // Local time with an offset that does not give back the time.
+        assert_eq!(find_ts("2026-03-02T02:00:03.274+01:00 x", ts), None);
+        assert_eq!(find_ts("2026-03-02T01:00:03.274+01:0 x", ts), None);
+        assert_eq!(find_ts("2026-03-02T01:00:03.274+24:00 x", ts), None);
         // Same clock, other date.
         assert_eq!(find_ts("2026-03-03T00:00:03.274Z x", ts), None);
         // A fraction the value does not carry.
