@@ -1,6 +1,6 @@
 -- logs (table schema v1 archives): the stored log rows as readers expect
 -- them, with the text the archive deduplicated put back. Archives written
--- since schema v2 use logs_view.sql.
+-- with schema v2 use logs_view_v2.sql, since v3 logs_view.sql.
 --
 -- The archive leaves `message` null when `render_template(template, params)`
 -- reproduces it, and `raw` null when `coalesce(header, '') || message` does;

@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+pub mod rules;
 pub mod scalar;
 
 use datafusion::logical_expr::ScalarUDF;
@@ -42,12 +43,18 @@ pub fn scalar_udfs() -> Vec<ScalarUDF> {
         ScalarUDF::from(scalar::RenderMessage::new()),
         ScalarUDF::from(scalar::FillResidual::new()),
         ScalarUDF::from(scalar::EntryFields::new()),
+        ScalarUDF::from(scalar::StoredTs::new()),
+        ScalarUDF::from(scalar::StoredId::new()),
+        ScalarUDF::from(scalar::StoredParams::new()),
     ]
 }
 
-/// Registers every Logoscope UDF on `ctx`, replacing functions of the same name.
+/// Registers every Logoscope UDF on `ctx`, replacing functions of the same
+/// name, and the optimizer rules that go with them ([`rules`]).
 pub fn register(ctx: &SessionContext) {
     for udf in scalar_udfs() {
         ctx.register_udf(udf);
     }
+    ctx.remove_optimizer_rule(rules::StoredTsBounds::NAME);
+    ctx.add_optimizer_rule(std::sync::Arc::new(rules::StoredTsBounds));
 }

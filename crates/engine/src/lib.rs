@@ -45,7 +45,7 @@ pub use error::EngineError;
 pub use output::{OutputFormat, write_batches};
 pub use session::{
     EngineOptions, INGEST_ERRORS, INGEST_ERRORS_SQL, LOGS, LOGS_STORED, LOGS_VIEW_SQL,
-    LOGS_VIEW_V1_SQL, TEMPLATES, session_for_archive, session_for_batches,
+    LOGS_VIEW_V1_SQL, LOGS_VIEW_V2_SQL, TEMPLATES, session_for_archive, session_for_batches,
 };
 pub use sql::{read_only_options, run_sql};
 pub use templates::templates_schema;

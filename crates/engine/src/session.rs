@@ -5,6 +5,7 @@ use datafusion::catalog::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use logoscope_drain::TemplateCatalog;
+use logoscope_ingest::stored::{stored_schema, to_stored};
 use logoscope_store::Archive;
 
 use crate::EngineError;
@@ -23,6 +24,8 @@ pub const INGEST_ERRORS: &str = "ingest_errors";
 pub const LOGS_VIEW_SQL: &str = include_str!("../../../queries/logs_view.sql");
 /// The `logs` view over archives written with table schema v1.
 pub const LOGS_VIEW_V1_SQL: &str = include_str!("../../../queries/logs_view_v1.sql");
+/// The `logs` view over archives written with table schema v2.
+pub const LOGS_VIEW_V2_SQL: &str = include_str!("../../../queries/logs_view_v2.sql");
 /// SQL of the `ingest_errors` view (see the file's leading comment).
 pub const INGEST_ERRORS_SQL: &str = include_str!("../../../queries/ingest_errors.sql");
 
@@ -83,6 +86,7 @@ pub async fn session_for_archive(
     let catalog = archive.load_catalog().await?;
     let view = match archive.schema_version()? {
         1 => LOGS_VIEW_V1_SQL,
+        2 => LOGS_VIEW_V2_SQL,
         _ => LOGS_VIEW_SQL,
     };
     register_catalog_and_views(&ctx, catalog.as_ref(), view).await?;
@@ -91,8 +95,10 @@ pub async fn session_for_archive(
 
 /// Builds a session over in-memory batches (one-shot analysis, follow
 /// windows): the same tables and views as [`session_for_archive`], with
-/// `logs_stored` a memory table of `batches`, which must have the
-/// `logs_schema()` of `logoscope-ingest`. There are no `dt`/`hour` columns.
+/// `logs_stored` a memory table of `batches` (which must have the
+/// `logs_schema()` of `logoscope-ingest`) in the stored layout the archive has
+/// (`logoscope_ingest::stored`), so the one `logs` view serves both. There are
+/// no `dt`/`hour` columns.
 pub async fn session_for_batches(
     batches: Vec<RecordBatch>,
     catalog: &TemplateCatalog,
@@ -103,9 +109,9 @@ pub async fn session_for_batches(
     let parts = opts.target_partitions.clamp(1, batches.len().max(1));
     let mut partitions = vec![Vec::new(); parts];
     for (i, batch) in batches.into_iter().enumerate() {
-        partitions[i % parts].push(batch);
+        partitions[i % parts].push(to_stored(&batch)?);
     }
-    let table = MemTable::try_new(logoscope_ingest::schema::logs_schema(), partitions)?;
+    let table = MemTable::try_new(stored_schema(), partitions)?;
     ctx.register_table(LOGS_STORED, Arc::new(table))?;
     register_catalog_and_views(&ctx, Some(catalog), LOGS_VIEW_SQL).await?;
     Ok(ctx)

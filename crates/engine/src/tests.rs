@@ -437,7 +437,7 @@ async fn batches_of_another_schema_are_an_error() {
     .unwrap();
     assert!(matches!(
         session_for_batches(vec![other], &catalog, opts()).await,
-        Err(EngineError::DataFusion(_))
+        Err(EngineError::Arrow(_))
     ));
 }
 
@@ -571,5 +571,107 @@ async fn an_empty_archive_has_empty_tables() {
     for table in ["logs", "logs_stored", "templates", "ingest_errors"] {
         let n = strings(&ctx, &format!("SELECT count(*) FROM {table}")).await;
         assert_eq!(n, vec![vec![Some("0".to_owned())]], "{table}");
+    }
+}
+
+/// The archive's stored forms (`ts` in ms + `ts_us`, hex ids as bytes, params
+/// one column per position) give back exactly what ingest built, edge cases
+/// included.
+#[tokio::test]
+async fn stored_forms_give_back_ts_ids_and_params_exactly() {
+    use datafusion::arrow::array::ArrayRef;
+
+    let (rows, catalog) = fixture();
+    let base = batch(&rows);
+    let n = base.num_rows();
+    assert!(n >= 6, "every case below needs a row");
+    let times = [
+        Some(-1),
+        Some(1_704_207_845_123_456),
+        Some(1_704_207_845_123_000),
+        None,
+        Some(-1_000_001),
+        Some(999),
+    ];
+    let ids = [
+        Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+        Some("ABCDEF0123"),
+        Some("abc"),
+        None,
+        Some("00"),
+        Some("req-42"),
+    ];
+    let param_sets: [&[&str]; 6] = [
+        &[],
+        &[
+            "0",
+            "-0",
+            "007",
+            "+7",
+            "123456789012345678",
+            "1234567890123456789",
+            "-5",
+            "x",
+        ],
+        &["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"],
+        &["", "12ms", "-9223372036854775808"],
+        &["a b", "\u{1}", "1.5"],
+        &["42"],
+    ];
+    let mut ts = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut id_builders = [
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    ];
+    let mut params = ListBuilder::new(StringBuilder::new());
+    for i in 0..n {
+        ts.append_option(times[i % times.len()]);
+        for (k, b) in id_builders.iter_mut().enumerate() {
+            b.append_option(ids[(i + k) % ids.len()]);
+        }
+        for p in param_sets[i % param_sets.len()] {
+            params.values().append_value(p);
+        }
+        params.append(true);
+    }
+    let [trace, span, parent] = id_builders.map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let mut columns = base.columns().to_vec();
+    let schema = logs_schema();
+    for (name, array) in [
+        ("ts", Arc::new(ts.finish()) as ArrayRef),
+        ("trace_id", trace),
+        ("span_id", span),
+        ("parent_span_id", parent),
+        ("params", Arc::new(params.finish()) as ArrayRef),
+    ] {
+        columns[schema.index_of(name).unwrap()] = array;
+    }
+    let original = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
+
+    let ctx = session_for_batches(vec![original.clone()], &catalog, opts())
+        .await
+        .unwrap();
+    let got = run_sql(
+        &ctx,
+        "SELECT ts, trace_id, span_id, parent_span_id, params FROM logs ORDER BY line",
+    )
+    .await
+    .unwrap();
+    let got = datafusion::arrow::compute::concat_batches(&got[0].schema(), &got).unwrap();
+    let lines = original
+        .column_by_name("line")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<PrimitiveArray<datafusion::arrow::datatypes::UInt64Type>>()
+        .unwrap();
+    let order = datafusion::arrow::compute::sort_to_indices(lines, None, None).unwrap();
+    for name in ["ts", "trace_id", "span_id", "parent_span_id", "params"] {
+        let want =
+            datafusion::arrow::compute::take(original.column_by_name(name).unwrap(), &order, None)
+                .unwrap();
+        let have = got.column_by_name(name).unwrap();
+        assert_eq!(have.data_type(), want.data_type(), "{name}");
+        assert_eq!(have.as_ref(), want.as_ref(), "{name}");
     }
 }

@@ -48,6 +48,7 @@ pub mod parse;
 mod pipeline;
 pub mod residual;
 pub mod schema;
+pub mod stored;
 pub mod timestamp;
 
 pub use batch::{LogBatchBuilder, LogRow};

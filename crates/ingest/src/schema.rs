@@ -1,4 +1,4 @@
-//! The `logs` table as Logoscope stores it (schema v1).
+//! The `logs` table as ingest builds it (the archive stores it as [`crate::stored`] says).
 //!
 //! Text is not stored twice: `message` is null when the template and params
 //! reproduce it exactly, `raw` is null when `header || message` does, `header`
@@ -6,15 +6,16 @@
 //! [`crate::residual`]), and `fields` is null when a parse of the entry text
 //! gives it back. The query layer (`logoscope-engine`) rebuilds them for readers.
 //!
-//! Version 2 introduced residuals and derived `fields`; version 1 stored
-//! `header`, `raw` and `fields` whole.
+//! Version 3 stores `ts` in milliseconds, hex ids as bytes and params one
+//! column per position ([`crate::stored`]); version 2 introduced residuals
+//! and derived `fields`; version 1 stored `header`, `raw` and `fields` whole.
 
 use std::sync::{Arc, OnceLock};
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 /// Schema version written into the archive metadata.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Column names, in schema order.
 pub mod col {

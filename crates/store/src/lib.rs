@@ -13,7 +13,8 @@
 //!
 //! Delta has no dictionary or unsigned types: the Delta schema says `string` for dictionary
 //! columns, `long` for `line` and `decimal(20,0)` for `template_id` (xxh3 ids use all 64 bits),
-//! while the Parquet files keep the Arrow schema of [`logoscope_ingest::schema::logs_schema`].
+//! while the Parquet files keep the Arrow schema of [`logoscope_ingest::stored::stored_schema`]
+//! (the `logs` batches the writer takes, in the stored layout that module describes).
 //! [`Archive::register_table`] gives DataFusion the archive with exactly [`archive_schema`].
 //!
 //! ```
@@ -57,6 +58,7 @@ use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
 use logoscope_drain::TemplateCatalog;
 use logoscope_ingest::schema::{SCHEMA_VERSION, logs_schema};
+use logoscope_ingest::stored::stored_schema;
 use parquet::errors::ParquetError;
 use url::Url;
 
@@ -360,13 +362,22 @@ fn register_object_stores() {
     ONCE.call_once(|| deltalake::aws::register_handlers(None));
 }
 
-/// `logs_schema` plus the partition columns: the Arrow schema readers get from
-/// [`Archive::register_table`].
+/// The stored layout ([`stored_schema`]) plus the partition columns: the Delta table's
+/// columns and the Arrow schema readers get from [`Archive::register_table`]. `ts` is a
+/// microsecond timestamp here, as the Delta protocol's `timestamp` is; the Parquet files hold
+/// it in milliseconds (with `ts_us` beside it), which readers widen on read.
 pub fn archive_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     Arc::clone(SCHEMA.get_or_init(|| {
         let logs = logs_schema();
-        let mut fields: Vec<Field> = logs.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<Field> = stored_schema()
+            .fields()
+            .iter()
+            .map(|f| match logs.field_with_name(f.name()) {
+                Ok(logical) if f.name() == logoscope_ingest::schema::col::TS => logical.clone(),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
         fields.push(Field::new(DT, DataType::Utf8, false));
         fields.push(Field::new(HOUR, DataType::Utf8, false));
         Arc::new(Schema::new(fields))

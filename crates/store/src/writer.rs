@@ -26,6 +26,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTableError, ObjectStore};
 use logoscope_drain::TemplateCatalog;
 use logoscope_ingest::schema::{col, logs_schema};
+use logoscope_ingest::stored::{PARAM_COLUMNS, stored_col, stored_schema, to_stored};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
@@ -149,7 +150,10 @@ struct WrittenFile {
 
 /// What every background encode needs, shared.
 struct Encoder {
+    /// The `logs` schema batches arrive with.
     schema: SchemaRef,
+    /// The schema of the Parquet files ([`stored_schema`]).
+    stored: SchemaRef,
     properties: WriterProperties,
     ts_index: usize,
     sort_indices: [usize; 3],
@@ -213,7 +217,8 @@ impl ArchiveWriter {
         };
         let ts_index = index(col::TS)?;
         let sort_indices = [index(col::SERVICE)?, index(col::TEMPLATE_ID)?, ts_index];
-        let properties = writer_properties(&schema, &options, &sort_indices)?;
+        let stored = stored_schema();
+        let properties = writer_properties(&stored, &options)?;
         Ok(Self {
             store: table.object_store(),
             base_version: table.version(),
@@ -221,6 +226,7 @@ impl ArchiveWriter {
             options,
             encoder: Arc::new(Encoder {
                 schema,
+                stored,
                 properties,
                 ts_index,
                 sort_indices,
@@ -675,11 +681,11 @@ impl Encoder {
         let mut out = Vec::new();
         let mut writer = ArrowWriter::try_new(
             &mut out,
-            Arc::clone(&self.schema),
+            Arc::clone(&self.stored),
             Some(self.properties.clone()),
         )?;
         for rows in order.chunks(GATHER_ROWS) {
-            writer.write(&gather.rows(&self.schema, rows)?)?;
+            writer.write(&to_stored(&gather.rows(&self.schema, rows)?)?)?;
         }
         writer.close()?;
         Ok((out, range.stats()))
@@ -927,19 +933,17 @@ fn check_schema(expected: &SchemaRef, batch: &RecordBatch) -> Result<(), StoreEr
 }
 
 fn writer_properties(
-    schema: &SchemaRef,
+    stored: &SchemaRef,
     options: &ArchiveOptions,
-    sort_indices: &[usize; 3],
 ) -> Result<WriterProperties, StoreError> {
-    let descriptor = ArrowSchemaConverter::new().convert(schema)?;
-    let sorting: Vec<SortingColumn> = sort_indices
+    let descriptor = ArrowSchemaConverter::new().convert(stored)?;
+    let sorting: Vec<SortingColumn> = [col::SERVICE, col::TEMPLATE_ID, col::TS]
         .iter()
-        .filter_map(|&i| {
-            let name = schema.field(i).name();
+        .filter_map(|name| {
             let leaf = descriptor
                 .columns()
                 .iter()
-                .position(|c| c.path().parts().first() == Some(name))?;
+                .position(|c| c.path().parts().first().map(String::as_str) == Some(*name))?;
             Some(SortingColumn {
                 column_idx: i32::try_from(leaf).ok()?,
                 descending: false,
@@ -948,18 +952,19 @@ fn writer_properties(
         })
         .collect();
     // Rows are sorted by (service, template_id, ts): within a template, `ts` and
-    // `line` mostly grow, so deltas are small; `header` and `raw` of one template
-    // share long prefixes (timestamp, level, logger), which prefix encoding drops
-    // before zstd sees them. Trace and span ids, messages and params are mostly distinct
-    // values: a dictionary costs interning time and (measured on the generated corpus) bytes;
-    // ids of one trace share prefixes. Min/max statistics of free text and random ids prune
-    // nothing (queries prune on `ts`, `service`, `level`, `template_id`, ...) and cost a
-    // comparison per value: those columns have none.
+    // `line` mostly grow, so deltas are small, and each param position holds like
+    // values; `header` and `raw` of one template share long prefixes (the residual's
+    // literal text), which prefix encoding drops before zstd sees them. Ids, messages
+    // and overflow params are mostly distinct values: a dictionary costs interning time
+    // and (measured on the generated corpus) bytes. Param text columns keep a dictionary
+    // (user agents, URLs, names repeat). Min/max statistics of free text, params and
+    // random ids prune nothing (queries prune on `ts`, `service`, `level`,
+    // `template_id`, ...) and cost a comparison per value: those columns have none.
     let path = |name: &str| ColumnPath::from(name);
     let params_item =
         || ColumnPath::new(vec![col::PARAMS.to_owned(), "list".into(), "item".into()]);
     let mut builder = WriterProperties::builder();
-    for name in [
+    let mut no_stats: Vec<String> = [
         col::RAW,
         col::HEADER,
         col::MESSAGE,
@@ -967,24 +972,52 @@ fn writer_properties(
         col::TRACE_ID,
         col::SPAN_ID,
         col::PARENT_SPAN_ID,
-    ] {
+        stored_col::TRACE_ID_BYTES,
+        stored_col::SPAN_ID_BYTES,
+        stored_col::PARENT_SPAN_ID_BYTES,
+        stored_col::TS_US,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for k in 0..PARAM_COLUMNS {
+        no_stats.push(stored_col::param(k));
+        no_stats.push(stored_col::param_int(k));
+    }
+    for name in &no_stats {
         builder = builder.set_column_statistics_enabled(path(name), EnabledStatistics::None);
     }
     builder = builder.set_column_statistics_enabled(params_item(), EnabledStatistics::None);
-    // Plain encodings that beat a dictionary: deltas for sorted integers,
-    // shared prefixes for headers, raw text and ids.
-    for (name, encoding) in [
-        (col::TS, Encoding::DELTA_BINARY_PACKED),
-        (col::LINE, Encoding::DELTA_BINARY_PACKED),
-        (col::HEADER, Encoding::DELTA_BYTE_ARRAY),
-        (col::RAW, Encoding::DELTA_BYTE_ARRAY),
-        (col::TRACE_ID, Encoding::DELTA_BYTE_ARRAY),
-        (col::SPAN_ID, Encoding::DELTA_BYTE_ARRAY),
-        (col::PARENT_SPAN_ID, Encoding::DELTA_BYTE_ARRAY),
-    ] {
+    // Plain encodings that beat a dictionary: deltas for sorted (or per-position)
+    // integers, shared prefixes for residual text and text ids, lengths apart from
+    // the bytes of binary ids.
+    let mut encodings: Vec<(String, Encoding)> = vec![
+        (col::TS.into(), Encoding::DELTA_BINARY_PACKED),
+        (col::LINE.into(), Encoding::DELTA_BINARY_PACKED),
+        (col::HEADER.into(), Encoding::DELTA_BYTE_ARRAY),
+        (col::RAW.into(), Encoding::DELTA_BYTE_ARRAY),
+        (col::TRACE_ID.into(), Encoding::DELTA_BYTE_ARRAY),
+        (col::SPAN_ID.into(), Encoding::DELTA_BYTE_ARRAY),
+        (col::PARENT_SPAN_ID.into(), Encoding::DELTA_BYTE_ARRAY),
+        (
+            stored_col::TRACE_ID_BYTES.into(),
+            Encoding::DELTA_LENGTH_BYTE_ARRAY,
+        ),
+        (
+            stored_col::SPAN_ID_BYTES.into(),
+            Encoding::DELTA_LENGTH_BYTE_ARRAY,
+        ),
+        (
+            stored_col::PARENT_SPAN_ID_BYTES.into(),
+            Encoding::DELTA_LENGTH_BYTE_ARRAY,
+        ),
+    ];
+    for k in 0..PARAM_COLUMNS {
+        encodings.push((stored_col::param_int(k), Encoding::DELTA_BINARY_PACKED));
+    }
+    for (name, encoding) in &encodings {
         builder = builder
             .set_column_dictionary_enabled(path(name), false)
-            .set_column_encoding(path(name), encoding);
+            .set_column_encoding(path(name), *encoding);
     }
     Ok(builder
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Int32Type, TimestampMicrosecondType, UInt64Type};
+use arrow::datatypes::{Int16Type, Int32Type, TimestampMillisecondType, UInt64Type};
 use arrow_array::RecordBatch;
 use common::{HOUR, T0, batch, catalog, query, query_count, rows, template_texts};
 use logoscope_store::{Archive, ArchiveOptions, StoreError};
@@ -158,15 +158,23 @@ async fn local_directory_round_trip() {
                 .column_by_name("template_id")
                 .unwrap()
                 .as_primitive::<UInt64Type>();
+            // Stored in milliseconds, with the microseconds beside.
             let ts = b
                 .column_by_name("ts")
                 .unwrap()
-                .as_primitive::<TimestampMicrosecondType>();
+                .as_primitive::<TimestampMillisecondType>();
+            let us = b
+                .column_by_name("ts_us")
+                .unwrap()
+                .as_primitive::<Int16Type>();
             for i in 0..b.num_rows() {
                 let s = service
                     .is_valid(i)
                     .then(|| values.value(service.keys().value(i) as usize).to_owned());
-                let t = ts.is_valid(i).then(|| ts.value(i));
+                let sub_ms = if us.is_valid(i) { us.value(i) } else { 0 };
+                let t = ts
+                    .is_valid(i)
+                    .then(|| ts.value(i) * 1000 + i64::from(sub_ms));
                 if dt == "unknown" {
                     assert_eq!(t, None);
                 } else {
@@ -662,7 +670,7 @@ async fn archives_of_another_schema_version_are_read_but_not_appended_to() {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().to_str().unwrap().to_owned();
     let archive = Archive::open(&location).await.unwrap();
-    assert_eq!(archive.schema_version().unwrap(), 2);
+    assert_eq!(archive.schema_version().unwrap(), 3);
     // Mark the table as written by schema v1, as archives made before residuals are.
     archive
         .table()
