@@ -9,13 +9,14 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{Result, ScalarValue, plan_err, utils::take_function_args};
+use datafusion::common::{Result, plan_err, utils::take_function_args};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use logoscope_ingest::residual::{self, HoleValues};
 
+use super::invoke;
 use super::render_template::is_string;
 
 /// The `fill_residual` scalar UDF.
@@ -98,16 +99,7 @@ impl ScalarUDFImpl for FillResidual {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let out = fill(&arrays)?;
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        invoke(&args, fill)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -9,13 +9,14 @@ use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, ScalarValue, plan_err, utils::take_function_args};
+use datafusion::common::{Result, plan_err, utils::take_function_args};
 use datafusion::logical_expr::scalar_doc_sections::DOC_SECTION_STRING;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use logoscope_ingest::residual;
 
+use super::invoke;
 use super::render_template::{coerce_render_args, is_string, render_arrays};
 
 /// The `render_message` scalar UDF.
@@ -88,19 +89,11 @@ impl ScalarUDFImpl for RenderMessage {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [templates, params, raw] = take_function_args(Self::NAME, arrays)?;
-        let rows = templates.len();
-        let rendered = render_arrays(&templates, &params, rows)?;
-        let out = cut_shapes(&rendered, &raw)?;
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        invoke(&args, |arrays| {
+            let [templates, params, raw] = take_function_args(Self::NAME, arrays)?;
+            let rendered = render_arrays(templates, params, templates.len())?;
+            cut_shapes(&rendered, raw)
+        })
     }
 
     fn documentation(&self) -> Option<&Documentation> {

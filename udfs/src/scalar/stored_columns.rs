@@ -18,31 +18,15 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListBuilder, StringArra
 use datafusion::arrow::datatypes::{
     DataType, Field, Int16Type, Int64Type, TimeUnit, TimestampMicrosecondType,
 };
-use datafusion::common::{Result, ScalarValue, exec_err, plan_err, utils::take_function_args};
+use datafusion::common::{Result, exec_err, plan_err, utils::take_function_args};
 use datafusion::logical_expr::scalar_doc_sections::{DOC_SECTION_DATETIME, DOC_SECTION_STRING};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 use logoscope_ingest::stored::{PARAM_COLUMNS, write_hex};
 
+use super::invoke;
 use super::render_template::is_string;
-
-/// Runs `f` on the arguments as arrays; a scalar result when every argument was one.
-fn invoke(
-    args: &ScalarFunctionArgs,
-    f: impl Fn(&[ArrayRef]) -> Result<ArrayRef>,
-) -> Result<ColumnarValue> {
-    let scalar = args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-    let out = f(&arrays)?;
-    if scalar {
-        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-    }
-    Ok(ColumnarValue::Array(out))
-}
 
 fn string_or_null(name: &str, what: &str, t: &DataType) -> Result<DataType> {
     if is_string(t) || t == &DataType::Null {
