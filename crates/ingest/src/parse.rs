@@ -72,6 +72,10 @@ pub struct ParseOptions {
     /// Field keys (and everything below them, `a` covers `a.b`) left out of
     /// the key set a JSON/logfmt template is built from; they stay in `fields`.
     pub drop_keys: Vec<String>,
+    /// Leave [`ParsedEntry::fields`] unset: for a caller that stores no
+    /// `fields` because the query layer parses the entry again (ingest with
+    /// derived text), building the JSON text would be wasted work.
+    pub skip_fields: bool,
 }
 
 /// The format an entry was recognised as.
@@ -445,7 +449,41 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::push_json_str;
+    use super::{EntryParser, ParseOptions, push_json_str};
+
+    /// `skip_fields` leaves `fields` unset and changes nothing else.
+    #[test]
+    fn skipping_fields_changes_only_fields() {
+        let opts = ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        };
+        let full = EntryParser::new(opts.clone());
+        let skip = EntryParser::new(ParseOptions {
+            skip_fields: true,
+            ..opts
+        });
+        let mut with_fields = 0;
+        for text in [
+            r#"{"ts":"2024-06-15T12:00:00Z","level":"info","msg":"login","user":"bob","n":3}"#,
+            r#"{"msg":"x","kubernetes.pod":"p1","a":{"b":[1,2]}}"#,
+            r#"{"service":"api","host":"h1","trace_id":"abc"}"#,
+            "ts=2024-06-15T12:00:00Z level=warn msg=\"slow call\" took=12ms user=eve",
+            "a=1 b=two",
+            "plain text 42",
+            "<34>1 2024-06-15T12:00:00Z host app 1234 ID47 - message",
+        ] {
+            let a = full.parse(text);
+            let mut b = skip.parse(text);
+            if matches!(a.format, super::Format::Json | super::Format::Logfmt) {
+                assert_eq!(b.fields, None, "{text}");
+                with_fields += usize::from(a.fields.is_some());
+            }
+            b.fields.clone_from(&a.fields);
+            assert_eq!(a, b, "{text}");
+        }
+        assert_eq!(with_fields, 4);
+    }
 
     #[test]
     fn json_strings_match_serde_json() {

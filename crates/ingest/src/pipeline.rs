@@ -518,6 +518,7 @@ impl Pipeline {
                 host: opts.host.clone(),
                 now_micros: opts.now_micros,
                 drop_keys: opts.drop_keys.clone(),
+                skip_fields: opts.derive_text && opts.time_keys.is_empty(),
             }),
             framer: FramerConfig {
                 max_entry_bytes: opts.max_entry_bytes,

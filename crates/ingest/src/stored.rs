@@ -24,10 +24,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::builder::{BinaryBuilder, Int64Builder, ListBuilder, StringBuilder};
+use arrow_array::builder::{BinaryBuilder, ListBuilder, StringBuilder};
 use arrow_array::types::{TimestampMicrosecondType, TimestampMillisecondType};
 use arrow_array::{
-    Array, ArrayRef, Int16Array, ListArray, PrimitiveArray, RecordBatch, StringArray,
+    Array, ArrayRef, Int16Array, Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray,
+    new_empty_array, new_null_array,
+};
+use arrow_buffer::{
+    BooleanBuffer, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -141,10 +145,10 @@ fn downcast<'a, T: 'static>(array: &'a ArrayRef, what: &str) -> Result<&'a T, Ar
 fn split_ts(ts: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
     let ts = downcast::<PrimitiveArray<TimestampMicrosecondType>>(ts, col::TS)?;
     let ms: PrimitiveArray<TimestampMillisecondType> = ts.unary(|v| v.div_euclid(1000));
-    let us: Int16Array = ts
-        .iter()
-        .map(|v| v.map(|v| v.rem_euclid(1000) as i16).filter(|&r| r != 0))
-        .collect();
+    let us: Int16Array = ts.unary(|v| v.rem_euclid(1000) as i16);
+    let nonzero: BooleanBuffer = us.values().iter().map(|&v| v != 0).collect();
+    let nulls = NullBuffer::union(us.nulls(), Some(&NullBuffer::new(nonzero)));
+    let us = Int16Array::new(us.values().clone(), nulls);
     Ok((Arc::new(ms.with_timezone_opt(ts.timezone())), Arc::new(us)))
 }
 
@@ -186,7 +190,7 @@ pub fn write_hex(bytes: &[u8], out: &mut String) {
 fn split_id(ids: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
     let ids = downcast::<StringArray>(ids, "an id column")?;
     if ids.null_count() == ids.len() {
-        let nulls = arrow_array::new_null_array(&DataType::Binary, ids.len());
+        let nulls = new_null_array(&DataType::Binary, ids.len());
         return Ok((Arc::new(ids.clone()), nulls));
     }
     let mut text = StringBuilder::with_capacity(ids.len(), 0);
@@ -212,7 +216,11 @@ fn split_id(ids: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
 /// every such text fits an `i64`), else None. `n.to_string()` gives `text`
 /// back.
 pub fn canonical_int(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix('-').unwrap_or(text).as_bytes();
+    canonical_int_bytes(text.as_bytes())
+}
+
+fn canonical_int_bytes(text: &[u8]) -> Option<i64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
     let negative = digits.len() != text.len();
     match digits {
         [] => None,
@@ -228,6 +236,10 @@ pub fn canonical_int(text: &str) -> Option<i64> {
     }
 }
 
+/// Splits `params` into the per-position columns and the list of the params
+/// after them. Built column by column on plain buffers: a builder per
+/// position, appended to row by row, cost more than the rest of the
+/// conversion together.
 fn split_params(params: &ArrayRef) -> Result<(ArrayRef, Vec<ArrayRef>), ArrowError> {
     let params = downcast::<ListArray>(params, col::PARAMS)?;
     let values = downcast::<StringArray>(params.values(), "params items")?;
@@ -237,56 +249,163 @@ fn split_params(params: &ArrayRef) -> Result<(ArrayRef, Vec<ArrayRef>), ArrowErr
         ));
     }
     let rows = params.len();
-    let mut text: Vec<StringBuilder> = (0..PARAM_COLUMNS)
-        .map(|_| StringBuilder::with_capacity(rows, 0))
-        .collect();
-    let mut ints: Vec<Int64Builder> = (0..PARAM_COLUMNS)
-        .map(|_| Int64Builder::with_capacity(rows))
-        .collect();
-    let mut rest = ListBuilder::new(StringBuilder::new())
-        .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
     let offsets = params.value_offsets();
-    for row in 0..rows {
-        let (start, end) = if params.is_null(row) {
-            (0, 0)
-        } else {
-            (offsets[row] as usize, offsets[row + 1] as usize)
-        };
-        for k in 0..PARAM_COLUMNS {
-            let item = start + k;
-            if item >= end {
-                text[k].append_null();
-                ints[k].append_null();
-                continue;
+    // Each row's items; a null list has none.
+    let spans: Vec<(usize, usize)> = (0..rows)
+        .map(|row| {
+            if params.is_null(row) {
+                (0, 0)
+            } else {
+                (offsets[row] as usize, offsets[row + 1] as usize)
             }
-            let value = values.value(item);
-            match canonical_int(value) {
-                Some(n) => {
-                    text[k].append_null();
-                    ints[k].append_value(n);
-                }
-                None => {
-                    text[k].append_value(value);
-                    ints[k].append_null();
-                }
-            }
-        }
-        for item in (start + PARAM_COLUMNS).min(end)..end {
-            rest.values().append_value(values.value(item));
-        }
-        rest.append(true);
-    }
+        })
+        .collect();
+    let widest = spans.iter().map(|&(s, e)| e - s).max().unwrap_or(0);
+    let item_offsets = values.value_offsets();
+    let data = values.value_data();
+    let item = |i: usize| &data[item_offsets[i] as usize..item_offsets[i + 1] as usize];
     let mut positions: Vec<ArrayRef> = Vec::with_capacity(2 * PARAM_COLUMNS);
-    for (mut t, mut n) in text.into_iter().zip(ints) {
-        positions.push(Arc::new(t.finish()));
-        positions.push(Arc::new(n.finish()));
+    for k in 0..PARAM_COLUMNS {
+        if k >= widest {
+            positions.push(new_null_array(&DataType::Utf8, rows));
+            positions.push(new_null_array(&DataType::Int64, rows));
+            continue;
+        }
+        let mut ints = Vec::<i64>::with_capacity(rows);
+        let mut int_valid = BooleanBufferBuilder::new(rows);
+        let mut text_offsets = Vec::<i32>::with_capacity(rows + 1);
+        let mut text = Vec::<u8>::new();
+        let mut text_valid = BooleanBufferBuilder::new(rows);
+        text_offsets.push(0);
+        for &(start, end) in &spans {
+            let (n, is_text) = if start + k < end {
+                let v = item(start + k);
+                match canonical_int_bytes(v) {
+                    Some(n) => (Some(n), false),
+                    None => {
+                        text.extend_from_slice(v);
+                        (None, true)
+                    }
+                }
+            } else {
+                (None, false)
+            };
+            ints.push(n.unwrap_or(0));
+            int_valid.append(n.is_some());
+            text_valid.append(is_text);
+            text_offsets.push(i32::try_from(text.len()).map_err(|_| {
+                ArrowError::InvalidArgumentError("params text over 2 GiB in one batch".into())
+            })?);
+        }
+        positions.push(Arc::new(StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(text_offsets)),
+            Buffer::from_vec(text),
+            Some(NullBuffer::new(text_valid.finish())),
+        )?));
+        positions.push(Arc::new(Int64Array::new(
+            ScalarBuffer::from(ints),
+            Some(NullBuffer::new(int_valid.finish())),
+        )));
     }
-    Ok((Arc::new(rest.finish()), positions))
+    let item_field = Arc::new(Field::new_list_field(DataType::Utf8, true));
+    let rest: ListArray = if widest <= PARAM_COLUMNS {
+        ListArray::try_new(
+            item_field,
+            OffsetBuffer::new_zeroed(rows),
+            new_empty_array(&DataType::Utf8),
+            None,
+        )?
+    } else {
+        let mut rest = ListBuilder::new(StringBuilder::new()).with_field(item_field);
+        for &(start, end) in &spans {
+            for i in (start + PARAM_COLUMNS).min(end)..end {
+                rest.values().append_value(values.value(i));
+            }
+            rest.append(true);
+        }
+        rest.finish()
+    };
+    Ok((Arc::new(rest), positions))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each param lands in exactly one of its position's two columns, params
+    /// past the eighth stay in the list, and `ts` splits into ms and µs; for
+    /// a batch whose widest row has no params, a few, and more than eight.
+    #[test]
+    fn params_and_time_split_by_position() {
+        use crate::batch::{LogBatchBuilder, LogRow};
+        let rows: Vec<(Option<i64>, Vec<&str>)> = vec![
+            (Some(1_700_000_000_123_456), vec!["7", "x", "-3", "007"]),
+            (None, vec![]),
+            (Some(-1), vec!["", "-0", "+1", "123456789012345678"]),
+            (
+                Some(5_000),
+                (0..11).map(|i| ["1", "a", "22"][i % 3]).collect(),
+            ),
+        ];
+        for take in [1, 3, 4] {
+            let mut b = LogBatchBuilder::new();
+            for (ts, params) in &rows[..take] {
+                let row = LogRow {
+                    ts: *ts,
+                    source: "s",
+                    ..LogRow::default()
+                };
+                b.append(&row, params.iter().copied()).unwrap();
+            }
+            let stored = to_stored(&b.finish().unwrap()).unwrap();
+            let col = |name: &str| stored.column_by_name(name).unwrap().clone();
+            let ms = col(col::TS);
+            let ms = ms
+                .as_any()
+                .downcast_ref::<PrimitiveArray<TimestampMillisecondType>>()
+                .unwrap();
+            let us = col(stored_col::TS_US);
+            let us = us.as_any().downcast_ref::<Int16Array>().unwrap();
+            let rest = col(col::PARAMS);
+            let rest = rest.as_any().downcast_ref::<ListArray>().unwrap();
+            for (r, (ts, params)) in rows[..take].iter().enumerate() {
+                match ts {
+                    Some(t) => {
+                        assert_eq!(ms.value(r), t.div_euclid(1000));
+                        let want = t.rem_euclid(1000) as i16;
+                        assert_eq!(us.is_valid(r), want != 0);
+                        if want != 0 {
+                            assert_eq!(us.value(r), want);
+                        }
+                    }
+                    None => assert!(ms.is_null(r) && us.is_null(r)),
+                }
+                for k in 0..PARAM_COLUMNS {
+                    let text = col(&stored_col::param(k));
+                    let text = text.as_any().downcast_ref::<StringArray>().unwrap();
+                    let int = col(&stored_col::param_int(k));
+                    let int = int.as_any().downcast_ref::<Int64Array>().unwrap();
+                    match params.get(k).copied().map(|p| (p, canonical_int(p))) {
+                        None => assert!(text.is_null(r) && int.is_null(r), "{r} {k}"),
+                        Some((_, Some(n))) => {
+                            assert!(text.is_null(r) && int.is_valid(r), "{r} {k}");
+                            assert_eq!(int.value(r), n);
+                        }
+                        Some((p, None)) => {
+                            assert!(text.is_valid(r) && int.is_null(r), "{r} {k}");
+                            assert_eq!(text.value(r), p);
+                        }
+                    }
+                }
+                let tail = rest.value(r);
+                let tail = tail.as_any().downcast_ref::<StringArray>().unwrap();
+                let want: Vec<&str> = params.iter().skip(PARAM_COLUMNS).copied().collect();
+                let got: Vec<&str> = tail.iter().map(Option::unwrap).collect();
+                assert_eq!(got, want);
+                assert!(rest.is_valid(r));
+            }
+        }
+    }
 
     #[test]
     fn canonical_ints_and_only_those_are_numbers() {

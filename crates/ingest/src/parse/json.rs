@@ -116,21 +116,24 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
         }
     }
 
-    let mut fields = Vec::with_capacity(text.len());
+    let want_fields = !parser.options().skip_fields;
+    let mut fields = Vec::with_capacity(if want_fields { text.len() } else { 0 });
     let mut shape_keys: Vec<&str> = Vec::new();
     fields.push(b'{');
     for (i, leaf) in flat.leaves.iter().enumerate() {
         if promoted.contains(&i) {
             continue;
         }
-        if fields.len() > 1 {
-            fields.push(b',');
-        }
         let k = flat.key(leaf);
-        push_json_str(&mut fields, k);
-        fields.push(b':');
-        // The value exactly as written: valid JSON, already checked.
-        fields.extend_from_slice(text[leaf.value.clone()].as_bytes());
+        if want_fields {
+            if fields.len() > 1 {
+                fields.push(b',');
+            }
+            push_json_str(&mut fields, k);
+            fields.push(b':');
+            // The value exactly as written: valid JSON, already checked.
+            fields.extend_from_slice(text[leaf.value.clone()].as_bytes());
+        }
         if !is_label_key(k, parser.options()) {
             shape_keys.push(k);
         }

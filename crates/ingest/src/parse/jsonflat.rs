@@ -14,6 +14,7 @@
 //! Duplicate keys are kept as written; [`Flat::sort_dedup`] leaves one leaf
 //! per flattened key, the last, as a JSON object read into a map would.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// Deepest nesting accepted, as `serde_json`'s default recursion limit.
@@ -53,7 +54,30 @@ pub(crate) struct Flat {
     /// The key prefix of the object being scanned.
     path: String,
     pub(crate) leaves: Vec<Leaf>,
+    /// Orders [`Flat::sort_dedup`] found for key sequences seen before: the
+    /// entries of one logger repeat a few key sequences, so most objects are
+    /// put in order by a lookup instead of a sort.
+    orders: HashMap<u64, Order>,
+    /// Scratch for the leaves being put in order.
+    sorted: Vec<Leaf>,
 }
+
+/// The order of one key sequence: the sequence (keys back to back and where
+/// each ends), and the leaf indices in sorted order, duplicates left out.
+#[derive(Debug)]
+struct Order {
+    keys: String,
+    ends: Vec<u32>,
+    perm: Vec<u32>,
+}
+
+/// Key sequences remembered at most; the cache starts over when full, so a
+/// stream of ever-new sequences costs a sort each, as without it.
+const ORDERS_MAX: usize = 512;
+
+/// Longest key text (all keys of an object) whose order is remembered; with
+/// [`ORDERS_MAX`] this bounds the cache to about 1 MiB.
+const ORDER_KEYS_MAX: usize = 2048;
 
 impl Flat {
     /// The flattened key of `leaf`.
@@ -63,19 +87,82 @@ impl Flat {
 
     /// Sorts the leaves by key and keeps the last of equal keys.
     pub(crate) fn sort_dedup(&mut self) {
+        if self.leaves.len() < 2 {
+            return;
+        }
+        if self.keys.len() > ORDER_KEYS_MAX {
+            let perm = self.sorted_order();
+            reorder(&mut self.leaves, &mut self.sorted, &perm);
+            return;
+        }
+        // Leaves are recorded in document order with their keys back to
+        // back, so the keys text and the key ends are the whole sequence.
+        let mut hash = xxhash_rust::xxh3::xxh3_64(self.keys.as_bytes());
+        for leaf in &self.leaves {
+            hash = (hash ^ leaf.key.end as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        let same = |o: &Order, keys: &str, leaves: &[Leaf]| {
+            o.keys == keys
+                && o.ends.len() == leaves.len()
+                && o.ends
+                    .iter()
+                    .zip(leaves)
+                    .all(|(&e, l)| e as usize == l.key.end)
+        };
+        let hit = self
+            .orders
+            .get(&hash)
+            .filter(|o| same(o, &self.keys, &self.leaves));
+        let order = match hit {
+            Some(o) => o,
+            None => {
+                let perm = self.sorted_order();
+                if self.orders.len() >= ORDERS_MAX {
+                    self.orders.clear();
+                }
+                let order = Order {
+                    keys: self.keys.clone(),
+                    ends: self.leaves.iter().map(|l| l.key.end as u32).collect(),
+                    perm,
+                };
+                // A colliding sequence replaces the one remembered.
+                self.orders.insert(hash, order);
+                &self.orders[&hash]
+            }
+        };
+        reorder(&mut self.leaves, &mut self.sorted, &order.perm);
+    }
+
+    /// Leaf indices sorted by key, the last of equal keys kept.
+    fn sorted_order(&self) -> Vec<u32> {
         let keys = &self.keys;
+        let leaves = &self.leaves;
+        let mut perm: Vec<u32> = (0..leaves.len() as u32).collect();
         // Stable: equal keys stay in document order, so the last one wins.
-        self.leaves
-            .sort_by(|a, b| keys[a.key.clone()].cmp(&keys[b.key.clone()]));
-        let mut out: Vec<Leaf> = Vec::with_capacity(self.leaves.len());
-        for leaf in self.leaves.drain(..) {
+        perm.sort_by(|&a, &b| {
+            keys[leaves[a as usize].key.clone()].cmp(&keys[leaves[b as usize].key.clone()])
+        });
+        let mut out: Vec<u32> = Vec::with_capacity(perm.len());
+        for i in perm {
             match out.last_mut() {
-                Some(prev) if keys[prev.key.clone()] == keys[leaf.key.clone()] => *prev = leaf,
-                _ => out.push(leaf),
+                Some(prev)
+                    if keys[leaves[*prev as usize].key.clone()]
+                        == keys[leaves[i as usize].key.clone()] =>
+                {
+                    *prev = i
+                }
+                _ => out.push(i),
             }
         }
-        self.leaves = out;
+        out
     }
+}
+
+/// Puts `leaves` in the order `perm` gives (indices into them), through `scratch`.
+fn reorder(leaves: &mut Vec<Leaf>, scratch: &mut Vec<Leaf>, perm: &[u32]) {
+    scratch.clear();
+    scratch.extend(perm.iter().map(|&i| leaves[i as usize].clone()));
+    std::mem::swap(leaves, scratch);
 }
 
 /// Scans `text` as one JSON object (whitespace around it allowed) into
@@ -384,6 +471,43 @@ mod tests {
             }
         }
         Some(deduped)
+    }
+
+    /// One `Flat` reused across objects, as on the parse thread: remembered
+    /// orders must give what a fresh sort gives, for repeated sequences, the
+    /// same keys in another order, splits that concatenate alike (`ab`,`c`
+    /// vs `a`,`bc`), duplicates, long key texts, and after the cache starts over.
+    #[test]
+    fn remembered_orders_match_a_fresh_sort() {
+        let mut texts: Vec<String> = vec![
+            r#"{"b":1,"a":2,"c":3}"#.into(),
+            r#"{"b":4,"a":5,"c":6}"#.into(),
+            r#"{"c":1,"b":2,"a":3}"#.into(),
+            r#"{"ab":1,"c":2}"#.into(),
+            r#"{"a":1,"bc":2}"#.into(),
+            r#"{"a":1,"b":2,"a":3}"#.into(),
+            r#"{"a":1,"b":2,"a":4}"#.into(),
+            r#"{"x":{"b":1,"a":2},"x.a":3}"#.into(),
+            format!(r#"{{"{}":1,"b":2,"a":3}}"#, "k".repeat(3000)),
+        ];
+        for i in 0..(2 * ORDERS_MAX + 10) {
+            texts.push(format!(r#"{{"k{}":1,"a":2,"k{}":3}}"#, i % 700, i % 300));
+        }
+        texts.extend(texts.clone());
+        let mut flat = Flat::default();
+        for text in &texts {
+            assert!(scan_object(text, &mut flat), "{text}");
+            flat.sort_dedup();
+            let got: Vec<(String, Value)> = flat
+                .leaves
+                .iter()
+                .map(|l| {
+                    let v = serde_json::from_str(&text[l.value.clone()]).unwrap();
+                    (flat.key(l).to_owned(), v)
+                })
+                .collect();
+            assert_eq!(got, oracle(text).unwrap(), "{text}");
+        }
     }
 
     #[test]

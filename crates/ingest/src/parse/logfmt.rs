@@ -154,19 +154,22 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
             promoted[role_idx] = i;
         }
     }
-    let mut fields = Vec::with_capacity(text.len() + 8);
+    let want_fields = !parser.options().skip_fields;
+    let mut fields = Vec::with_capacity(if want_fields { text.len() + 8 } else { 0 });
     let mut shape_keys = Vec::new();
     fields.push(b'{');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if promoted.contains(&i) {
             continue;
         }
-        if fields.len() > 1 {
-            fields.push(b',');
+        if want_fields {
+            if fields.len() > 1 {
+                fields.push(b',');
+            }
+            push_json_str(&mut fields, k);
+            fields.push(b':');
+            push_json_str(&mut fields, v);
         }
-        push_json_str(&mut fields, k);
-        fields.push(b':');
-        push_json_str(&mut fields, v);
         if !is_label_key(k, parser.options()) {
             shape_keys.push(*k);
         }
