@@ -358,7 +358,7 @@ mod tests {
                 b.append(&row, params.iter().copied()).unwrap();
             }
             let stored = to_stored(&b.finish().unwrap()).unwrap();
-            let col = |name: &str| stored.column_by_name(name).unwrap().clone();
+            let col = |name: &str| Arc::clone(stored.column_by_name(name).unwrap());
             let ms = col(col::TS);
             let ms = ms
                 .as_any()
