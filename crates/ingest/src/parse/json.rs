@@ -117,9 +117,16 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
     }
 
     let want_fields = !parser.options().skip_fields;
-    let mut fields = Vec::with_capacity(if want_fields { text.len() } else { 0 });
+    // Empty (no allocation) when not wanted.
+    let mut fields = if want_fields {
+        Vec::with_capacity(text.len())
+    } else {
+        Vec::new()
+    };
     let mut shape_keys: Vec<&str> = Vec::new();
-    fields.push(b'{');
+    if want_fields {
+        fields.push(b'{');
+    }
     for (i, leaf) in flat.leaves.iter().enumerate() {
         if promoted.contains(&i) {
             continue;
@@ -138,10 +145,12 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
             shape_keys.push(k);
         }
     }
-    fields.push(b'}');
-    if fields.len() > 2 {
-        // Keys are escaped by serde_json and values are slices of a `str`.
-        p.fields = String::from_utf8(fields).ok();
+    if want_fields {
+        fields.push(b'}');
+        if fields.len() > 2 {
+            // Keys are escaped by serde_json and values are slices of a `str`.
+            p.fields = String::from_utf8(fields).ok();
+        }
     }
     p.shape = shape_of(&mut shape_keys);
     p

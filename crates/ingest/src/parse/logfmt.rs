@@ -155,9 +155,16 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
         }
     }
     let want_fields = !parser.options().skip_fields;
-    let mut fields = Vec::with_capacity(if want_fields { text.len() + 8 } else { 0 });
+    // Empty (no allocation) when not wanted.
+    let mut fields = if want_fields {
+        Vec::with_capacity(text.len() + 8)
+    } else {
+        Vec::new()
+    };
     let mut shape_keys = Vec::new();
-    fields.push(b'{');
+    if want_fields {
+        fields.push(b'{');
+    }
     for (i, (k, v)) in pairs.iter().enumerate() {
         if promoted.contains(&i) {
             continue;
@@ -174,9 +181,11 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
             shape_keys.push(*k);
         }
     }
-    fields.push(b'}');
-    if fields.len() > 2 {
-        p.fields = String::from_utf8(fields).ok();
+    if want_fields {
+        fields.push(b'}');
+        if fields.len() > 2 {
+            p.fields = String::from_utf8(fields).ok();
+        }
     }
     // Without a message key the whole line is the message, so Drain sees the
     // keys already and no shape is added.
