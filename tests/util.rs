@@ -3,6 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// This package's directory. Cargo sets it for the test process too; the
+/// compile-time value is only the fallback, since a build cache shared between
+/// checkouts can hold a test binary compiled in another one.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 /// The binary under test.
 pub(crate) fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logoscope"));
@@ -12,7 +20,7 @@ pub(crate) fn bin() -> Command {
 
 /// The repository's `data/` folder.
 pub(crate) fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+    manifest_dir().join("data").join(rel)
 }
 
 /// Runs `logoscope` with `args`, returning its output whatever the status.

@@ -1,15 +1,23 @@
 //! End-to-end: load the hand-written fixture dataset, run Drain, score, write predictions.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use logoscope_drain::DrainConfig;
 use logoscope_eval::{
     Dataset, EvalError, evaluate_dir, find_dataset_dirs, render_table, write_predictions,
 };
 
+/// This package's directory. Cargo sets it for the test process too; the
+/// compile-time value is only the fallback, since a build cache shared between
+/// checkouts can hold a test binary compiled in another one.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny")
+    manifest_dir().join("tests/fixtures/tiny")
 }
 
 #[test]

@@ -63,7 +63,9 @@ pub struct IngestOptions {
     pub chunk_rows: usize,
     /// A chunk is also cut once it holds this much text. 1 MiB.
     pub chunk_bytes: usize,
-    /// Chunks in flight between the threads. 4.
+    /// Chunks in flight between the threads. 32: deep enough that the parse
+    /// thread keeps working ahead while the templating thread shares the cores
+    /// with the archive writer's encodes, and catches up when they end.
     pub queue_chunks: usize,
     /// Parse on a background thread. On by default.
     pub background_parse: bool,
@@ -89,7 +91,7 @@ impl Default for IngestOptions {
             batch_bytes: 64 << 20,
             chunk_rows: 1024,
             chunk_bytes: 1 << 20,
-            queue_chunks: 4,
+            queue_chunks: 32,
             background_parse: true,
             now_micros: None,
             derive_text: true,

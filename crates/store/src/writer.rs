@@ -77,7 +77,7 @@ pub struct ArchiveOptions {
 }
 
 impl Default for ArchiveOptions {
-    /// 1 M rows per file and held, 256 MiB held, partitions idle for 131,072 rows written out,
+    /// 1 M rows per file and held, 256 MiB held, partitions idle for 32,768 rows written out,
     /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
     /// level 2 (on the generated corpus both faster and smaller than level 3).
     fn default() -> Self {
@@ -86,7 +86,7 @@ impl Default for ArchiveOptions {
             target_file_rows: 1_000_000,
             max_buffered_rows: 1_000_000,
             max_buffered_bytes: 256 << 20,
-            idle_flush_rows: 128 * 1024,
+            idle_flush_rows: 32 * 1024,
             max_concurrent_encodes: cores.clamp(2, 8),
             row_group_rows: 128 * 1024,
             zstd_level: 2,
@@ -838,10 +838,19 @@ fn sort_order(
     names.dedup();
 
     let total: usize = pieces.iter().map(Piece::len).sum();
+    let too_many = || StoreError::Internal {
+        reason: "too many rows in one file".into(),
+    };
+    u32::try_from(total).map_err(|_| too_many())?;
     let mut range = TsRange::default();
-    // (service rank, template_id, ts is null, ts, piece, row): the last two make ties keep
-    // arrival order, which keeps `line` ascending within a template.
-    let mut keys: Vec<(u32, u64, bool, i64, u32, u32)> = Vec::with_capacity(total);
+    // Each row's key is packed in 128 bits, compared as one integer instead of a tuple: its
+    // group (service rank, template_id, ts is null), renumbered below in the groups' sorted
+    // order; then `ts`, order-preserving as unsigned (0 when null); then its arrival index,
+    // which makes ties keep arrival order (pieces in order, rows ascending in each), which
+    // keeps `line` ascending within a template.
+    let mut groups: HashMap<(u32, u64, bool), u32, BuildGroupHasher> = HashMap::default();
+    let mut keys: Vec<u128> = Vec::with_capacity(total);
+    let mut arrivals: Vec<(u32, u32)> = Vec::with_capacity(total);
     for (p, (piece, (dictionary, values))) in pieces.iter().zip(&dictionaries).enumerate() {
         let ranks: Vec<u32> = values
             .iter()
@@ -861,9 +870,7 @@ fn sort_order(
             .column(ts)
             .as_primitive_opt::<TimestampMicrosecondType>()
             .ok_or_else(|| mismatch(col::TS))?;
-        let p = u32::try_from(p).map_err(|_| StoreError::Internal {
-            reason: "too many batches in one file".into(),
-        })?;
+        let p = u32::try_from(p).map_err(|_| too_many())?;
         let service_keys = dictionary.keys();
         let mut push = |row: u32| {
             let i = row as usize;
@@ -878,14 +885,15 @@ fn sort_order(
             let time = times.is_valid(i).then(|| times.value(i));
             range.add(time);
             // `template_id` is not nullable (RecordBatch checks that).
-            keys.push((
-                rank,
-                templates.value(i),
-                time.is_none(),
-                time.unwrap_or(0),
-                p,
-                row,
-            ));
+            let next = groups.len() as u32;
+            let group = *groups
+                .entry((rank, templates.value(i), time.is_none()))
+                .or_insert(next);
+            let time = time.map_or(0, |t| (t as u64) ^ (1 << 63));
+            // `total` fits u32, so the arrival index does.
+            let arrival = arrivals.len() as u32;
+            keys.push((u128::from(group) << 96) | (u128::from(time) << 32) | u128::from(arrival));
+            arrivals.push((p, row));
         };
         match &piece.rows {
             Some(rows) => rows.iter().copied().for_each(&mut push),
@@ -893,8 +901,66 @@ fn sort_order(
             None => (0..piece.batch.num_rows() as u32).for_each(&mut push),
         }
     }
+    let mut sorted: Vec<((u32, u64, bool), u32)> = groups.into_iter().collect();
+    sorted.sort_unstable();
+    let mut position = vec![0u32; sorted.len()];
+    for (at, (_, group)) in sorted.iter().enumerate() {
+        // There are at most `total` groups.
+        position[*group as usize] = at as u32;
+    }
+    const LOW: u128 = (1 << 96) - 1;
+    for key in &mut keys {
+        let group = (*key >> 96) as usize;
+        *key = (*key & LOW) | (u128::from(position[group]) << 96);
+    }
     keys.sort_unstable();
-    Ok((keys.into_iter().map(|k| (k.4, k.5)).collect(), range))
+    let order = keys
+        .iter()
+        .map(|&key| arrivals[(key as u32) as usize])
+        .collect();
+    Ok((order, range))
+}
+
+/// Hashes the sort groups (two integers and a flag) with a multiply-rotate step per word,
+/// as rustc's FxHasher does: the keys come from the batches, not from an adversary, and
+/// SipHash would cost more than the sort saves.
+#[derive(Default, Clone, Copy)]
+struct BuildGroupHasher;
+
+impl std::hash::BuildHasher for BuildGroupHasher {
+    type Hasher = GroupHasher;
+    fn build_hasher(&self) -> GroupHasher {
+        GroupHasher(0)
+    }
+}
+
+struct GroupHasher(u64);
+
+impl GroupHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for GroupHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
 }
 
 fn is_lost_race(err: &DeltaTableError) -> bool {
@@ -1069,6 +1135,83 @@ mod tests {
                 Err(StoreError::InvalidOptions { .. })
             ));
         }
+    }
+
+    #[test]
+    fn sort_order_matches_a_tuple_sort() {
+        use logoscope_ingest::{LogBatchBuilder, LogRow};
+        // Services with and without a name (nulls rank last), templates whose ids differ in
+        // high and low bits, times before and after 1970, equal times (ties keep arrival
+        // order), null times; two batches, the second one only partly in the piece.
+        let services = [Some("web"), None, Some("api"), Some("db")];
+        let templates = [7u64, u64::MAX, 1 << 63, 0];
+        let times = [
+            Some(-5_000_000i64),
+            Some(0),
+            None,
+            Some(3),
+            Some(i64::MIN + 1),
+            Some(3),
+        ];
+        let mut batches = Vec::new();
+        for b in 0..2u64 {
+            let mut builder = LogBatchBuilder::new();
+            for i in 0..150u64 {
+                let k = (i * 7 + b * 3) as usize;
+                let row = LogRow {
+                    ts: times[k % times.len()],
+                    source: "t.log",
+                    line: i,
+                    service: services[(k / 5) % services.len()],
+                    template_id: templates[(k / 3) % templates.len()],
+                    ..LogRow::default()
+                };
+                builder.append(&row, std::iter::empty()).unwrap();
+            }
+            batches.push(builder.finish().unwrap());
+        }
+        let picked: Vec<u32> = (0..150).filter(|r| r % 3 != 1).collect();
+        let pieces = vec![
+            Piece::whole(batches[0].clone()),
+            Piece {
+                batch: batches[1].clone(),
+                rows: Some(picked.clone().into()),
+            },
+        ];
+        let schema = logs_schema();
+        let index = |name| schema.index_of(name).unwrap();
+        let (order, range) = sort_order(
+            &pieces,
+            &[index(col::SERVICE), index(col::TEMPLATE_ID), index(col::TS)],
+        )
+        .unwrap();
+
+        let mut oracle = Vec::new();
+        for (p, rows) in [(0u32, (0..150).collect::<Vec<u32>>()), (1, picked)] {
+            let batch = &batches[p as usize];
+            let service = batch
+                .column(index(col::SERVICE))
+                .as_dictionary::<Int32Type>();
+            let names = service.values().as_string::<i32>();
+            let tid = batch
+                .column(index(col::TEMPLATE_ID))
+                .as_primitive::<UInt64Type>();
+            let ts = batch
+                .column(index(col::TS))
+                .as_primitive::<TimestampMicrosecondType>();
+            for row in rows {
+                let i = row as usize;
+                let name = service
+                    .is_valid(i)
+                    .then(|| names.value(service.keys().value(i) as usize));
+                let t = ts.is_valid(i).then(|| ts.value(i));
+                oracle.push(((name.is_none(), name), tid.value(i), t.is_none(), t, p, row));
+            }
+        }
+        oracle.sort();
+        let expected: Vec<(u32, u32)> = oracle.iter().map(|k| (k.4, k.5)).collect();
+        assert_eq!(order, expected);
+        assert_eq!(range.rows, 250);
     }
 
     #[test]

@@ -71,6 +71,14 @@ impl Corpus {
     }
 }
 
+/// This package's directory. Cargo sets it for the test process too; the
+/// compile-time value is only the fallback, since a build cache shared between
+/// checkouts can hold a test binary compiled in another one.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 fn ts(v: &Value) -> Option<i64> {
     v.as_str()
         .map(|s| DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros())
@@ -402,7 +410,7 @@ fn bad_config_and_failing_writers_are_errors_not_panics() {
 /// a change here means every golden test downstream needs re-blessing.
 #[test]
 fn committed_small_corpus_is_reproducible() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/synth");
+    let dir = manifest_dir().join("../../data/synth");
     let (mut log, mut truth) = (Vec::new(), Vec::new());
     let s = generate(&SynthConfig::small_corpus(), &mut log, &mut truth).unwrap();
     assert_eq!(s.entries, 2000);
@@ -419,7 +427,7 @@ fn committed_small_corpus_is_reproducible() {
 #[test]
 #[ignore = "writes data/synth; run on purpose when the generator changes"]
 fn bless_small_corpus() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/synth");
+    let dir = manifest_dir().join("../../data/synth");
     std::fs::create_dir_all(&dir).unwrap();
     let mut log = std::fs::File::create(dir.join("small.log")).unwrap();
     let mut truth = std::fs::File::create(dir.join("small.truth.jsonl")).unwrap();

@@ -3,10 +3,16 @@
 
 use std::path::PathBuf;
 
+/// This package's directory. Cargo sets it for the test process too; the
+/// compile-time value is only the fallback, since a build cache shared between
+/// checkouts can hold a test binary compiled in another one.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 fn sample(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/samples")
-        .join(name);
+    let p = manifest_dir().join("../../data/samples").join(name);
     std::fs::read_to_string(p).unwrap()
 }
 
