@@ -252,7 +252,7 @@ fn text(b: &mut StringBuilder, rows: usize) -> ArrayRef {
 /// error kind). A row's value is looked up by comparing it with the values
 /// this batch has seen, the last one matched first; only a column with many
 /// values (a large fleet's hosts) falls back to a hash map. On the generated
-/// corpus this costs a fifth of what hashing every value did.
+/// corpus this takes 40% fewer instructions than hashing every value did.
 #[derive(Debug)]
 struct SmallDict<K: ArrowDictionaryKeyType> {
     keys: PrimitiveBuilder<K>,
@@ -287,27 +287,23 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
             return Ok(());
         };
         if !matches!(self.values.get(self.last), Some(last) if **last == *v) {
-            self.last = self.find_or_insert(v)?;
-            // `find_or_insert` checked that the index fits the key type.
-            self.last_key = K::Native::from_usize(self.last)
-                .ok_or_else(|| ArrowError::DictionaryKeyOverflowError)?;
+            (self.last, self.last_key) = self.find_or_insert(v)?;
         }
         self.keys.append_value(self.last_key);
         Ok(())
     }
 
-    fn find_or_insert(&mut self, v: &str) -> Result<usize, ArrowError> {
+    /// The index of `v` among the values, added if new, and its key.
+    fn find_or_insert(&mut self, v: &str) -> Result<(usize, K::Native), ArrowError> {
         let found = if self.values.len() <= SMALL_DICT_SCAN {
             self.values.iter().position(|x| **x == *v)
         } else {
             self.index.get(v).copied()
         };
-        if let Some(at) = found {
-            return Ok(at);
-        }
-        let at = self.values.len();
-        if K::Native::from_usize(at).is_none() {
-            return Err(ArrowError::DictionaryKeyOverflowError);
+        let at = found.unwrap_or(self.values.len());
+        let key = K::Native::from_usize(at).ok_or(ArrowError::DictionaryKeyOverflowError)?;
+        if found.is_some() {
+            return Ok((at, key));
         }
         self.values.push(v.into());
         if self.values.len() > SMALL_DICT_SCAN {
@@ -318,7 +314,7 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
                 self.index.insert(v.into(), at);
             }
         }
-        Ok(at)
+        Ok((at, key))
     }
 
     /// The column of the rows appended so far; starts the next batch empty.
