@@ -206,7 +206,7 @@ mod render;
 
 pub use catalog::{DrainConfig, MaskRule, Matched, TemplateCatalog, TemplateId, TemplateInfo};
 pub use mask::{Masker, PLACEHOLDERS, WILDCARD, mask};
-pub use render::{placeholder_count, render, render_into};
+pub use render::{placeholder_count, render, render_into, renders_as};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

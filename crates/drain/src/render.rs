@@ -43,6 +43,51 @@ pub fn render_into(template: &str, params: &mut dyn Iterator<Item = &str>, out: 
     out.push_str(&template[last..]);
 }
 
+/// Whether [`render_into`] would give exactly `expected`, found without
+/// building the rendering: the template's text and the parameters are
+/// compared piece by piece against `expected`, stopping at the first
+/// difference.
+///
+/// ```
+/// use logoscope_drain::renders_as;
+/// assert!(renders_as("user <*> took <NUM>", ["bob", "12ms"], "user bob took 12ms"));
+/// assert!(!renders_as("user <*> took <NUM>", ["bob", "12ms"], "user bob took 12"));
+/// ```
+pub fn renders_as<'p>(
+    template: &str,
+    params: impl IntoIterator<Item = &'p str>,
+    expected: &str,
+) -> bool {
+    let b = template.as_bytes();
+    let e = expected.as_bytes();
+    let mut params = params.into_iter();
+    let mut at = 0;
+    let mut take = |piece: &[u8]| {
+        let end = at + piece.len();
+        let ok = e.get(at..end) == Some(piece);
+        at = end;
+        ok
+    };
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(off) = memchr::memchr(b'<', &b[from..]) {
+        let i = from + off;
+        match literal_placeholder(&b[i..]) {
+            Some(len) => {
+                if let Some(p) = params.next() {
+                    if !take(&b[last..i]) || !take(p.as_bytes()) {
+                        return false;
+                    }
+                    last = i + len;
+                }
+                from = i + len;
+            }
+            None => from = i + 1,
+        }
+    }
+    take(&b[last..]) && at == e.len()
+}
+
 /// Number of placeholders in `template`, i.e. how many parameters
 /// [`render`] consumes.
 pub fn placeholder_count(template: &str) -> usize {
@@ -87,6 +132,45 @@ mod tests {
         let mut out = String::from(">");
         render_into("<<NUM>>", &mut ["7"].into_iter(), &mut out);
         assert_eq!(out, "><7>");
+    }
+
+    /// `renders_as` agrees with comparing `render`'s output, for matches,
+    /// near misses (a byte changed, added or cut anywhere) and missing or
+    /// extra params.
+    #[test]
+    fn renders_as_agrees_with_render() {
+        let cases: [(&str, &[&str]); 7] = [
+            ("user <*> took <NUM>", &["bob", "12ms"]),
+            ("<*> a <NUM>:<IP>", &["x", "1", "2"]),
+            ("<<NUM>>", &["7"]),
+            ("<*> <*>", &["a"]),
+            ("<*>", &["a", "b"]),
+            ("no placeholders <nope> <", &[]),
+            ("<TICKET>", &[""]),
+        ];
+        for (template, params) in cases {
+            let good = render(template, params);
+            assert!(
+                renders_as(template, params.iter().copied(), &good),
+                "{template}"
+            );
+            let mut variants = vec![format!("{good}x"), format!("x{good}")];
+            for i in 0..good.len() {
+                let mut cut = good.clone();
+                cut.remove(i);
+                variants.push(cut);
+                let mut changed = good.clone().into_bytes();
+                changed[i] = if changed[i] == b'z' { b'y' } else { b'z' };
+                variants.push(String::from_utf8(changed).unwrap());
+            }
+            for v in variants {
+                assert_eq!(
+                    renders_as(template, params.iter().copied(), &v),
+                    v == good,
+                    "{template} {v:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
-use logoscope_drain::{TemplateCatalog, render_into};
+use logoscope_drain::{TemplateCatalog, render_into, renders_as};
 
 use crate::IngestError;
 use crate::batch::{LogBatchBuilder, LogRow};
@@ -710,13 +710,13 @@ impl Pipeline {
         let message = chunk.get(r.message);
         let store_message = {
             let template = catalog.get(matched.id).map_or("", |t| t.template.as_str());
-            self.render_buf.clear();
             let mut params = self.ranges.iter().map(|p| &drain_input[p.clone()]);
-            render_into(template, &mut params, &mut self.render_buf);
-            let rendered = self.render_buf.as_str();
             if !r.shaped {
-                rendered != message
+                !renders_as(template, params, message)
             } else if r.message_hole {
+                self.render_buf.clear();
+                render_into(template, &mut params, &mut self.render_buf);
+                let rendered = self.render_buf.as_str();
                 // The query layer cuts the shape back out of the rendering.
                 !residual::shape_range(rendered).is_some_and(|cut| {
                     rendered.len() - cut.len() == message.len()

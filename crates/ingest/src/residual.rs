@@ -205,27 +205,30 @@ impl TsFormat {
         let Some(ts) = ts.checked_add(offset.saturating_mul(1_000_000)) else {
             return false;
         };
+        // Built on the stack and appended once: this runs for every entry
+        // with a time (to check the time is reproduced exactly).
+        let mut w = TsBuf::default();
         let secs = ts.div_euclid(1_000_000);
         let micros = ts.rem_euclid(1_000_000) as u32;
         if self.date == b'E' {
             if secs < 0 {
                 return false;
             }
-            push_uint(out, secs as u64);
+            w.uint(secs as u64);
             match self.frac {
-                b'm' => push_padded(out, micros / 1000, 3),
-                b'u' => push_padded(out, micros, 6),
+                b'm' => w.padded(micros / 1000, 3),
+                b'u' => w.padded(micros, 6),
                 b'n' => {
-                    push_padded(out, micros, 6);
-                    out.extend_from_slice(b"000");
+                    w.padded(micros, 6);
+                    w.bytes(b"000");
                 }
                 b'3' => {
-                    out.push(b'.');
-                    push_padded(out, micros / 1000, 3);
+                    w.byte(b'.');
+                    w.padded(micros / 1000, 3);
                 }
                 b'6' => {
-                    out.push(b'.');
-                    push_padded(out, micros, 6);
+                    w.byte(b'.');
+                    w.padded(micros, 6);
                 }
                 _ => {}
             }
@@ -239,92 +242,122 @@ impl TsFormat {
             let mon = &MONTHS[(mo as usize - 1) * 3..mo as usize * 3];
             match self.date {
                 b'I' | b'i' => {
-                    push_padded(out, y, 4);
-                    out.push(b'-');
-                    push_padded(out, mo, 2);
-                    out.push(b'-');
-                    push_padded(out, d, 2);
-                    out.push(if self.date == b'I' { b'T' } else { b' ' });
+                    w.padded(y, 4);
+                    w.byte(b'-');
+                    w.padded(mo, 2);
+                    w.byte(b'-');
+                    w.padded(d, 2);
+                    w.byte(if self.date == b'I' { b'T' } else { b' ' });
                 }
                 b'C' => {
-                    push_padded(out, d, 2);
-                    out.push(b'/');
-                    out.extend_from_slice(mon);
-                    out.push(b'/');
-                    push_padded(out, y, 4);
-                    out.push(b':');
+                    w.padded(d, 2);
+                    w.byte(b'/');
+                    w.bytes(mon);
+                    w.byte(b'/');
+                    w.padded(y, 4);
+                    w.byte(b':');
                 }
                 _ => {
-                    out.extend_from_slice(mon);
-                    out.push(b' ');
+                    w.bytes(mon);
+                    w.byte(b' ');
                     if self.date == b's' && d < 10 {
-                        out.push(b' ');
-                        push_padded(out, d, 1);
+                        w.byte(b' ');
+                        w.padded(d, 1);
                     } else {
-                        push_padded(out, d, 2);
+                        w.padded(d, 2);
                     }
-                    out.push(b' ');
+                    w.byte(b' ');
                 }
             }
-            push_padded(out, tod / 3600, 2);
-            out.push(b':');
-            push_padded(out, tod / 60 % 60, 2);
-            out.push(b':');
-            push_padded(out, tod % 60, 2);
+            w.padded(tod / 3600, 2);
+            w.byte(b':');
+            w.padded(tod / 60 % 60, 2);
+            w.byte(b':');
+            w.padded(tod % 60, 2);
             match self.frac {
                 b'3' | b',' => {
-                    out.push(if self.frac == b',' { b',' } else { b'.' });
-                    push_padded(out, micros / 1000, 3);
+                    w.byte(if self.frac == b',' { b',' } else { b'.' });
+                    w.padded(micros / 1000, 3);
                 }
                 b'6' | b'9' => {
-                    out.push(b'.');
-                    push_padded(out, micros, 6);
+                    w.byte(b'.');
+                    w.padded(micros, 6);
                     if self.frac == b'9' {
-                        out.extend_from_slice(b"000");
+                        w.bytes(b"000");
                     }
                 }
                 _ => {}
             }
         }
-        out.extend_from_slice(match self.zone {
+        w.bytes(match self.zone {
             b'Z' => b"Z",
             b':' => b"+00:00",
             b'4' => b"+0000",
             b'_' => b" +0000",
             _ => b"",
         });
+        out.extend_from_slice(w.as_bytes());
         true
     }
 }
 
 const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
 
-fn push_padded(out: &mut Vec<u8>, v: u32, width: usize) {
-    let mut buf = [b'0'; 10];
-    let mut v = v;
-    let mut i = buf.len();
-    while v > 0 || i == buf.len() {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    let start = i.min(buf.len() - width.min(buf.len()));
-    out.extend_from_slice(&buf[start..]);
+/// A formatted time, longest `9999-12-31T23:59:59.123456000+00:00` or a
+/// 20-digit epoch with a 9-digit fraction.
+struct TsBuf {
+    buf: [u8; 48],
+    len: usize,
 }
 
-fn push_uint(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
-    let mut v = v;
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
+impl Default for TsBuf {
+    fn default() -> Self {
+        TsBuf {
+            buf: [0; 48],
+            len: 0,
         }
     }
-    out.extend_from_slice(&buf[i..]);
+}
+
+impl TsBuf {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    #[inline]
+    fn byte(&mut self, c: u8) {
+        self.buf[self.len] = c;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn bytes(&mut self, s: &[u8]) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+        self.len += s.len();
+    }
+
+    /// `v` in decimal, zero-padded to `width` digits (more when it needs more).
+    #[inline]
+    fn padded(&mut self, v: u32, width: usize) {
+        let digits = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
+        let n = digits.max(width);
+        let mut v = v;
+        for slot in self.buf[self.len..self.len + n].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.len += n;
+    }
+
+    fn uint(&mut self, v: u64) {
+        let n = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
+        let mut v = v;
+        for slot in self.buf[self.len..self.len + n].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.len += n;
+    }
 }
 
 /// Finds where `text` writes the time `ts` (UTC µs) in one of the
@@ -682,6 +715,29 @@ pub fn derived_fields(raw: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::timestamp::TimestampDetector;
+
+    #[test]
+    fn ts_buf_digits_match_format() {
+        let values = [0, 1, 7, 9, 10, 42, 99, 100, 999, 1000, 2024, 9999, 10_000];
+        let more = [123_456, 999_999, 1_000_000, 4_294_967_295];
+        for width in [1, 2, 3, 4, 6, 9] {
+            for &v in values.iter().chain(&more) {
+                let mut w = TsBuf::default();
+                w.byte(b'x');
+                w.padded(v, width);
+                assert_eq!(
+                    w.as_bytes(),
+                    format!("x{v:0width$}").as_bytes(),
+                    "{v} {width}"
+                );
+            }
+        }
+        for v in [0, 9, 10, 1_000_000_000, u64::MAX] {
+            let mut w = TsBuf::default();
+            w.uint(v);
+            assert_eq!(w.as_bytes(), v.to_string().as_bytes());
+        }
+    }
 
     fn roundtrip(text: &str, holes: &mut [Hole], v: &HoleValues<'_>) -> String {
         let mut r = String::new();

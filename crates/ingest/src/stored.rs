@@ -24,14 +24,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::builder::{BinaryBuilder, ListBuilder, StringBuilder};
+use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::types::{TimestampMicrosecondType, TimestampMillisecondType};
 use arrow_array::{
-    Array, ArrayRef, Int16Array, Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray,
-    new_empty_array, new_null_array,
+    Array, ArrayRef, BinaryArray, Int16Array, Int64Array, ListArray, PrimitiveArray, RecordBatch,
+    StringArray, new_empty_array, new_null_array,
 };
 use arrow_buffer::{
-    BooleanBuffer, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
+    BooleanBuffer, Buffer, MutableBuffer, NullBuffer, OffsetBuffer, ScalarBuffer, bit_util,
 };
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 
@@ -156,23 +156,43 @@ fn split_ts(ts: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
 /// lowercase hex with an even number of digits (so [`write_hex`] gives it
 /// back); false otherwise.
 pub fn hex_bytes(text: &str, out: &mut Vec<u8>) -> bool {
-    fn digit(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        }
-    }
-    let text = text.as_bytes();
     out.clear();
+    push_hex_bytes(text.as_bytes(), out)
+}
+
+/// Each byte's value as a lowercase hex digit, 0xff when it is not one.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut c = 0;
+    while c < 10 {
+        t[b'0' as usize + c] = c as u8;
+        c += 1;
+    }
+    let mut c = 0;
+    while c < 6 {
+        t[b'a' as usize + c] = 10 + c as u8;
+        c += 1;
+    }
+    t
+};
+
+/// [`hex_bytes`] appending to `out`; on false `out` is as it was.
+fn push_hex_bytes(text: &[u8], out: &mut Vec<u8>) -> bool {
     if text.is_empty() || !text.len().is_multiple_of(2) {
         return false;
     }
-    for pair in text.chunks_exact(2) {
-        match (digit(pair[0]), digit(pair[1])) {
-            (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-            _ => return false,
-        }
+    let at = out.len();
+    out.reserve(text.len() / 2);
+    let mut bad = 0u8;
+    out.extend(text.chunks_exact(2).map(|pair| {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= hi | lo;
+        hi << 4 | (lo & 15)
+    }));
+    // Digits are below 16: a high bit anywhere means a byte that is not one.
+    if bad & 0xf0 != 0 {
+        out.truncate(at);
+        return false;
     }
     true
 }
@@ -189,26 +209,46 @@ pub fn write_hex(bytes: &[u8], out: &mut String) {
 
 fn split_id(ids: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
     let ids = downcast::<StringArray>(ids, "an id column")?;
-    if ids.null_count() == ids.len() {
-        let nulls = new_null_array(&DataType::Binary, ids.len());
+    let rows = ids.len();
+    if ids.null_count() == rows {
+        let nulls = new_null_array(&DataType::Binary, rows);
         return Ok((Arc::new(ids.clone()), nulls));
     }
-    let mut text = StringBuilder::with_capacity(ids.len(), 0);
-    let mut bytes = BinaryBuilder::with_capacity(ids.len(), ids.value_data().len() / 2);
-    let mut scratch = Vec::with_capacity(32);
-    for id in ids.iter() {
-        match id {
-            Some(id) if hex_bytes(id, &mut scratch) => {
-                text.append_null();
-                bytes.append_value(&scratch);
-            }
-            other => {
-                text.append_option(other);
-                bytes.append_null();
+    // Plain buffers: most rows take one column and leave the other null, and
+    // a builder's `append_null` per row cost more than decoding the hex.
+    let too_long = || ArrowError::InvalidArgumentError("ids over 2 GiB in one batch".into());
+    let mut text_offsets = Vec::<i32>::with_capacity(rows + 1);
+    let mut text = Vec::<u8>::new();
+    let mut text_valid = MutableBuffer::from_len_zeroed(rows.div_ceil(8));
+    let mut byte_offsets = Vec::<i32>::with_capacity(rows + 1);
+    let mut bytes = Vec::<u8>::with_capacity(ids.value_data().len() / 2);
+    let mut bytes_valid = MutableBuffer::from_len_zeroed(rows.div_ceil(8));
+    text_offsets.push(0);
+    byte_offsets.push(0);
+    for (row, id) in ids.iter().enumerate() {
+        if let Some(id) = id {
+            if push_hex_bytes(id.as_bytes(), &mut bytes) {
+                bit_util::set_bit(bytes_valid.as_slice_mut(), row);
+            } else {
+                text.extend_from_slice(id.as_bytes());
+                bit_util::set_bit(text_valid.as_slice_mut(), row);
             }
         }
+        text_offsets.push(i32::try_from(text.len()).map_err(|_| too_long())?);
+        byte_offsets.push(i32::try_from(bytes.len()).map_err(|_| too_long())?);
     }
-    Ok((Arc::new(text.finish()), Arc::new(bytes.finish())))
+    let valid = |bits: MutableBuffer| NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
+    let text = StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(text_offsets)),
+        Buffer::from_vec(text),
+        Some(valid(text_valid)),
+    )?;
+    let bytes = BinaryArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(byte_offsets)),
+        Buffer::from_vec(bytes),
+        Some(valid(bytes_valid)),
+    )?;
+    Ok((Arc::new(text), Arc::new(bytes)))
 }
 
 /// The value of `text` when it is an integer written canonically: optional
@@ -236,10 +276,77 @@ fn canonical_int_bytes(text: &[u8]) -> Option<i64> {
     }
 }
 
+/// One position's pair of columns while they are built: the text of the
+/// params that are not integers, and the integers.
+struct PositionColumns {
+    ints: Vec<i64>,
+    int_valid: MutableBuffer,
+    text_offsets: Vec<i32>,
+    text: Vec<u8>,
+    text_valid: MutableBuffer,
+}
+
+impl PositionColumns {
+    fn new(rows: usize) -> Self {
+        let mut text_offsets = Vec::with_capacity(rows + 1);
+        text_offsets.push(0);
+        PositionColumns {
+            ints: vec![0; rows],
+            int_valid: MutableBuffer::from_len_zeroed(rows.div_ceil(8)),
+            text_offsets,
+            text: Vec::new(),
+            text_valid: MutableBuffer::from_len_zeroed(rows.div_ceil(8)),
+        }
+    }
+
+    /// Sets row `row`'s param (rows come in increasing order).
+    #[inline]
+    fn set(&mut self, row: usize, v: &[u8]) -> Result<(), ArrowError> {
+        match canonical_int_bytes(v) {
+            Some(n) => {
+                self.ints[row] = n;
+                bit_util::set_bit(self.int_valid.as_slice_mut(), row);
+            }
+            None => {
+                // Rows before this one without text end where the text is now.
+                let end = self.text_len()?;
+                self.text_offsets.resize(row + 1, end);
+                self.text.extend_from_slice(v);
+                self.text_offsets.push(self.text_len()?);
+                bit_util::set_bit(self.text_valid.as_slice_mut(), row);
+            }
+        }
+        Ok(())
+    }
+
+    fn text_len(&self) -> Result<i32, ArrowError> {
+        i32::try_from(self.text.len()).map_err(|_| {
+            ArrowError::InvalidArgumentError("params text over 2 GiB in one batch".into())
+        })
+    }
+
+    fn finish(mut self, rows: usize, out: &mut Vec<ArrayRef>) -> Result<(), ArrowError> {
+        let end = self.text_len()?;
+        self.text_offsets.resize(rows + 1, end);
+        let valid = |bits: MutableBuffer| NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
+        out.push(Arc::new(StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(self.text_offsets)),
+            Buffer::from_vec(self.text),
+            Some(valid(self.text_valid)),
+        )?));
+        out.push(Arc::new(Int64Array::new(
+            ScalarBuffer::from(self.ints),
+            Some(valid(self.int_valid)),
+        )));
+        Ok(())
+    }
+}
+
 /// Splits `params` into the per-position columns and the list of the params
-/// after them. Built column by column on plain buffers: a builder per
-/// position, appended to row by row, cost more than the rest of the
-/// conversion together.
+/// after them. One pass over the params, each written straight into its
+/// position's plain buffers (builders appended to row by row, for every
+/// position of every row, cost more than the rest of the conversion
+/// together).
 fn split_params(params: &ArrayRef) -> Result<(ArrayRef, Vec<ArrayRef>), ArrowError> {
     let params = downcast::<ListArray>(params, col::PARAMS)?;
     let values = downcast::<StringArray>(params.values(), "params items")?;
@@ -250,62 +357,40 @@ fn split_params(params: &ArrayRef) -> Result<(ArrayRef, Vec<ArrayRef>), ArrowErr
     }
     let rows = params.len();
     let offsets = params.value_offsets();
-    // Each row's items; a null list has none.
-    let spans: Vec<(usize, usize)> = (0..rows)
+    // Row `row`'s items; a null list has none.
+    let span = |row: usize| {
+        if params.is_null(row) {
+            (0, 0)
+        } else {
+            (offsets[row] as usize, offsets[row + 1] as usize)
+        }
+    };
+    let widest = (0..rows)
         .map(|row| {
-            if params.is_null(row) {
-                (0, 0)
-            } else {
-                (offsets[row] as usize, offsets[row + 1] as usize)
-            }
+            let (s, e) = span(row);
+            e - s
         })
-        .collect();
-    let widest = spans.iter().map(|&(s, e)| e - s).max().unwrap_or(0);
+        .max()
+        .unwrap_or(0);
     let item_offsets = values.value_offsets();
     let data = values.value_data();
     let item = |i: usize| &data[item_offsets[i] as usize..item_offsets[i + 1] as usize];
+    let mut columns: Vec<PositionColumns> = (0..widest.min(PARAM_COLUMNS))
+        .map(|_| PositionColumns::new(rows))
+        .collect();
+    for row in 0..rows {
+        let (start, end) = span(row);
+        for (k, column) in columns.iter_mut().enumerate().take(end - start) {
+            column.set(row, item(start + k))?;
+        }
+    }
     let mut positions: Vec<ArrayRef> = Vec::with_capacity(2 * PARAM_COLUMNS);
-    for k in 0..PARAM_COLUMNS {
-        if k >= widest {
-            positions.push(new_null_array(&DataType::Utf8, rows));
-            positions.push(new_null_array(&DataType::Int64, rows));
-            continue;
-        }
-        let mut ints = Vec::<i64>::with_capacity(rows);
-        let mut int_valid = BooleanBufferBuilder::new(rows);
-        let mut text_offsets = Vec::<i32>::with_capacity(rows + 1);
-        let mut text = Vec::<u8>::new();
-        let mut text_valid = BooleanBufferBuilder::new(rows);
-        text_offsets.push(0);
-        for &(start, end) in &spans {
-            let (n, is_text) = if start + k < end {
-                let v = item(start + k);
-                match canonical_int_bytes(v) {
-                    Some(n) => (Some(n), false),
-                    None => {
-                        text.extend_from_slice(v);
-                        (None, true)
-                    }
-                }
-            } else {
-                (None, false)
-            };
-            ints.push(n.unwrap_or(0));
-            int_valid.append(n.is_some());
-            text_valid.append(is_text);
-            text_offsets.push(i32::try_from(text.len()).map_err(|_| {
-                ArrowError::InvalidArgumentError("params text over 2 GiB in one batch".into())
-            })?);
-        }
-        positions.push(Arc::new(StringArray::try_new(
-            OffsetBuffer::new(ScalarBuffer::from(text_offsets)),
-            Buffer::from_vec(text),
-            Some(NullBuffer::new(text_valid.finish())),
-        )?));
-        positions.push(Arc::new(Int64Array::new(
-            ScalarBuffer::from(ints),
-            Some(NullBuffer::new(int_valid.finish())),
-        )));
+    for column in columns {
+        column.finish(rows, &mut positions)?;
+    }
+    while positions.len() < 2 * PARAM_COLUMNS {
+        positions.push(new_null_array(&DataType::Utf8, rows));
+        positions.push(new_null_array(&DataType::Int64, rows));
     }
     let item_field = Arc::new(Field::new_list_field(DataType::Utf8, true));
     let rest: ListArray = if widest <= PARAM_COLUMNS {
@@ -317,7 +402,8 @@ fn split_params(params: &ArrayRef) -> Result<(ArrayRef, Vec<ArrayRef>), ArrowErr
         )?
     } else {
         let mut rest = ListBuilder::new(StringBuilder::new()).with_field(item_field);
-        for &(start, end) in &spans {
+        for row in 0..rows {
+            let (start, end) = span(row);
             for i in (start + PARAM_COLUMNS).min(end)..end {
                 rest.values().append_value(values.value(i));
             }
@@ -432,6 +518,53 @@ mod tests {
         }
     }
 
+    /// Each id lands in exactly one of its text and bytes columns, for a
+    /// batch mixing hex, other text, empty text and nulls.
+    #[test]
+    fn ids_split_into_text_and_bytes() {
+        use crate::batch::{LogBatchBuilder, LogRow};
+        let ids = [
+            Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+            None,
+            Some("req-42"),
+            Some(""),
+            Some("00"),
+            Some("ABCD"),
+            Some("abc"),
+            Some("0a0b"),
+        ];
+        let mut b = LogBatchBuilder::new();
+        for id in ids {
+            let row = LogRow {
+                source: "s",
+                trace_id: id,
+                ..LogRow::default()
+            };
+            b.append(&row, std::iter::empty::<&str>()).unwrap();
+        }
+        let stored = to_stored(&b.finish().unwrap()).unwrap();
+        let text = stored.column_by_name(col::TRACE_ID).unwrap();
+        let text = text.as_any().downcast_ref::<StringArray>().unwrap();
+        let bytes = stored.column_by_name(stored_col::TRACE_ID_BYTES).unwrap();
+        let bytes = bytes.as_any().downcast_ref::<BinaryArray>().unwrap();
+        let mut scratch = Vec::new();
+        for (r, id) in ids.iter().enumerate() {
+            match id {
+                None => assert!(text.is_null(r) && bytes.is_null(r), "{r}"),
+                Some(id) if hex_bytes(id, &mut scratch) => {
+                    assert!(text.is_null(r), "{r}");
+                    assert_eq!(bytes.value(r), &scratch[..], "{r}");
+                }
+                Some(id) => {
+                    assert!(bytes.is_null(r), "{r}");
+                    assert_eq!(text.value(r), *id, "{r}");
+                }
+            }
+        }
+        assert_eq!(bytes.value(0)[0], 0x4b);
+        assert_eq!(bytes.value(7), &[0x0a, 0x0b]);
+    }
+
     #[test]
     fn hex_ids_round_trip_and_others_are_refused() {
         let mut bytes = Vec::new();
@@ -441,7 +574,9 @@ mod tests {
             write_hex(&bytes, &mut back);
             assert_eq!(back, id);
         }
-        for id in ["4BF92F35", "abc", "", "req-42", "0x12", "zz"] {
+        for id in [
+            "4BF92F35", "abc", "", "req-42", "0x12", "zz", "0g", "g0", "é",
+        ] {
             assert!(!hex_bytes(id, &mut bytes), "{id}");
         }
     }

@@ -137,11 +137,12 @@ fn quoted(text: &str, start: usize) -> Option<(&str, usize)> {
     }
     let mut i = start + 1;
     while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return Some((&text[start + 1..i], i + 1)),
-            _ => i += 1,
+        let j = i + memchr::memchr2(b'"', b'\\', &b[i..])?;
+        if b[j] == b'"' {
+            return Some((&text[start + 1..j], j + 1));
         }
+        // A backslash escapes the byte after it.
+        i = j + 2;
     }
     None
 }

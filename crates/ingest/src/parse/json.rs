@@ -123,7 +123,7 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
     } else {
         Vec::new()
     };
-    let mut shape_keys: Vec<&str> = Vec::new();
+    let mut shape_keys: Vec<&str> = Vec::with_capacity(flat.leaves.len());
     if want_fields {
         fields.push(b'{');
     }

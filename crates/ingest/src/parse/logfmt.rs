@@ -12,7 +12,8 @@ use crate::level::Level;
 /// least two.
 pub(crate) fn pairs(text: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
+    // Sized for a typical line, so pushing rarely reallocates.
+    let mut out = Vec::with_capacity(16);
     let mut i = 0;
     loop {
         while i < b.len() && b[i].is_ascii_whitespace() {
@@ -157,11 +158,12 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
     let want_fields = !parser.options().skip_fields;
     // Empty (no allocation) when not wanted.
     let mut fields = if want_fields {
-        Vec::with_capacity(text.len() + 8)
+        // JSON adds quotes around each key and value: four bytes a pair.
+        Vec::with_capacity(text.len() + 4 * pairs.len() + 8)
     } else {
         Vec::new()
     };
-    let mut shape_keys = Vec::new();
+    let mut shape_keys = Vec::with_capacity(pairs.len());
     if want_fields {
         fields.push(b'{');
     }

@@ -75,7 +75,8 @@ fn rfc5424<'a>(
     }
     p.host = nil(host).map(Cow::Borrowed);
     p.service = nil(app).map(Cow::Borrowed);
-    let mut fields = Vec::new();
+    // Room for the quoting JSON adds, so the buffer rarely grows.
+    let mut fields = Vec::with_capacity(text.len().saturating_sub(pos) + 64);
     fields.push(b'{');
     let add = |fields: &mut Vec<u8>, k: &str, v: &str| {
         if fields.len() > 1 {
@@ -138,13 +139,15 @@ fn sd_element_end(b: &[u8], start: usize) -> Option<usize> {
 /// `id k="v" k2="v2"` → `id.k = v`, …
 fn sd_params(element: &str, emit: &mut dyn FnMut(&str, &str)) {
     let (id, mut rest) = element.split_once(' ').unwrap_or((element, ""));
+    // Reused for every parameter of the element.
     let mut key = String::new();
+    let mut value = String::with_capacity(element.len());
     while let Some(eq) = rest.find("=\"") {
         let name = rest[..eq].trim();
         let after = &rest[eq + 2..];
         let b = after.as_bytes();
         let mut i = 0;
-        let mut value = String::new();
+        value.clear();
         while i < b.len() && b[i] != b'"' {
             if b[i] == b'\\' && i + 1 < b.len() {
                 i += 1;
