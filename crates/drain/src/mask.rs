@@ -134,6 +134,10 @@ const DIGIT: u8 = 2;
 const HEX: u8 = 4;
 const ALNUM: u8 = 8;
 const SPACE: u8 = 16;
+const UPPER: u8 = 32;
+const LOWER: u8 = 64;
+/// `+` and `/`, the base64 alphabet's symbols.
+const B64_SYMBOL: u8 = 128;
 
 /// Byte classes, one table load instead of a chain of comparisons.
 static CLASS: [u8; 256] = {
@@ -156,6 +160,15 @@ static CLASS: [u8; 256] = {
         }
         if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c') {
             k |= SPACE;
+        }
+        if b.is_ascii_uppercase() {
+            k |= UPPER;
+        }
+        if b.is_ascii_lowercase() {
+            k |= LOWER;
+        }
+        if b == b'+' || b == b'/' {
+            k |= B64_SYMBOL;
         }
         t[c] = k;
         c += 1;
@@ -1561,7 +1574,7 @@ fn relative_path(b: &[u8], i: usize, prev: u8) -> Option<usize> {
 }
 
 fn is_b64(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'+' || c == b'/'
+    CLASS[c as usize] & (ALNUM | B64_SYMBOL) != 0
 }
 
 /// Base64-ish: at least 20 characters from the base64 alphabet with a digit
@@ -1572,16 +1585,18 @@ fn b64(b: &[u8], i: usize, prev: u8) -> Option<usize> {
         return None;
     }
     let mut j = i;
-    let (mut upper, mut lower, mut digit, mut sym) = (false, false, false, false);
-    while j < b.len() && is_b64(b[j]) {
-        match b[j] {
-            b'A'..=b'Z' => upper = true,
-            b'a'..=b'z' => lower = true,
-            b'0'..=b'9' => digit = true,
-            _ => sym = true,
+    // The classes of the run's bytes, or-ed: one table load a byte.
+    let mut seen = 0u8;
+    while j < b.len() {
+        let k = CLASS[b[j] as usize];
+        if k & (ALNUM | B64_SYMBOL) == 0 {
+            break;
         }
+        seen |= k;
         j += 1;
     }
+    let (upper, lower) = (seen & UPPER != 0, seen & LOWER != 0);
+    let (digit, sym) = (seen & DIGIT != 0, seen & B64_SYMBOL != 0);
     let len = j - i;
     let run_end = j;
     let mut pad = 0;
@@ -1606,6 +1621,26 @@ mod tests {
 
     fn m(s: &str) -> String {
         mask(s)
+    }
+
+    /// Every class bit of every byte agrees with the predicate it stands for.
+    #[test]
+    fn byte_classes() {
+        for c in 0..=255u8 {
+            let k = CLASS[c as usize];
+            assert_eq!(k & WORD != 0, c.is_ascii_alphanumeric() || c >= 0x80, "{c}");
+            assert_eq!(k & DIGIT != 0, c.is_ascii_digit(), "{c}");
+            assert_eq!(k & HEX != 0, c.is_ascii_hexdigit(), "{c}");
+            assert_eq!(k & ALNUM != 0, c.is_ascii_alphanumeric(), "{c}");
+            assert_eq!(k & SPACE != 0, c.is_ascii_whitespace() || c == 0x0b, "{c}");
+            assert_eq!(k & UPPER != 0, c.is_ascii_uppercase(), "{c}");
+            assert_eq!(k & LOWER != 0, c.is_ascii_lowercase(), "{c}");
+            assert_eq!(k & B64_SYMBOL != 0, c == b'+' || c == b'/', "{c}");
+            assert_eq!(
+                is_b64(c),
+                c.is_ascii_alphanumeric() || c == b'+' || c == b'/'
+            );
+        }
     }
 
     #[test]

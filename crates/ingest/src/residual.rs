@@ -339,6 +339,14 @@ impl TsBuf {
     /// `v` in decimal, zero-padded to `width` digits (more when it needs more).
     #[inline]
     fn padded(&mut self, v: u32, width: usize) {
+        // The common fields (hours, minutes, seconds, day, month: two digits)
+        // without counting digits first.
+        if width == 2 && v < 100 {
+            self.buf[self.len] = b'0' + (v / 10) as u8;
+            self.buf[self.len + 1] = b'0' + (v % 10) as u8;
+            self.len += 2;
+            return;
+        }
         let digits = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
         let n = digits.max(width);
         let mut v = v;

@@ -1021,7 +1021,7 @@ fn writer_properties(
     // `line` mostly grow, so deltas are small, and each param position holds like
     // values; `header` and `raw` of one template share long prefixes (the residual's
     // literal text), which prefix encoding drops before zstd sees them. Ids, messages
-    // and overflow params are mostly distinct values: a dictionary costs interning time
+    // JSON fields and overflow params are mostly distinct values: a dictionary costs interning time
     // and (measured on the generated corpus) bytes. Param text columns keep a dictionary
     // (user agents, URLs, names repeat). Min/max statistics of free text, params and
     // random ids prune nothing (queries prune on `ts`, `service`, `level`,
@@ -1089,6 +1089,7 @@ fn writer_properties(
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
         .set_dictionary_enabled(true)
         .set_column_dictionary_enabled(path(col::MESSAGE), false)
+        .set_column_dictionary_enabled(path(col::FIELDS), false)
         .set_column_dictionary_enabled(params_item(), false)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(options.row_group_rows))
