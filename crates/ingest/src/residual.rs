@@ -566,6 +566,16 @@ fn epoch_at(
 /// the text is left out. SOH bytes of the text are escaped.
 pub fn encode(text: &str, holes: &mut [Hole], out: &mut String) {
     holes.sort_unstable_by_key(|h| h.range.start);
+    // One search of the whole text instead of one per piece: almost no text
+    // holds an SOH byte.
+    let escape = memchr::memchr(ESC, text.as_bytes()).is_some();
+    let push = |piece: &str, out: &mut String| {
+        if escape {
+            push_escaped(piece, out);
+        } else {
+            out.push_str(piece);
+        }
+    };
     let mut at = 0;
     // Where the next hole may start: after the last one, and after the offset
     // text a local-clock time hole is decoded with.
@@ -579,7 +589,7 @@ pub fn encode(text: &str, holes: &mut [Hole], out: &mut String) {
         {
             continue;
         }
-        push_escaped(&text[at..h.range.start], out);
+        push(&text[at..h.range.start], out);
         out.push(ESC as char);
         match h.kind {
             HoleKind::Message => out.push('M'),
@@ -600,7 +610,7 @@ pub fn encode(text: &str, holes: &mut [Hole], out: &mut String) {
                 _ => 0,
             };
     }
-    push_escaped(&text[at..], out);
+    push(&text[at..], out);
 }
 
 fn push_escaped(s: &str, out: &mut String) {
