@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{TimestampMicrosecondBuilder, UInt64Builder};
+use arrow_array::builder::{
+    ListBuilder, PrimitiveBuilder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+};
 use arrow_array::types::{ArrowDictionaryKeyType, Int8Type, Int32Type};
-use arrow_array::{ArrayRef, DictionaryArray, ListArray, PrimitiveArray, RecordBatch, StringArray};
-use arrow_buffer::{ArrowNativeType, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer};
-use arrow_schema::{ArrowError, DataType, Field};
+use arrow_array::{Array, ArrayRef, DictionaryArray, RecordBatch, StringArray};
+use arrow_buffer::ArrowNativeType;
+use arrow_schema::ArrowError;
 
 use crate::IngestError;
 use crate::parse::ParsedEntry;
@@ -58,17 +60,15 @@ pub struct LogBatchBuilder {
     level: SmallDict<Int8Type>,
     service: SmallDict<Int32Type>,
     host: SmallDict<Int32Type>,
-    trace_id: TextColumn,
-    span_id: TextColumn,
-    parent_span_id: TextColumn,
+    trace_id: StringBuilder,
+    span_id: StringBuilder,
+    parent_span_id: StringBuilder,
     template_id: UInt64Builder,
-    /// The params of all rows, and where each row's start.
-    params: TextColumn,
-    param_offsets: Vec<i32>,
-    message: TextColumn,
-    fields: TextColumn,
-    header: TextColumn,
-    raw: TextColumn,
+    params: ListBuilder<StringBuilder>,
+    message: StringBuilder,
+    fields: StringBuilder,
+    header: StringBuilder,
+    raw: StringBuilder,
     error: SmallDict<Int8Type>,
     rows: usize,
     text_bytes: usize,
@@ -99,16 +99,15 @@ impl LogBatchBuilder {
             level: SmallDict::default(),
             service: SmallDict::default(),
             host: SmallDict::default(),
-            trace_id: TextColumn::default(),
-            span_id: TextColumn::default(),
-            parent_span_id: TextColumn::default(),
+            trace_id: StringBuilder::new(),
+            span_id: StringBuilder::new(),
+            parent_span_id: StringBuilder::new(),
             template_id: UInt64Builder::new(),
-            params: TextColumn::default(),
-            param_offsets: vec![0],
-            message: TextColumn::default(),
-            fields: TextColumn::default(),
-            header: TextColumn::default(),
-            raw: TextColumn::default(),
+            params: ListBuilder::new(StringBuilder::new()),
+            message: StringBuilder::new(),
+            fields: StringBuilder::new(),
+            header: StringBuilder::new(),
+            raw: StringBuilder::new(),
             error: SmallDict::default(),
             rows: 0,
             text_bytes: 0,
@@ -142,20 +141,21 @@ impl LogBatchBuilder {
         self.level.append(row.level)?;
         self.service.append(row.service)?;
         self.host.append(row.host)?;
-        self.trace_id.append(row.trace_id)?;
-        self.span_id.append(row.span_id)?;
-        self.parent_span_id.append(row.parent_span_id)?;
+        self.trace_id.append_option(row.trace_id);
+        self.span_id.append_option(row.span_id);
+        self.parent_span_id.append_option(row.parent_span_id);
         self.template_id.append_value(row.template_id);
         let mut bytes = 0;
         for p in params {
             bytes += p.len();
-            self.params.append(Some(p))?;
+            self.params.values().append_value(p);
         }
-        self.param_offsets.push(offset(self.params.len())?);
-        self.message.append(row.message)?;
-        self.fields.append(row.fields)?;
-        self.header.append(row.header.filter(|h| !h.is_empty()))?;
-        self.raw.append(row.raw)?;
+        self.params.append(true);
+        self.message.append_option(row.message);
+        self.fields.append_option(row.fields);
+        self.header
+            .append_option(row.header.filter(|h| !h.is_empty()));
+        self.raw.append_option(row.raw);
         self.error.append(row.error)?;
         self.rows += 1;
         self.text_bytes += bytes
@@ -206,15 +206,17 @@ impl LogBatchBuilder {
     /// so they fill without growing (and copying) from empty each batch.
     pub fn finish(&mut self) -> Result<RecordBatch, IngestError> {
         let rows = self.rows;
-        let param_offsets =
-            std::mem::replace(&mut self.param_offsets, Vec::with_capacity(rows + 1));
-        self.param_offsets.push(0);
-        let params = ListArray::try_new(
-            Arc::new(Field::new_list_field(DataType::Utf8, true)),
-            OffsetBuffer::new(param_offsets.into()),
-            Arc::new(self.params.finish()?),
-            None,
-        )?;
+        let params = self.params.finish();
+        let param_values = params.values().len();
+        let param_bytes = params
+            .values()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .map_or(0, |a| a.value_data().len());
+        self.params = ListBuilder::with_capacity(
+            StringBuilder::with_capacity(param_values, param_bytes + param_bytes / 8),
+            rows,
+        );
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.ts.finish()),
             Arc::new(self.source.finish()),
@@ -222,15 +224,15 @@ impl LogBatchBuilder {
             Arc::new(self.level.finish()),
             Arc::new(self.service.finish()),
             Arc::new(self.host.finish()),
-            Arc::new(self.trace_id.finish()?),
-            Arc::new(self.span_id.finish()?),
-            Arc::new(self.parent_span_id.finish()?),
+            text(&mut self.trace_id, rows),
+            text(&mut self.span_id, rows),
+            text(&mut self.parent_span_id, rows),
             Arc::new(self.template_id.finish()),
             Arc::new(params),
-            Arc::new(self.message.finish()?),
-            Arc::new(self.fields.finish()?),
-            Arc::new(self.header.finish()?),
-            Arc::new(self.raw.finish()?),
+            text(&mut self.message, rows),
+            text(&mut self.fields, rows),
+            text(&mut self.header, rows),
+            text(&mut self.raw, rows),
             Arc::new(self.error.finish()),
         ];
         self.rows = 0;
@@ -239,80 +241,14 @@ impl LogBatchBuilder {
     }
 }
 
-/// A row's end in a text buffer as an Arrow offset; an error past 2 GiB.
-fn offset(len: usize) -> Result<i32, IngestError> {
-    i32::try_from(len).map_err(|_| {
-        IngestError::Arrow(ArrowError::InvalidArgumentError(
-            "over 2 GiB of text in one column of one batch".into(),
-        ))
-    })
-}
-
-/// A text column built on plain buffers: a value is one copy and one offset,
-/// and validity bits are written only once a null has been seen. (Arrow's
-/// `StringBuilder` took twice the instructions per value.) After `finish` it
-/// starts again with the room the last batch used and an eighth more, so a
-/// batch a little larger than the last does not copy its text to grow.
-#[derive(Debug)]
-struct TextColumn {
-    offsets: Vec<i32>,
-    data: Vec<u8>,
-    /// Validity of each value; empty until the first null.
-    valid: Option<BooleanBufferBuilder>,
-}
-
-impl Default for TextColumn {
-    fn default() -> Self {
-        TextColumn {
-            offsets: vec![0],
-            data: Vec::new(),
-            valid: None,
-        }
-    }
-}
-
-impl TextColumn {
-    fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    #[inline]
-    fn append(&mut self, value: Option<&str>) -> Result<(), IngestError> {
-        match value {
-            Some(v) => {
-                self.data.extend_from_slice(v.as_bytes());
-                if let Some(valid) = &mut self.valid {
-                    valid.append(true);
-                }
-            }
-            None => {
-                let rows = self.len();
-                self.valid
-                    .get_or_insert_with(|| {
-                        let mut valid = BooleanBufferBuilder::new(self.offsets.capacity());
-                        valid.append_n(rows, true);
-                        valid
-                    })
-                    .append(false);
-            }
-        }
-        self.offsets.push(offset(self.data.len())?);
-        Ok(())
-    }
-
-    fn finish(&mut self) -> Result<StringArray, IngestError> {
-        let rows = self.len();
-        let bytes = self.data.len();
-        let offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(rows + rows / 8 + 1));
-        self.offsets.push(0);
-        let data = std::mem::replace(&mut self.data, Vec::with_capacity(bytes + bytes / 8));
-        let nulls = self.valid.take().map(|mut v| NullBuffer::new(v.finish()));
-        Ok(StringArray::try_new(
-            OffsetBuffer::new(offsets.into()),
-            Buffer::from_vec(data),
-            nulls,
-        )?)
-    }
+/// Finishes a text column and gives its builder the room it used again, and
+/// an eighth more, so a batch a little larger than the last does not copy its
+/// text to grow.
+fn text(b: &mut StringBuilder, rows: usize) -> ArrayRef {
+    let a = b.finish();
+    let bytes = a.value_data().len();
+    *b = StringBuilder::with_capacity(rows, bytes + bytes / 8);
+    Arc::new(a)
 }
 
 /// A dictionary column of few distinct values (source, level, service, host,
@@ -322,9 +258,7 @@ impl TextColumn {
 /// corpus this takes 40% fewer instructions than hashing every value did.
 #[derive(Debug)]
 struct SmallDict<K: ArrowDictionaryKeyType> {
-    keys: Vec<K::Native>,
-    /// Validity of each key; empty until the first null (as in [`TextColumn`]).
-    valid: Option<BooleanBufferBuilder>,
+    keys: PrimitiveBuilder<K>,
     values: Vec<Box<str>>,
     /// Index of every value, built once `values` outgrows the linear search.
     index: HashMap<Box<str>, usize>,
@@ -339,8 +273,7 @@ const SMALL_DICT_SCAN: usize = 16;
 impl<K: ArrowDictionaryKeyType> Default for SmallDict<K> {
     fn default() -> Self {
         SmallDict {
-            keys: Vec::new(),
-            valid: None,
+            keys: PrimitiveBuilder::new(),
             values: Vec::new(),
             index: HashMap::new(),
             last: 0,
@@ -353,24 +286,13 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
     #[inline]
     fn append(&mut self, v: Option<&str>) -> Result<(), ArrowError> {
         let Some(v) = v else {
-            let rows = self.keys.len();
-            self.valid
-                .get_or_insert_with(|| {
-                    let mut valid = BooleanBufferBuilder::new(self.keys.capacity());
-                    valid.append_n(rows, true);
-                    valid
-                })
-                .append(false);
-            self.keys.push(K::Native::default());
+            self.keys.append_null();
             return Ok(());
         };
         if !matches!(self.values.get(self.last), Some(last) if **last == *v) {
             (self.last, self.last_key) = self.find_or_insert(v)?;
         }
-        self.keys.push(self.last_key);
-        if let Some(valid) = &mut self.valid {
-            valid.append(true);
-        }
+        self.keys.append_value(self.last_key);
         Ok(())
     }
 
@@ -400,10 +322,7 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
 
     /// The column of the rows appended so far; starts the next batch empty.
     fn finish(&mut self) -> DictionaryArray<K> {
-        let rows = self.keys.len();
-        let keys = std::mem::replace(&mut self.keys, Vec::with_capacity(rows + rows / 8));
-        let nulls = self.valid.take().map(|mut v| NullBuffer::new(v.finish()));
-        let keys = PrimitiveArray::<K>::new(keys.into(), nulls);
+        let keys = self.keys.finish();
         let values = StringArray::from_iter_values(self.values.iter());
         self.values.clear();
         self.index.clear();
@@ -417,33 +336,8 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::Array;
     use arrow_array::cast::AsArray;
-
-    /// `TextColumn` gives the array arrow builds from the same values: nulls
-    /// first, last, none or only, empty strings, over several batches.
-    #[test]
-    fn text_column_matches_arrows_array() {
-        let batches: [&[Option<&str>]; 6] = [
-            &[Some("a"), None, Some(""), Some("héllo")],
-            &[None, None, Some("x")],
-            &[Some("one"), Some("two")],
-            &[None],
-            &[],
-            &[Some(""), Some("🦀"), None],
-        ];
-        let mut column = TextColumn::default();
-        for values in batches {
-            for v in values {
-                column.append(*v).unwrap();
-            }
-            let got = column.finish().unwrap();
-            let want = StringArray::from(values.to_vec());
-            assert_eq!(got, want, "{values:?}");
-            assert_eq!(got.null_count(), want.null_count());
-            assert_eq!(got.nulls().is_some(), values.contains(&None), "{values:?}");
-        }
-    }
+    use arrow_array::{Array, ListArray};
 
     /// Reads a dictionary column back as its values, row by row.
     fn dict_values<K: ArrowDictionaryKeyType>(a: &DictionaryArray<K>) -> Vec<Option<String>> {
