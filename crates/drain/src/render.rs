@@ -1,5 +1,7 @@
 //! Rebuilding a message from a template and its parameters.
 
+use std::ops::Range;
+
 use crate::mask::literal_placeholder;
 
 /// Renders `template`, replacing each placeholder (`<*>`, `<NUM>`, `<IP>`, …;
@@ -23,22 +25,11 @@ pub fn render(template: &str, params: &[&str]) -> String {
 /// `params` (see [`render`]). `out` is not cleared, so callers can reuse one
 /// buffer across rows.
 pub fn render_into(template: &str, params: &mut dyn Iterator<Item = &str>, out: &mut String) {
-    let b = template.as_bytes();
     let mut last = 0;
-    let mut from = 0;
-    while let Some(off) = memchr::memchr(b'<', &b[from..]) {
-        let i = from + off;
-        match literal_placeholder(&b[i..]) {
-            Some(len) => {
-                if let Some(p) = params.next() {
-                    out.push_str(&template[last..i]);
-                    out.push_str(p);
-                    last = i + len;
-                }
-                from = i + len;
-            }
-            None => from = i + 1,
-        }
+    for (span, p) in placeholders(template).zip(params) {
+        out.push_str(&template[last..span.start]);
+        out.push_str(p);
+        last = span.end;
     }
     out.push_str(&template[last..]);
 }
@@ -58,53 +49,47 @@ pub fn renders_as<'p>(
     params: impl IntoIterator<Item = &'p str>,
     expected: &str,
 ) -> bool {
-    let b = template.as_bytes();
     let e = expected.as_bytes();
-    let mut params = params.into_iter();
     let mut at = 0;
-    let mut take = |piece: &[u8]| {
+    let mut take = |piece: &str| {
         let end = at + piece.len();
-        let ok = e.get(at..end) == Some(piece);
+        let ok = e.get(at..end) == Some(piece.as_bytes());
         at = end;
         ok
     };
     let mut last = 0;
-    let mut from = 0;
-    while let Some(off) = memchr::memchr(b'<', &b[from..]) {
-        let i = from + off;
-        match literal_placeholder(&b[i..]) {
-            Some(len) => {
-                if let Some(p) = params.next() {
-                    if !take(&b[last..i]) || !take(p.as_bytes()) {
-                        return false;
-                    }
-                    last = i + len;
-                }
-                from = i + len;
-            }
-            None => from = i + 1,
+    for (span, p) in placeholders(template).zip(params) {
+        if !take(&template[last..span.start]) || !take(p) {
+            return false;
         }
+        last = span.end;
     }
-    take(&b[last..]) && at == e.len()
+    take(&template[last..]) && at == e.len()
 }
 
 /// Number of placeholders in `template`, i.e. how many parameters
 /// [`render`] consumes.
 pub fn placeholder_count(template: &str) -> usize {
+    placeholders(template).count()
+}
+
+/// The byte ranges of the placeholders in `template`, in order.
+fn placeholders(template: &str) -> impl Iterator<Item = Range<usize>> + '_ {
     let b = template.as_bytes();
-    let mut count = 0;
     let mut from = 0;
-    while let Some(off) = memchr::memchr(b'<', &b[from..]) {
-        let i = from + off;
-        match literal_placeholder(&b[i..]) {
-            Some(len) => {
-                count += 1;
-                from = i + len;
+    std::iter::from_fn(move || {
+        while let Some(off) = memchr::memchr(b'<', &b[from..]) {
+            let i = from + off;
+            match literal_placeholder(&b[i..]) {
+                Some(len) => {
+                    from = i + len;
+                    return Some(i..i + len);
+                }
+                None => from = i + 1,
             }
-            None => from = i + 1,
         }
-    }
-    count
+        None
+    })
 }
 
 #[cfg(test)]
