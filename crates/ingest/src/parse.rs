@@ -273,14 +273,15 @@ impl EntryParser {
                 }
             };
         }
+        let want_fields = !self.options().skip_fields;
         match b.first() {
             Some(b'<') => {
-                if let Some(p) = syslog::parse(text, &self.detector) {
+                if let Some(p) = syslog::parse(text, &self.detector, want_fields) {
                     return p;
                 }
             }
             Some(c) if c.is_ascii_uppercase() => {
-                if let Some(p) = syslog::parse(text, &self.detector) {
+                if let Some(p) = syslog::parse(text, &self.detector, want_fields) {
                     return p;
                 }
             }
@@ -288,7 +289,7 @@ impl EntryParser {
         }
         if b.first()
             .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b':')
-            && let Some(p) = clf::parse(text, &self.detector)
+            && let Some(p) = clf::parse(text, &self.detector, want_fields)
         {
             return p;
         }
@@ -472,17 +473,19 @@ mod tests {
             "a=1 b=two",
             "plain text 42",
             "<34>1 2024-06-15T12:00:00Z host app 1234 ID47 - message",
+            r#"<165>1 2024-06-15T12:00:00.003Z h app - ID1 [ex@1 a="1" b="x\"y"][m@2 c="3"] text"#,
+            "<13>Jun 15 12:00:00 web01 sshd[4242]: Accepted publickey for bob",
+            r#"10.0.0.2 - frank [15/Jun/2024:12:00:00 +0000] "GET /api?q=1 HTTP/1.1" 200 512 "http://ref/" "curl/8.0""#,
+            r#"10.0.0.3 - - [15/Jun/2024:12:00:01 +0000] "POST /x HTTP/1.1" 503 -"#,
         ] {
             let a = full.parse(text);
             let mut b = skip.parse(text);
-            if matches!(a.format, super::Format::Json | super::Format::Logfmt) {
-                assert_eq!(b.fields, None, "{text}");
-                with_fields += usize::from(a.fields.is_some());
-            }
+            assert_eq!(b.fields, None, "{text}");
+            with_fields += usize::from(a.fields.is_some());
             b.fields.clone_from(&a.fields);
             assert_eq!(a, b, "{text}");
         }
-        assert_eq!(with_fields, 4);
+        assert_eq!(with_fields, 9);
     }
 
     #[test]

@@ -8,8 +8,13 @@ use crate::timestamp::{TimestampDetector, TsScan};
 
 /// `client ident user [ts] "request" status bytes ["referer" "agent"] …`.
 /// The header is everything up to the request; the level comes from the
-/// status: 5xx ERROR, 4xx WARN, else INFO.
-pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> Option<ParsedEntry<'a>> {
+/// status: 5xx ERROR, 4xx WARN, else INFO. `fields` is built only when
+/// `want_fields` (see [`super::ParseOptions::skip_fields`]).
+pub(super) fn parse<'a>(
+    text: &'a str,
+    det: &TimestampDetector,
+    want_fields: bool,
+) -> Option<ParsedEntry<'a>> {
     let b = text.as_bytes();
     let mut pos = 0;
     let mut tok = || -> Option<&'a str> {
@@ -80,6 +85,9 @@ pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> Option<Parsed
     });
     p.header = &text[..header_end];
     p.message = Cow::Borrowed(&text[header_end..]);
+    if !want_fields {
+        return Some(p);
+    }
 
     let mut f = Vec::with_capacity(text.len() + 64);
     f.push(b'{');

@@ -6,7 +6,13 @@ use super::{EntryError, Format, ParsedEntry, push_json_str};
 use crate::level::Level;
 use crate::timestamp::{TimestampDetector, TsScan};
 
-pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> Option<ParsedEntry<'a>> {
+/// `fields` (procid, msgid, structured data, a 3164 pid) is built only when
+/// `want_fields` (see [`super::ParseOptions::skip_fields`]).
+pub(super) fn parse<'a>(
+    text: &'a str,
+    det: &TimestampDetector,
+    want_fields: bool,
+) -> Option<ParsedEntry<'a>> {
     let b = text.as_bytes();
     let mut pos = 0;
     let mut pri = None;
@@ -23,10 +29,10 @@ pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> Option<Parsed
         pri = Some(v as u8);
         pos = close + 1;
         if b[pos..].starts_with(b"1 ") {
-            return rfc5424(text, pos + 2, v as u8, det);
+            return rfc5424(text, pos + 2, v as u8, det, want_fields);
         }
     }
-    rfc3164(text, pos, pri, det)
+    rfc3164(text, pos, pri, det, want_fields)
 }
 
 fn next_token<'a>(text: &'a str, pos: &mut usize) -> Option<&'a str> {
@@ -49,6 +55,7 @@ fn rfc5424<'a>(
     mut pos: usize,
     pri: u8,
     det: &TimestampDetector,
+    want_fields: bool,
 ) -> Option<ParsedEntry<'a>> {
     let b = text.as_bytes();
     let ts_tok = next_token(text, &mut pos)?;
@@ -75,10 +82,17 @@ fn rfc5424<'a>(
     }
     p.host = nil(host).map(Cow::Borrowed);
     p.service = nil(app).map(Cow::Borrowed);
-    // Room for the quoting JSON adds, so the buffer rarely grows.
-    let mut fields = Vec::with_capacity(text.len().saturating_sub(pos) + 64);
-    fields.push(b'{');
+    // Room for the quoting JSON adds, so the buffer rarely grows; nothing
+    // allocated when `fields` is not wanted.
+    let mut fields = Vec::new();
+    if want_fields {
+        fields.reserve(text.len().saturating_sub(pos) + 64);
+        fields.push(b'{');
+    }
     let add = |fields: &mut Vec<u8>, k: &str, v: &str| {
+        if !want_fields {
+            return;
+        }
         if fields.len() > 1 {
             fields.push(b',');
         }
@@ -97,7 +111,9 @@ fn rfc5424<'a>(
         Some(b'[') => {
             while b.get(pos) == Some(&b'[') {
                 let end = sd_element_end(b, pos)?;
-                sd_params(&text[pos + 1..end], &mut |k, v| add(&mut fields, k, v));
+                if want_fields {
+                    sd_params(&text[pos + 1..end], &mut |k, v| add(&mut fields, k, v));
+                }
                 pos = end + 1;
             }
         }
@@ -109,9 +125,11 @@ fn rfc5424<'a>(
     if text[pos..].starts_with('\u{feff}') {
         pos += '\u{feff}'.len_utf8();
     }
-    fields.push(b'}');
-    if fields.len() > 2 {
-        p.fields = String::from_utf8(fields).ok();
+    if want_fields {
+        fields.push(b'}');
+        if fields.len() > 2 {
+            p.fields = String::from_utf8(fields).ok();
+        }
     }
     p.header = &text[..pos];
     p.message = Cow::Borrowed(&text[pos..]);
@@ -179,6 +197,7 @@ fn rfc3164<'a>(
     mut pos: usize,
     pri: Option<u8>,
     det: &TimestampDetector,
+    want_fields: bool,
 ) -> Option<ParsedEntry<'a>> {
     let mut p = ParsedEntry::plain(text);
     p.format = Format::Syslog3164;
@@ -236,7 +255,7 @@ fn rfc3164<'a>(
         if b.get(i) == Some(&b' ') {
             i += 1;
         }
-        if let Some(pid) = pid {
+        if let Some(pid) = pid.filter(|_| want_fields) {
             let mut f = Vec::with_capacity(pid.len() + 10);
             f.extend_from_slice(b"{\"pid\":");
             push_json_str(&mut f, pid);
