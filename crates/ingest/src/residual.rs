@@ -214,7 +214,7 @@ impl TsFormat {
             if secs < 0 {
                 return false;
             }
-            w.uint(secs as u64);
+            w.uint(secs as u64, 1);
             match self.frac {
                 b'm' => w.padded(micros / 1000, 3),
                 b'u' => w.padded(micros, 6),
@@ -347,18 +347,13 @@ impl TsBuf {
             self.len += 2;
             return;
         }
-        let digits = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
-        let n = digits.max(width);
-        let mut v = v;
-        for slot in self.buf[self.len..self.len + n].iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        self.len += n;
+        self.uint(u64::from(v), width);
     }
 
-    fn uint(&mut self, v: u64) {
-        let n = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
+    /// `v` in decimal, at least `width` digits (zero-padded).
+    fn uint(&mut self, v: u64, width: usize) {
+        let digits = if v == 0 { 1 } else { v.ilog10() as usize + 1 };
+        let n = digits.max(width);
         let mut v = v;
         for slot in self.buf[self.len..self.len + n].iter_mut().rev() {
             *slot = b'0' + (v % 10) as u8;
@@ -752,7 +747,7 @@ mod tests {
         }
         for v in [0, 9, 10, 1_000_000_000, u64::MAX] {
             let mut w = TsBuf::default();
-            w.uint(v);
+            w.uint(v, 1);
             assert_eq!(w.as_bytes(), v.to_string().as_bytes());
         }
     }

@@ -237,18 +237,22 @@ fn split_id(ids: &ArrayRef) -> Result<(ArrayRef, ArrayRef), ArrowError> {
         text_offsets.push(i32::try_from(text.len()).map_err(|_| too_long())?);
         byte_offsets.push(i32::try_from(bytes.len()).map_err(|_| too_long())?);
     }
-    let valid = |bits: MutableBuffer| NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
     let text = StringArray::try_new(
         OffsetBuffer::new(ScalarBuffer::from(text_offsets)),
         Buffer::from_vec(text),
-        Some(valid(text_valid)),
+        Some(validity(text_valid, rows)),
     )?;
     let bytes = BinaryArray::try_new(
         OffsetBuffer::new(ScalarBuffer::from(byte_offsets)),
         Buffer::from_vec(bytes),
-        Some(valid(bytes_valid)),
+        Some(validity(bytes_valid, rows)),
     )?;
     Ok((Arc::new(text), Arc::new(bytes)))
+}
+
+/// A validity bitmap set bit by bit (see `bit_util::set_bit`) as a null buffer.
+fn validity(bits: MutableBuffer, rows: usize) -> NullBuffer {
+    NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows))
 }
 
 /// The value of `text` when it is an integer written canonically: optional
@@ -328,15 +332,14 @@ impl PositionColumns {
     fn finish(mut self, rows: usize, out: &mut Vec<ArrayRef>) -> Result<(), ArrowError> {
         let end = self.text_len()?;
         self.text_offsets.resize(rows + 1, end);
-        let valid = |bits: MutableBuffer| NullBuffer::new(BooleanBuffer::new(bits.into(), 0, rows));
         out.push(Arc::new(StringArray::try_new(
             OffsetBuffer::new(ScalarBuffer::from(self.text_offsets)),
             Buffer::from_vec(self.text),
-            Some(valid(self.text_valid)),
+            Some(validity(self.text_valid, rows)),
         )?));
         out.push(Arc::new(Int64Array::new(
             ScalarBuffer::from(self.ints),
-            Some(valid(self.int_valid)),
+            Some(validity(self.int_valid, rows)),
         )));
         Ok(())
     }

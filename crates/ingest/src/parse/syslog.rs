@@ -85,14 +85,7 @@ fn rfc5424<'a>(
     // Room for the quoting JSON adds, so the buffer rarely grows; nothing
     // allocated when `fields` is not wanted.
     let mut fields = Vec::new();
-    if want_fields {
-        fields.reserve(text.len().saturating_sub(pos) + 64);
-        fields.push(b'{');
-    }
     let add = |fields: &mut Vec<u8>, k: &str, v: &str| {
-        if !want_fields {
-            return;
-        }
         if fields.len() > 1 {
             fields.push(b',');
         }
@@ -100,11 +93,14 @@ fn rfc5424<'a>(
         fields.push(b':');
         push_json_str(fields, v);
     };
-    if let Some(v) = nil(procid) {
-        add(&mut fields, "procid", v);
-    }
-    if let Some(v) = nil(msgid) {
-        add(&mut fields, "msgid", v);
+    if want_fields {
+        fields.reserve(text.len().saturating_sub(pos) + 64);
+        fields.push(b'{');
+        for (k, v) in [("procid", procid), ("msgid", msgid)] {
+            if let Some(v) = nil(v) {
+                add(&mut fields, k, v);
+            }
+        }
     }
     match b.get(pos) {
         Some(b'-') => pos += 1,
