@@ -60,15 +60,15 @@ pub struct LogBatchBuilder {
     level: SmallDict<Int8Type>,
     service: SmallDict<Int32Type>,
     host: SmallDict<Int32Type>,
-    trace_id: StringBuilder,
-    span_id: StringBuilder,
-    parent_span_id: StringBuilder,
+    trace_id: TextColumn,
+    span_id: TextColumn,
+    parent_span_id: TextColumn,
     template_id: UInt64Builder,
     params: ListBuilder<StringBuilder>,
-    message: StringBuilder,
-    fields: StringBuilder,
-    header: StringBuilder,
-    raw: StringBuilder,
+    message: TextColumn,
+    fields: TextColumn,
+    header: TextColumn,
+    raw: TextColumn,
     error: SmallDict<Int8Type>,
     rows: usize,
     text_bytes: usize,
@@ -99,15 +99,15 @@ impl LogBatchBuilder {
             level: SmallDict::default(),
             service: SmallDict::default(),
             host: SmallDict::default(),
-            trace_id: StringBuilder::new(),
-            span_id: StringBuilder::new(),
-            parent_span_id: StringBuilder::new(),
+            trace_id: TextColumn::default(),
+            span_id: TextColumn::default(),
+            parent_span_id: TextColumn::default(),
             template_id: UInt64Builder::new(),
             params: ListBuilder::new(StringBuilder::new()),
-            message: StringBuilder::new(),
-            fields: StringBuilder::new(),
-            header: StringBuilder::new(),
-            raw: StringBuilder::new(),
+            message: TextColumn::default(),
+            fields: TextColumn::default(),
+            header: TextColumn::default(),
+            raw: TextColumn::default(),
             error: SmallDict::default(),
             rows: 0,
             text_bytes: 0,
@@ -224,15 +224,15 @@ impl LogBatchBuilder {
             Arc::new(self.level.finish()),
             Arc::new(self.service.finish()),
             Arc::new(self.host.finish()),
-            text(&mut self.trace_id, rows),
-            text(&mut self.span_id, rows),
-            text(&mut self.parent_span_id, rows),
+            self.trace_id.finish(rows),
+            self.span_id.finish(rows),
+            self.parent_span_id.finish(rows),
             Arc::new(self.template_id.finish()),
             Arc::new(params),
-            text(&mut self.message, rows),
-            text(&mut self.fields, rows),
-            text(&mut self.header, rows),
-            text(&mut self.raw, rows),
+            self.message.finish(rows),
+            self.fields.finish(rows),
+            self.header.finish(rows),
+            self.raw.finish(rows),
             Arc::new(self.error.finish()),
         ];
         self.rows = 0;
@@ -241,14 +241,46 @@ impl LogBatchBuilder {
     }
 }
 
-/// Finishes a text column and gives its builder the room it used again, and
-/// an eighth more, so a batch a little larger than the last does not copy its
-/// text to grow.
-fn text(b: &mut StringBuilder, rows: usize) -> ArrayRef {
-    let a = b.finish();
-    let bytes = a.value_data().len();
-    *b = StringBuilder::with_capacity(rows, bytes + bytes / 8);
-    Arc::new(a)
+/// A nullable text column whose nulls are appended in runs: most rows leave
+/// the ids, the message, `fields` and `raw` null, and one `append_nulls` per
+/// run of nulls costs less than a call per row.
+#[derive(Debug, Default)]
+struct TextColumn {
+    builder: StringBuilder,
+    /// Nulls appended since the last value, not yet in `builder`.
+    nulls: usize,
+}
+
+impl TextColumn {
+    #[inline]
+    fn append_option(&mut self, v: Option<&str>) {
+        match v {
+            None => self.nulls += 1,
+            Some(v) => {
+                self.flush_nulls();
+                self.builder.append_value(v);
+            }
+        }
+    }
+
+    #[inline]
+    fn flush_nulls(&mut self) {
+        if self.nulls > 0 {
+            self.builder.append_nulls(self.nulls);
+            self.nulls = 0;
+        }
+    }
+
+    /// The column of the `rows` appended so far. The builder starts the next
+    /// batch with the room this one used, and an eighth more, so a batch a
+    /// little larger than the last does not copy its text to grow.
+    fn finish(&mut self, rows: usize) -> ArrayRef {
+        self.flush_nulls();
+        let a = self.builder.finish();
+        let bytes = a.value_data().len();
+        self.builder = StringBuilder::with_capacity(rows, bytes + bytes / 8);
+        Arc::new(a)
+    }
 }
 
 /// A dictionary column of few distinct values (source, level, service, host,
@@ -265,6 +297,8 @@ struct SmallDict<K: ArrowDictionaryKeyType> {
     /// The value the last row matched, and its key.
     last: usize,
     last_key: K::Native,
+    /// Nulls appended since the last value, not yet in `keys` (see [`TextColumn`]).
+    nulls: usize,
 }
 
 /// Values compared one by one before the hash map takes over.
@@ -278,6 +312,7 @@ impl<K: ArrowDictionaryKeyType> Default for SmallDict<K> {
             index: HashMap::new(),
             last: 0,
             last_key: K::Native::default(),
+            nulls: 0,
         }
     }
 }
@@ -286,9 +321,12 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
     #[inline]
     fn append(&mut self, v: Option<&str>) -> Result<(), ArrowError> {
         let Some(v) = v else {
-            self.keys.append_null();
+            self.nulls += 1;
             return Ok(());
         };
+        if self.nulls > 0 {
+            self.keys.append_nulls(std::mem::take(&mut self.nulls));
+        }
         if !matches!(self.values.get(self.last), Some(last) if **last == *v) {
             (self.last, self.last_key) = self.find_or_insert(v)?;
         }
@@ -322,6 +360,9 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
 
     /// The column of the rows appended so far; starts the next batch empty.
     fn finish(&mut self) -> DictionaryArray<K> {
+        if self.nulls > 0 {
+            self.keys.append_nulls(std::mem::take(&mut self.nulls));
+        }
         let keys = self.keys.finish();
         let values = StringArray::from_iter_values(self.values.iter());
         self.values.clear();
@@ -352,10 +393,13 @@ mod tests {
     fn small_dict_matches_arrows_dictionary_builder() {
         use arrow_array::builder::StringDictionaryBuilder;
         // Few values, then past the linear search (hash map), repeats, nulls,
-        // the last value again, and an empty string; over two batches.
+        // runs of nulls (across the batch boundary and at the end), the last
+        // value again, and an empty string; over two batches.
         let mut rows: Vec<Option<String>> = Vec::new();
         for i in 0..200u32 {
+            let run = (60..75).contains(&i) || (117..126).contains(&i) || i >= 190;
             let v = match i % 7 {
+                _ if run => None,
                 0 => None,
                 1 | 2 => Some(format!("host-{}", i % 3)),
                 3 => Some(format!("host-{}", i / 4)),
@@ -377,6 +421,31 @@ mod tests {
             assert_eq!(a.values().as_ref(), b.values().as_ref());
             assert_eq!(a.keys(), b.keys());
         }
+    }
+
+    #[test]
+    fn text_column_matches_a_string_builder() {
+        // Nulls alone, in runs, at the start and the end of a batch, and a
+        // batch of nulls only.
+        let rows: Vec<Option<String>> = (0..300u32)
+            .map(|i| {
+                let null =
+                    i % 5 == 0 || (40..90).contains(&i) || (95..105).contains(&i) || i >= 200;
+                (!null).then(|| "v".repeat(i as usize % 4))
+            })
+            .collect();
+        let mut ours = TextColumn::default();
+        for batch in rows.chunks(100) {
+            let mut oracle = StringBuilder::new();
+            for v in batch {
+                ours.append_option(v.as_deref());
+                oracle.append_option(v.as_deref());
+            }
+            let a = ours.finish(batch.len());
+            assert_eq!(a.as_string::<i32>(), &oracle.finish());
+        }
+        let mut empty = TextColumn::default();
+        assert_eq!(empty.finish(0).len(), 0);
     }
 
     #[test]

@@ -698,11 +698,17 @@ pub fn shape_range(rendered: &str) -> Option<Range<usize>> {
     if !first.ends_with('}') {
         return None;
     }
-    match first.rfind(" {") {
-        Some(p) => Some(p..line_end),
-        None if first.starts_with('{') => Some(0..line_end),
-        None => None,
+    // The last `" {"`: the shape's `{` is near the end, so searching back for
+    // `{` finds it at once (a substring search sets up a searcher per call).
+    let b = first.as_bytes();
+    let mut end = b.len();
+    while let Some(p) = memchr::memrchr(b'{', &b[..end]) {
+        if p > 0 && b[p - 1] == b' ' {
+            return Some(p - 1..line_end);
+        }
+        end = p;
     }
+    first.starts_with('{').then_some(0..line_end)
 }
 
 /// The message of a rendered Drain input: the text without its
@@ -1012,5 +1018,41 @@ mod tests {
         assert_eq!(strip_shape("a {b} c {d}").as_deref(), Some("a {b} c"));
         assert_eq!(strip_shape("no shape"), None);
         assert_eq!(strip_shape("x}"), None);
+    }
+
+    #[test]
+    fn shape_range_matches_a_substring_search() {
+        fn oracle(rendered: &str) -> Option<Range<usize>> {
+            let line_end = rendered.find('\n').unwrap_or(rendered.len());
+            let first = &rendered[..line_end];
+            if !first.ends_with('}') {
+                return None;
+            }
+            match first.rfind(" {") {
+                Some(p) => Some(p..line_end),
+                None => first.starts_with('{').then_some(0..line_end),
+            }
+        }
+        // Every string of up to six bytes over the bytes that matter.
+        let alphabet = [b' ', b'{', b'}', b'a', b'\n'];
+        let mut words: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..6 {
+            let longer: Vec<Vec<u8>> = words
+                .iter()
+                .filter(|w| w.len() == words.last().map_or(0, Vec::len))
+                .flat_map(|w| {
+                    alphabet.iter().map(move |&c| {
+                        let mut w = w.clone();
+                        w.push(c);
+                        w
+                    })
+                })
+                .collect();
+            words.extend(longer);
+        }
+        for w in &words {
+            let s = std::str::from_utf8(w).unwrap();
+            assert_eq!(shape_range(s), oracle(s), "{s:?}");
+        }
     }
 }
