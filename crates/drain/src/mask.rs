@@ -72,7 +72,7 @@ impl Kind {
 }
 
 /// One token of a scanned message.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Token {
     /// Range of the masked token text in [`Scan::masked`].
     pub(crate) masked: (u32, u32),
@@ -467,6 +467,22 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
                         && (i == tok_start || matches!(b[i - 1], b'=' | b':'))
                         && let Some(q) = open_quote(scan, message, copied, i, has_digit, has_word)
                     {
+                        // Free text in quotes (a user agent) becomes one `<*>`
+                        // at its close whatever its scan finds, unless it is
+                        // one value or a user match may start inside: skip it.
+                        if q.spaced
+                            && q.route.1 == 0
+                            && lim > q.close
+                            && skip_free_text()
+                            && !one_value(bl, &q, &mut ahead)
+                        {
+                            scan.masked.push_str(WILDCARD);
+                            scan.params.push(q.open + 1..q.close);
+                            copied = q.close;
+                            i = q.close + 1;
+                            boundary = true;
+                            continue;
+                        }
                         copied = i + 1;
                         (q_end, route) = (q.close, q.route);
                         quote = Some(q);
@@ -574,6 +590,33 @@ fn close_quote(scan: &mut Scan, q: &Quote) -> bool {
     scan.params.truncate(q.p_at);
     scan.params.push(q.open + 1..q.close);
     true
+}
+
+/// Whether quoted free text skips its scan (tests compare both ways).
+#[inline]
+fn skip_free_text() -> bool {
+    #[cfg(test)]
+    return tests::SKIP_FREE_TEXT.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    true
+}
+
+/// Whether the content of the quoted string `q` is one value: what the scan
+/// takes at its first byte (a placeholder written out, or a recognised value)
+/// runs to the closing quote. [`close_quote`] keeps such a string as scanned.
+fn one_value(b: &[u8], q: &Quote, ahead: &mut Ahead<'_>) -> bool {
+    let s = q.open + 1;
+    let len = match (b[s] == b'<')
+        .then(|| literal_placeholder(&b[s..]))
+        .flatten()
+    {
+        Some(len) => len,
+        None => match recognise(b, s, ahead) {
+            Ok((_, len)) => len,
+            Err(_) => return false,
+        },
+    };
+    s + len == q.close
 }
 
 /// The closing quote of a double-quoted string opening at `b[open]`, if the
@@ -1618,6 +1661,97 @@ fn b64(b: &[u8], i: usize, prev: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Off: quoted free text is scanned and then replaced, as before
+        /// the skip (the oracle of `skipping_free_text_changes_nothing`).
+        pub(super) static SKIP_FREE_TEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    }
+
+    /// Masked tokens, hashes, flags and parameters of a scan, to compare.
+    fn scan_parts(
+        msg: &str,
+        masks: &[CompiledMask],
+    ) -> (String, Vec<Token>, Vec<u64>, Vec<bool>, Vec<Range<usize>>) {
+        let mut scan = Scan::default();
+        scan_message_with(msg, &mut scan, masks);
+        (
+            scan.masked,
+            scan.tokens,
+            scan.hashes,
+            scan.vars,
+            scan.params,
+        )
+    }
+
+    #[test]
+    fn skipping_free_text_changes_nothing() {
+        // Quoted strings of every kind the scan treats apart: free text,
+        // one value with a space, request lines, a written-out placeholder,
+        // content ending in `=` or `:`, closing punctuation, unclosed and
+        // empty quotes, user matches inside, at and after the string.
+        let pieces = [
+            r#""Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0""#,
+            r#"ua="curl/8.5.0 x""#,
+            r#""2024-01-02 03:04:05""#,
+            r#"at="2024-01-02 03:04:05.123Z","#,
+            r#""GET /api/v1/orders/42 HTTP/1.1""#,
+            r#""POST https://a.example/x?y=1 HTTP/2""#,
+            r#""<NUM> <NUM>""#,
+            r#""<NUM>""#,
+            r#""a b=""#,
+            r#""a b:"x"#,
+            r#"k:"T-12 and T-13")."#,
+            r#""zz top""#,
+            r#""a b"T-9"#,
+            r#""""#,
+            r#""never closed"#,
+            r#""line
+break""#,
+            r#"msg="disk 90% full on /dev/sda1 (12.8 KB left)""#,
+            "plain",
+            "T-7",
+            "12 ms",
+            "[7]",
+        ];
+        let masks = [
+            CompiledMask {
+                placeholder: "<TICKET>".to_owned(),
+                regex: regex::Regex::new(r"T-\d+").unwrap(),
+            },
+            CompiledMask {
+                placeholder: "<WORD>".to_owned(),
+                regex: regex::Regex::new(r"zz\w*").unwrap(),
+            },
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let seps = [" ", "  ", "\t", "=", ":", ""];
+        let mut skipped = 0;
+        for _ in 0..20_000 {
+            let mut msg = String::new();
+            for _ in 0..1 + next(5) {
+                msg.push_str(seps[next(seps.len())]);
+                msg.push_str(pieces[next(pieces.len())]);
+            }
+            for user in [&masks[..], &[]] {
+                SKIP_FREE_TEXT.with(|s| s.set(true));
+                let fast = scan_parts(&msg, user);
+                SKIP_FREE_TEXT.with(|s| s.set(false));
+                let slow = scan_parts(&msg, user);
+                SKIP_FREE_TEXT.with(|s| s.set(true));
+                assert_eq!(fast, slow, "{msg:?}");
+                skipped += usize::from(fast.0.contains("\"<*>\""));
+            }
+        }
+        // The skip is taken, not only compared.
+        assert!(skipped > 1000, "{skipped}");
+    }
 
     fn m(s: &str) -> String {
         mask(s)
