@@ -1669,10 +1669,9 @@ mod tests {
     }
 
     /// Masked tokens, hashes, flags and parameters of a scan, to compare.
-    fn scan_parts(
-        msg: &str,
-        masks: &[CompiledMask],
-    ) -> (String, Vec<Token>, Vec<u64>, Vec<bool>, Vec<Range<usize>>) {
+    type ScanParts = (String, Vec<Token>, Vec<u64>, Vec<bool>, Vec<Range<usize>>);
+
+    fn scan_parts(msg: &str, masks: &[CompiledMask]) -> ScanParts {
         let mut scan = Scan::default();
         scan_message_with(msg, &mut scan, masks);
         (
