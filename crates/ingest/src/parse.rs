@@ -52,6 +52,7 @@ use crate::timestamp::TimestampDetector;
 mod clf;
 mod json;
 mod jsonflat;
+pub(crate) use jsonflat::string_stop;
 mod logfmt;
 mod plain;
 mod syslog;

@@ -200,6 +200,29 @@ fn string_stops(word: u64) -> u64 {
         & HIGH
 }
 
+/// The first position at or after `i` holding a quote, a backslash or a
+/// control byte (`b.len()` when none does): the end of a run of plain string
+/// bytes, looked for eight bytes at a time, then one at a time.
+#[inline]
+pub(crate) fn string_stop(b: &[u8], mut i: usize) -> usize {
+    while let Some(word) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let special = string_stops(u64::from_le_bytes(w));
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -294,22 +317,7 @@ impl Scanner<'_> {
         self.eat(b'"')?;
         let mut escaped = false;
         loop {
-            // Plain bytes first: anything but a quote, a backslash or a
-            // control character; eight at a time, then one at a time.
-            while let Some(word) = self.b.get(self.i..self.i + 8) {
-                let special = string_stops(u64::from_le_bytes(word.try_into().ok()?));
-                if special != 0 {
-                    self.i += (special.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = string_stop(self.b, self.i);
             match self.peek()? {
                 b'"' => {
                     self.i += 1;
