@@ -202,12 +202,21 @@ impl TsFormat {
     /// Writes `ts` (UTC µs) as the clock at `offset` seconds east of UTC
     /// (see [`write`](Self::write)).
     pub fn write_at(self, ts: i64, offset: i64, out: &mut Vec<u8>) -> bool {
+        // Built on the stack and appended once.
+        let mut w = TsBuf::default();
+        let ok = self.write_buf(ts, offset, &mut w);
+        if ok {
+            out.extend_from_slice(w.as_bytes());
+        }
+        ok
+    }
+
+    /// [`write_at`](Self::write_at) into a [`TsBuf`]; nothing written when
+    /// the format cannot hold the time.
+    fn write_buf(self, ts: i64, offset: i64, w: &mut TsBuf) -> bool {
         let Some(ts) = ts.checked_add(offset.saturating_mul(1_000_000)) else {
             return false;
         };
-        // Built on the stack and appended once: this runs for every entry
-        // with a time (to check the time is reproduced exactly).
-        let mut w = TsBuf::default();
         let secs = ts.div_euclid(1_000_000);
         let micros = ts.rem_euclid(1_000_000) as u32;
         if self.date == b'E' {
@@ -232,72 +241,92 @@ impl TsFormat {
                 }
                 _ => {}
             }
-        } else {
-            let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-            if !(0..=9999).contains(&y) {
-                return false;
+            w.bytes(self.zone_text());
+            return true;
+        }
+        if !self.write_clock(secs, w) {
+            return false;
+        }
+        self.write_tail(micros, w);
+        true
+    }
+
+    /// The date and the time of day to the second of `secs` (a clock format:
+    /// not `E`); `false` and nothing written for a year outside 0..=9999.
+    fn write_clock(self, secs: i64, w: &mut TsBuf) -> bool {
+        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            return false;
+        }
+        let tod = secs.rem_euclid(86_400) as u32;
+        let (y, mo, d) = (y as u32, mo, d);
+        let mon = &MONTHS[(mo as usize - 1) * 3..mo as usize * 3];
+        match self.date {
+            b'I' | b'i' => {
+                w.padded(y, 4);
+                w.byte(b'-');
+                w.padded(mo, 2);
+                w.byte(b'-');
+                w.padded(d, 2);
+                w.byte(if self.date == b'I' { b'T' } else { b' ' });
             }
-            let tod = secs.rem_euclid(86_400) as u32;
-            let (y, mo, d) = (y as u32, mo, d);
-            let mon = &MONTHS[(mo as usize - 1) * 3..mo as usize * 3];
-            match self.date {
-                b'I' | b'i' => {
-                    w.padded(y, 4);
-                    w.byte(b'-');
-                    w.padded(mo, 2);
-                    w.byte(b'-');
-                    w.padded(d, 2);
-                    w.byte(if self.date == b'I' { b'T' } else { b' ' });
-                }
-                b'C' => {
-                    w.padded(d, 2);
-                    w.byte(b'/');
-                    w.bytes(mon);
-                    w.byte(b'/');
-                    w.padded(y, 4);
-                    w.byte(b':');
-                }
-                _ => {
-                    w.bytes(mon);
-                    w.byte(b' ');
-                    if self.date == b's' && d < 10 {
-                        w.byte(b' ');
-                        w.padded(d, 1);
-                    } else {
-                        w.padded(d, 2);
-                    }
-                    w.byte(b' ');
-                }
+            b'C' => {
+                w.padded(d, 2);
+                w.byte(b'/');
+                w.bytes(mon);
+                w.byte(b'/');
+                w.padded(y, 4);
+                w.byte(b':');
             }
-            w.padded(tod / 3600, 2);
-            w.byte(b':');
-            w.padded(tod / 60 % 60, 2);
-            w.byte(b':');
-            w.padded(tod % 60, 2);
-            match self.frac {
-                b'3' | b',' => {
-                    w.byte(if self.frac == b',' { b',' } else { b'.' });
-                    w.padded(micros / 1000, 3);
+            _ => {
+                w.bytes(mon);
+                w.byte(b' ');
+                if self.date == b's' && d < 10 {
+                    w.byte(b' ');
+                    w.padded(d, 1);
+                } else {
+                    w.padded(d, 2);
                 }
-                b'6' | b'9' => {
-                    w.byte(b'.');
-                    w.padded(micros, 6);
-                    if self.frac == b'9' {
-                        w.bytes(b"000");
-                    }
-                }
-                _ => {}
+                w.byte(b' ');
             }
         }
-        w.bytes(match self.zone {
+        w.padded(tod / 3600, 2);
+        w.byte(b':');
+        w.padded(tod / 60 % 60, 2);
+        w.byte(b':');
+        w.padded(tod % 60, 2);
+        true
+    }
+
+    /// What a clock format writes after the seconds: the fraction of
+    /// `micros` and the zone.
+    fn write_tail(self, micros: u32, w: &mut TsBuf) {
+        match self.frac {
+            b'3' | b',' => {
+                w.byte(if self.frac == b',' { b',' } else { b'.' });
+                w.padded(micros / 1000, 3);
+            }
+            b'6' | b'9' => {
+                w.byte(b'.');
+                w.padded(micros, 6);
+                if self.frac == b'9' {
+                    w.bytes(b"000");
+                }
+            }
+            _ => {}
+        }
+        w.bytes(self.zone_text());
+    }
+
+    /// The zone as written (empty for none and for the offset zones).
+    fn zone_text(self) -> &'static [u8] {
+        match self.zone {
             b'Z' => b"Z",
             b':' => b"+00:00",
             b'4' => b"+0000",
             b'_' => b" +0000",
             _ => b"",
-        });
-        out.extend_from_slice(w.as_bytes());
-        true
+        }
     }
 }
 
@@ -373,8 +402,9 @@ impl TsBuf {
 /// time at that offset.
 pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
     thread_local! {
-        // Reused across entries: finding a time allocates nothing per entry.
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        // Reused across entries: most entries share their second with the
+        // one before in their date style.
+        static MEMO: std::cell::RefCell<ClockMemo> = std::cell::RefCell::new(ClockMemo::default());
     }
     let b = text.as_bytes();
     let secs = ts.div_euclid(1_000_000);
@@ -382,9 +412,9 @@ pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
     let two = |v: u32| [b'0' + (v / 10 % 10) as u8, b'0' + (v % 10) as u8];
     let (h, m, s) = (two(tod / 3600), two(tod / 60 % 60), two(tod % 60));
     let hms = [h[0], h[1], b':', m[0], m[1], b':', s[0], s[1]];
-    SCRATCH.with_borrow_mut(|scratch| {
+    MEMO.with_borrow_mut(|memo| {
         for pos in find_anchored(b, &hms, 2).take(2) {
-            if let Some(found) = clock_at(b, pos, ts, scratch) {
+            if let Some(found) = clock_at(b, pos, ts, memo) {
                 return Some(found);
             }
         }
@@ -399,7 +429,7 @@ pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
             }
             let digits = &digits[i..];
             for pos in memmem::find_iter(b, digits).take(2) {
-                if let Some(found) = epoch_at(b, pos, digits.len(), ts, scratch) {
+                if let Some(found) = epoch_at(b, pos, digits.len(), ts, memo) {
                     return Some(found);
                 }
             }
@@ -411,7 +441,7 @@ pub fn find_ts(text: &str, ts: i64) -> Option<(Range<usize>, TsFormat)> {
             let Some(clock) = pos.checked_sub(5) else {
                 continue;
             };
-            if let Some(found) = clock_at(b, clock, ts, scratch).filter(|(_, f)| f.is_offset()) {
+            if let Some(found) = clock_at(b, clock, ts, memo).filter(|(_, f)| f.is_offset()) {
                 return Some(found);
             }
         }
@@ -439,19 +469,70 @@ fn verify(
     range: Range<usize>,
     fmt: TsFormat,
     ts: i64,
-    scratch: &mut Vec<u8>,
+    memo: &mut ClockMemo,
 ) -> Option<(Range<usize>, TsFormat)> {
-    scratch.clear();
     let offset = fmt.offset_after(b.get(range.end..)?)?;
-    (fmt.write_at(ts, offset, scratch) && b.get(range.clone()) == Some(&scratch[..]))
-        .then_some((range, fmt))
+    let text = b.get(range.clone())?;
+    let ok = if fmt.date == b'E' {
+        let mut w = TsBuf::default();
+        fmt.write_buf(ts, offset, &mut w) && text == w.as_bytes()
+    } else {
+        let local = ts.checked_add(offset.saturating_mul(1_000_000))?;
+        let micros = local.rem_euclid(1_000_000) as u32;
+        let clock = memo.clock(fmt.date, local.div_euclid(1_000_000))?;
+        let mut tail = TsBuf::default();
+        fmt.write_tail(micros, &mut tail);
+        text.len() == clock.len() + tail.len
+            && text.starts_with(clock)
+            && text.ends_with(tail.as_bytes())
+    };
+    ok.then_some((range, fmt))
+}
+
+/// The clock (date and time of day to the second) [`verify`] wrote last for
+/// each date style. Entries come many to a second, so most checks format
+/// only the fraction and the zone.
+#[derive(Default)]
+struct ClockMemo {
+    /// Seconds (at the text's offset) and their clock, for `I`, `i`, `C`,
+    /// `s` and `z`.
+    slots: [Option<(i64, TsBuf)>; 5],
+}
+
+impl ClockMemo {
+    /// The clock of `secs` in date style `date` (not `E`); None when the
+    /// style cannot write it (a year outside 0..=9999).
+    fn clock(&mut self, date: u8, secs: i64) -> Option<&[u8]> {
+        let slot = match date {
+            b'I' => 0,
+            b'i' => 1,
+            b'C' => 2,
+            b's' => 3,
+            _ => 4,
+        };
+        let cached = &mut self.slots[slot];
+        if !matches!(cached, Some((s, _)) if *s == secs) {
+            let fmt = TsFormat {
+                date,
+                frac: b'0',
+                zone: b'-',
+            };
+            let mut w = TsBuf::default();
+            if !fmt.write_clock(secs, &mut w) {
+                *cached = None;
+                return None;
+            }
+            *cached = Some((secs, w));
+        }
+        cached.as_ref().map(|(_, w)| w.as_bytes())
+    }
 }
 
 fn clock_at(
     b: &[u8],
     pos: usize,
     ts: i64,
-    scratch: &mut Vec<u8>,
+    memo: &mut ClockMemo,
 ) -> Option<(Range<usize>, TsFormat)> {
     let before = b[..pos].last().copied()?;
     let (date, start) = match before {
@@ -511,7 +592,7 @@ fn clock_at(
         b'4' => 5,
         _ => 0,
     };
-    verify(b, start..end, TsFormat { date, frac, zone }, ts, scratch)
+    verify(b, start..end, TsFormat { date, frac, zone }, ts, memo)
 }
 
 fn epoch_at(
@@ -519,7 +600,7 @@ fn epoch_at(
     pos: usize,
     len: usize,
     ts: i64,
-    scratch: &mut Vec<u8>,
+    memo: &mut ClockMemo,
 ) -> Option<(Range<usize>, TsFormat)> {
     if pos > 0 && b[pos - 1].is_ascii_digit() {
         return None;
@@ -553,7 +634,7 @@ fn epoch_at(
         frac,
         zone: b'-',
     };
-    verify(b, pos..end, fmt, ts, scratch)
+    verify(b, pos..end, fmt, ts, memo)
 }
 
 /// Writes `text` with `holes` cut out into `out` (appending). Holes are taken
@@ -1005,6 +1086,58 @@ mod tests {
             decode("\u{1}tI3Z", &v, &mut out),
             Err(ResidualError::MissingValue('t'))
         );
+    }
+
+    /// The memo's check (clock from the memo, fraction and zone written)
+    /// agrees with writing the whole time, for texts of the checked time and
+    /// of times near it (a microsecond, a second, a day apart, the year 10000),
+    /// in every clock format, at UTC and at an offset.
+    #[test]
+    fn clock_memo_agrees_with_write_at() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut memo = ClockMemo::default();
+        let (mut checked, mut found) = (0, 0);
+        for _ in 0..60_000 {
+            let code = [
+                b"IiCszE"[next(6) as usize],
+                b"03,69"[next(5) as usize],
+                b"-Z:4_o"[next(6) as usize],
+            ];
+            let Some(fmt) = TsFormat::from_code(code) else {
+                continue;
+            };
+            // A few seconds around one instant, so the memo hits and misses.
+            let ts = match next(50) {
+                0 => 253_402_300_799_000_000 + next(2_000_000) as i64,
+                _ => 1_700_000_000_000_000 + (next(4) * 1_000_000 + next(1_000_000)) as i64,
+            };
+            let written = ts + [0, 0, 0, 1, -1, 1_000_000, 86_400_000_000][next(7) as usize];
+            let (offset, after): (i64, &[u8]) = if fmt.is_offset() {
+                (3600, b"+01:00 rest")
+            } else {
+                (0, b" rest")
+            };
+            let mut text = Vec::new();
+            if !fmt.write_at(written, offset, &mut text) {
+                continue;
+            }
+            let hole = 0..text.len();
+            text.extend_from_slice(after);
+            let mut whole = Vec::new();
+            let expected =
+                fmt.write_at(ts, offset, &mut whole) && text.get(hole.clone()) == Some(&whole[..]);
+            let got = verify(&text, hole.clone(), fmt, ts, &mut memo);
+            assert_eq!(got.is_some(), expected, "{fmt:?} {ts} {written}");
+            checked += 1;
+            found += usize::from(expected);
+        }
+        assert!(checked > 30_000 && found > 10_000, "{checked} {found}");
     }
 
     #[test]
