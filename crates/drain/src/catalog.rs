@@ -13,6 +13,7 @@ use crate::mask::{
     CompiledMask, Scan, WILDCARD, is_placeholder_name, is_ws, joined_var, quote_close,
     scan_message_with,
 };
+use crate::render::{placeholder_spans, renders_at};
 
 /// Stable identifier of a template: xxh3_64 of its text.
 pub type TemplateId = u64;
@@ -242,6 +243,8 @@ pub struct TemplateCatalog {
     config: DrainConfig,
     wildcard: u64,
     infos: Vec<TemplateInfo>,
+    /// For each entry of `infos`, the byte ranges of its placeholders.
+    holes: Vec<Box<[(u32, u32)]>>,
     by_id: IdMap<u32>,
     /// For each entry of `infos`, its cluster while live, else `NONE`.
     cluster_of: Vec<u32>,
@@ -385,6 +388,7 @@ impl TemplateCatalog {
             config: config.sanitised(),
             wildcard: xxh3_64(WILDCARD.as_bytes()),
             infos: Vec::new(),
+            holes: Vec::new(),
             by_id: IdMap::default(),
             cluster_of: Vec::new(),
             clusters: Vec::new(),
@@ -464,6 +468,21 @@ impl TemplateCatalog {
         self.by_id.get(&id).map(|&i| &self.infos[i as usize])
     }
 
+    /// Whether template `id` with `params` in its placeholders gives exactly
+    /// `expected` ([`crate::renders_as`], with the placeholders found once
+    /// per template rather than per call); false for an unknown id.
+    pub fn renders_as<'p>(
+        &self,
+        id: TemplateId,
+        params: impl IntoIterator<Item = &'p str>,
+        expected: &str,
+    ) -> bool {
+        self.by_id.get(&id).is_some_and(|&i| {
+            let i = i as usize;
+            renders_at(&self.infos[i].template, &self.holes[i], params, expected)
+        })
+    }
+
     /// Follows `parent_id` links to the live template; unknown ids map to
     /// themselves.
     pub fn resolve(&self, id: TemplateId) -> TemplateId {
@@ -522,6 +541,7 @@ impl TemplateCatalog {
                     t.id
                 )));
             }
+            cat.holes.push(placeholder_spans(&t.template));
             cat.infos.push(t);
         }
         for t in &cat.infos {
@@ -551,6 +571,7 @@ impl TemplateCatalog {
             match self.by_id.get(&t.id) {
                 None => {
                     self.by_id.insert(t.id, self.infos.len() as u32);
+                    self.holes.push(placeholder_spans(&t.template));
                     self.infos.push(t.clone());
                 }
                 Some(&i) => {
@@ -865,6 +886,7 @@ impl TemplateCatalog {
 
     fn push_info(&mut self, id: TemplateId, template: String) -> u32 {
         let idx = self.infos.len() as u32;
+        self.holes.push(placeholder_spans(&template));
         self.infos.push(TemplateInfo {
             id,
             template,

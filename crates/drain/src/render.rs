@@ -49,6 +49,34 @@ pub fn renders_as<'p>(
     params: impl IntoIterator<Item = &'p str>,
     expected: &str,
 ) -> bool {
+    renders_with(template, placeholders(template), params, expected)
+}
+
+/// The placeholders' byte ranges in `template`, found once for
+/// [`renders_at`].
+pub(crate) fn placeholder_spans(template: &str) -> Box<[(u32, u32)]> {
+    placeholders(template)
+        .map(|r| (r.start as u32, r.end as u32))
+        .collect()
+}
+
+/// [`renders_as`] with the placeholders of `template` already found.
+pub(crate) fn renders_at<'p>(
+    template: &str,
+    spans: &[(u32, u32)],
+    params: impl IntoIterator<Item = &'p str>,
+    expected: &str,
+) -> bool {
+    let spans = spans.iter().map(|&(s, e)| s as usize..e as usize);
+    renders_with(template, spans, params, expected)
+}
+
+fn renders_with<'p>(
+    template: &str,
+    spans: impl Iterator<Item = Range<usize>>,
+    params: impl IntoIterator<Item = &'p str>,
+    expected: &str,
+) -> bool {
     let e = expected.as_bytes();
     let mut at = 0;
     let mut take = |piece: &str| {
@@ -58,7 +86,7 @@ pub fn renders_as<'p>(
         ok
     };
     let mut last = 0;
-    for (span, p) in placeholders(template).zip(params) {
+    for (span, p) in spans.zip(params) {
         if !take(&template[last..span.start]) || !take(p) {
             return false;
         }

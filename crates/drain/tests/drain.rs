@@ -4,7 +4,8 @@
 use std::ops::Range;
 
 use logoscope_drain::{
-    DrainConfig, DrainError, MaskRule, TemplateCatalog, TemplateId, mask, placeholder_count, render,
+    DrainConfig, DrainError, MaskRule, TemplateCatalog, TemplateId, mask, placeholder_count,
+    render, renders_as,
 };
 use proptest::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
@@ -195,6 +196,48 @@ fn corpus_templates_and_round_trip() {
         "{live:?}"
     );
     assert_eq!(cat.live_len(), 6, "{live:?}");
+}
+
+/// The catalog's `renders_as` (placeholders found once per template) agrees
+/// with `renders_as` on the template text, for every template issued, after
+/// a JSON round trip and in a catalog that merged them, on the message, on
+/// messages a byte shorter, and with separators changed; and an unknown id
+/// renders nothing.
+#[test]
+fn catalog_renders_as_agrees_with_renders_as() {
+    let mut cat = TemplateCatalog::default();
+    let mut rows = Vec::new();
+    let mut params = Vec::new();
+    let mut messages = corpus();
+    messages.push("double  spaced <NUM> literal and 7 more".into());
+    messages.push("tabs\tand 12ms, \"quoted text here\" end".into());
+    for msg in messages {
+        let m = cat.add(&msg, None, &mut params);
+        rows.push((m.id, strs(&msg, &params), msg));
+    }
+    let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    let mut merged = TemplateCatalog::default();
+    merged.merge(&cat);
+    let mut agreed = 0;
+    for (id, values, msg) in &rows {
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let text = template(&cat, *id);
+        let mut variants = vec![msg.clone(), msg.replace(' ', "  "), msg.replace(' ', "\t")];
+        variants.push(msg[..msg.len() - 1].to_owned());
+        for expected in &variants {
+            let want = renders_as(text, refs.iter().copied(), expected);
+            for c in [&cat, &loaded, &merged] {
+                assert_eq!(
+                    c.renders_as(*id, refs.iter().copied(), expected),
+                    want,
+                    "{text} {expected:?}"
+                );
+            }
+            agreed += usize::from(want);
+        }
+    }
+    assert!(agreed >= rows.len(), "{agreed}");
+    assert!(!cat.renders_as(0, [], ""));
 }
 
 #[test]

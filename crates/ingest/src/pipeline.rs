@@ -30,7 +30,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
-use logoscope_drain::{TemplateCatalog, render_into, renders_as};
+use logoscope_drain::{TemplateCatalog, render_into};
 
 use crate::IngestError;
 use crate::batch::{LogBatchBuilder, LogRow};
@@ -709,11 +709,11 @@ impl Pipeline {
         let matched = catalog.add(drain_input, r.ts, &mut self.ranges);
         let message = chunk.get(r.message);
         let store_message = {
-            let template = catalog.get(matched.id).map_or("", |t| t.template.as_str());
             let mut params = self.ranges.iter().map(|p| &drain_input[p.clone()]);
             if !r.shaped {
-                !renders_as(template, params, message)
+                !catalog.renders_as(matched.id, params, message)
             } else if r.message_hole {
+                let template = catalog.get(matched.id).map_or("", |t| t.template.as_str());
                 self.render_buf.clear();
                 render_into(template, &mut params, &mut self.render_buf);
                 let rendered = self.render_buf.as_str();
