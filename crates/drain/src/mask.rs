@@ -847,6 +847,10 @@ pub(crate) fn is_placeholder_name(name: &str) -> bool {
 ///
 /// On a miss, returns the end of that alphanumeric run (`i` when `b[i]` is
 /// not alphanumeric) and whether it holds a digit.
+///
+/// Kept out of line: inlined into [`scan_message_with`]'s loop it costs the
+/// scan 10% more instructions (measured with callgrind).
+#[inline(never)]
 fn recognise(b: &[u8], i: usize, ahead: &mut Ahead<'_>) -> Result<(Kind, usize), (usize, bool)> {
     let c = b[i];
     let prev = if i > 0 { b[i - 1] } else { b' ' };
