@@ -1443,13 +1443,8 @@ mod tests {
             "{w} {w} {w}",
             "blk_{n} blk_{n} blk_{n} replicated to /10.0.{n}.1:50010",
         ];
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = logoscope_testkit::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         (0..3000)
             .map(|i| {
                 let shape = shapes[(next() % shapes.len() as u64) as usize];

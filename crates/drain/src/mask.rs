@@ -1672,6 +1672,20 @@ mod tests {
         pub(super) static SKIP_FREE_TEXT: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
     }
 
+    /// Two user masks: `<TICKET>` for `T-` and digits, `<WORD>` for `word`.
+    fn ticket_and_word(word: &str) -> [CompiledMask; 2] {
+        [
+            CompiledMask {
+                placeholder: "<TICKET>".to_owned(),
+                regex: regex::Regex::new(r"T-\d+").unwrap(),
+            },
+            CompiledMask {
+                placeholder: "<WORD>".to_owned(),
+                regex: regex::Regex::new(word).unwrap(),
+            },
+        ]
+    }
+
     /// Masked tokens, hashes, flags and parameters of a scan, to compare.
     type ScanParts = (String, Vec<Token>, Vec<u64>, Vec<bool>, Vec<Range<usize>>);
 
@@ -1717,23 +1731,9 @@ break""#,
             "12 ms",
             "[7]",
         ];
-        let masks = [
-            CompiledMask {
-                placeholder: "<TICKET>".to_owned(),
-                regex: regex::Regex::new(r"T-\d+").unwrap(),
-            },
-            CompiledMask {
-                placeholder: "<WORD>".to_owned(),
-                regex: regex::Regex::new(r"zz\w*").unwrap(),
-            },
-        ];
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: usize| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            (rng % n as u64) as usize
-        };
+        let masks = ticket_and_word(r"zz\w*");
+        let mut rng = logoscope_testkit::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: usize| rng.index(n);
         let seps = [" ", "  ", "\t", "=", ":", ""];
         let mut skipped = 0;
         for _ in 0..20_000 {
@@ -1950,16 +1950,7 @@ break""#,
 
     #[test]
     fn user_masks_run_first() {
-        let masks = [
-            CompiledMask {
-                placeholder: "<TICKET>".to_owned(),
-                regex: regex::Regex::new(r"T-\d+").unwrap(),
-            },
-            CompiledMask {
-                placeholder: "<WORD>".to_owned(),
-                regex: regex::Regex::new(r"zz\w*|a b").unwrap(),
-            },
-        ];
+        let masks = ticket_and_word(r"zz\w*|a b");
         let mut scan = Scan::default();
         let msg = "see T-12/T-3 x.zzTop 10.0.0.1 a b";
         scan_message_with(msg, &mut scan, &masks);

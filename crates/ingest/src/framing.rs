@@ -708,13 +708,8 @@ mod tests {
         let alphabet = [
             b'"', b'\\', b'{', b'}', b'[', b']', b'a', b'a', b'a', b' ', 0x01, 0xc3,
         ];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rng = logoscope_testkit::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| rng.index(n);
         for _ in 0..2_000 {
             let (mut ours, mut expected) = (JsonDepth::default(), 0);
             for _ in 0..3 {

@@ -1094,13 +1094,8 @@ mod tests {
     /// in every clock format, at UTC and at an offset.
     #[test]
     fn clock_memo_agrees_with_write_at() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        let mut rng = logoscope_testkit::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: u64| rng.below(n);
         let mut memo = ClockMemo::default();
         let (mut checked, mut found) = (0, 0);
         for _ in 0..60_000 {

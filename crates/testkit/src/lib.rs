@@ -13,6 +13,48 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A deterministic xorshift64 generator for tests that compare a fast path
+/// with a plain one over many random inputs: the same seed gives the same
+/// inputs on every run and machine.
+///
+/// ```
+/// let mut rng = logoscope_testkit::XorShift::new(42);
+/// assert!(rng.below(10) < 10);
+/// ```
+#[derive(Debug, Clone)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator from `seed` (0 is replaced, as xorshift would stay at 0).
+    pub fn new(seed: u64) -> Self {
+        XorShift(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// An index into something of length `len` (> 0).
+    pub fn index(&mut self, len: usize) -> usize {
+        self.below(len as u64) as usize
+    }
+}
+
 /// Set (by `.ci/run`) when the S3 tests must run rather than skip.
 pub const REQUIRE_S3: &str = "LOGOSCOPE_REQUIRE_S3";
 
