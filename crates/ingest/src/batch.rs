@@ -324,14 +324,19 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
             self.nulls += 1;
             return Ok(());
         };
-        if self.nulls > 0 {
-            self.keys.append_nulls(std::mem::take(&mut self.nulls));
-        }
+        self.flush_nulls();
         if !matches!(self.values.get(self.last), Some(last) if **last == *v) {
             (self.last, self.last_key) = self.find_or_insert(v)?;
         }
         self.keys.append_value(self.last_key);
         Ok(())
+    }
+
+    #[inline]
+    fn flush_nulls(&mut self) {
+        if self.nulls > 0 {
+            self.keys.append_nulls(std::mem::take(&mut self.nulls));
+        }
     }
 
     /// The index of `v` among the values, added if new, and its key.
@@ -360,9 +365,7 @@ impl<K: ArrowDictionaryKeyType> SmallDict<K> {
 
     /// The column of the rows appended so far; starts the next batch empty.
     fn finish(&mut self) -> DictionaryArray<K> {
-        if self.nulls > 0 {
-            self.keys.append_nulls(std::mem::take(&mut self.nulls));
-        }
+        self.flush_nulls();
         let keys = self.keys.finish();
         let values = StringArray::from_iter_values(self.values.iter());
         self.values.clear();
