@@ -393,16 +393,44 @@ pub(crate) fn key_role(key: &str, time_keys: &[String]) -> Option<(KeyRole, u8)>
 }
 
 /// Keys that label where an entry came from rather than what it says; kept
-/// out of the shape so templates do not split per pod or host.
-pub(crate) fn is_label_key(key: &str, opts: &ParseOptions) -> bool {
-    key_role(key, &opts.time_keys).is_some()
-        || ["kubernetes.", "k8s.", "host.", "service."]
-            .iter()
-            .any(|p| key.starts_with(p))
-        || opts.drop_keys.iter().any(|d| {
-            key.strip_prefix(d.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-        })
+/// out of the shape so templates do not split per pod or host. A key is a
+/// label when it has a role ([`key_role`]), has a source prefix, or is one of
+/// `--drop-key`'s.
+///
+/// The parsers ask [`key_role`] of every key first, to find the promoted
+/// values; this remembers the answers for an entry's first 64 keys so the
+/// shape pass does not ask again.
+#[derive(Default)]
+pub(crate) struct LabelKeys {
+    asked: u64,
+    has_role: u64,
+}
+
+impl LabelKeys {
+    /// Records key `i`'s [`key_role`] answer.
+    pub(crate) fn note(&mut self, i: usize, has_role: bool) {
+        if i < 64 {
+            self.asked |= 1 << i;
+            self.has_role |= u64::from(has_role) << i;
+        }
+    }
+
+    /// Whether key `i`, named `key`, is a label.
+    pub(crate) fn is_label(&self, i: usize, key: &str, opts: &ParseOptions) -> bool {
+        let has_role = if i < 64 && self.asked >> i & 1 != 0 {
+            self.has_role >> i & 1 != 0
+        } else {
+            key_role(key, &opts.time_keys).is_some()
+        };
+        has_role
+            || ["kubernetes.", "k8s.", "host.", "service."]
+                .iter()
+                .any(|p| key.starts_with(p))
+            || opts.drop_keys.iter().any(|d| {
+                key.strip_prefix(d.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+    }
 }
 
 /// Builds `{k1,k2}` from keys (sorted, deduplicated); `None` when empty.

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 
 use super::jsonflat::{Flat, Leaf, LeafKind, scan_object};
 use super::{
-    EntryError, EntryParser, Format, KeyRole, ParsedEntry, ROLES, is_label_key, key_role,
+    EntryError, EntryParser, Format, KeyRole, LabelKeys, ParsedEntry, ROLES, key_role,
     push_json_str, shape_of, time_from_str,
 };
 use crate::level::Level;
@@ -35,11 +35,14 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
 fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry<'a> {
     let time_keys = &parser.options().time_keys;
     let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
+    let mut labels = LabelKeys::default();
     for (i, leaf) in flat.leaves.iter().enumerate() {
         if leaf.kind == LeafKind::Null {
             continue;
         }
-        if let Some((role, prio)) = key_role(flat.key(leaf), time_keys) {
+        let role = key_role(flat.key(leaf), time_keys);
+        labels.note(i, role.is_some());
+        if let Some((role, prio)) = role {
             let slot = &mut best[role.index()];
             if slot.is_none_or(|(p, _)| prio < p) {
                 *slot = Some((prio, i));
@@ -141,7 +144,7 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
             // The value exactly as written: valid JSON, already checked.
             fields.extend_from_slice(text[leaf.value.clone()].as_bytes());
         }
-        if !is_label_key(k, parser.options()) {
+        if !labels.is_label(i, k, parser.options()) {
             shape_keys.push(k);
         }
     }
@@ -217,6 +220,26 @@ mod tests {
             fields,
             serde_json::json!({"user.id":1,"request":2,"req":3,"usr":4})
         );
+    }
+
+    #[test]
+    fn label_keys_leave_the_shape_past_the_remembered_64() {
+        let p = parser(&[]);
+        // Keys sort by name: `k00`..`k69` come before `level`, `service`,
+        // `zone`; `host` sorts among the first. A null `service` is never
+        // asked for its role in the promotion pass.
+        let mut text = String::from(r#"{"msg":"m","host":null"#);
+        for i in 0..70 {
+            text.push_str(&format!(r#","k{i:02}":{i}"#));
+        }
+        text.push_str(r#","level":null,"service":null,"service.version":"1","zone":"z"}"#);
+        let e = p.parse(&text);
+        let shape = e.shape.as_deref().unwrap();
+        assert!(shape.starts_with("{k00,k01,"), "{shape}");
+        assert!(shape.ends_with(",k69,zone}"), "{shape}");
+        for label in ["host", "level", "msg", "service"] {
+            assert!(!shape.contains(label), "{label} in {shape}");
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use super::{
-    EntryParser, Format, KeyRole, ParsedEntry, ROLES, is_label_key, key_role, push_json_str,
-    shape_of, time_from_str,
+    EntryParser, Format, KeyRole, LabelKeys, ParsedEntry, ROLES, key_role, push_json_str, shape_of,
+    time_from_str,
 };
 use crate::level::Level;
 
@@ -34,20 +34,8 @@ pub(crate) fn pairs(text: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
         let value = if b.get(i) == Some(&b'"') {
             i += 1;
             let start = i;
-            let mut escaped = false;
-            let mut has_escape = false;
-            loop {
-                let c = *b.get(i)?;
-                if escaped {
-                    escaped = false;
-                } else if c == b'\\' {
-                    escaped = true;
-                    has_escape = true;
-                } else if c == b'"' {
-                    break;
-                }
-                i += 1;
-            }
+            let has_escape;
+            (i, has_escape) = quoted_end(b, i)?;
             let raw = &text[start..i];
             i += 1;
             if i < b.len() && !b[i].is_ascii_whitespace() {
@@ -71,6 +59,22 @@ pub(crate) fn pairs(text: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
         out.push((key, value));
     }
     (out.len() >= 2).then_some(out)
+}
+
+/// Where the quoted value starting at `i` (after its opening quote) ends:
+/// the closing quote's position, and whether a backslash escape came before
+/// it. `None` when no quote closes it. Jumps from one quote or backslash to
+/// the next; an escape skips the byte after it.
+fn quoted_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut has_escape = false;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some((i, has_escape));
+        }
+        has_escape = true;
+        i += 2;
+    }
 }
 
 fn is_key_byte(c: u8) -> bool {
@@ -100,8 +104,11 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
     let pairs = pairs(text)?;
     let time_keys = &parser.options().time_keys;
     let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
+    let mut labels = LabelKeys::default();
     for (i, (k, _)) in pairs.iter().enumerate() {
-        if let Some((role, prio)) = key_role(k, time_keys) {
+        let role = key_role(k, time_keys);
+        labels.note(i, role.is_some());
+        if let Some((role, prio)) = role {
             let slot = &mut best[role.index()];
             if slot.is_none_or(|(p, _)| prio < p) {
                 *slot = Some((prio, i));
@@ -179,7 +186,7 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
             fields.push(b':');
             push_json_str(&mut fields, v);
         }
-        if !is_label_key(k, parser.options()) {
+        if !labels.is_label(i, k, parser.options()) {
             shape_keys.push(*k);
         }
     }
@@ -219,6 +226,46 @@ mod tests {
         assert!(pairs("just a=1").is_none());
         assert!(pairs("a=1").is_none());
         assert!(pairs(r#"a="unterminated b=2"#).is_none());
+        assert!(pairs(r#"a=1 b="ends in \"#).is_none());
+        assert!(pairs(r#"a=1 b="x\"#).is_none());
+    }
+
+    /// The quoted value's end, found a byte at a time (the oracle for
+    /// `pairs`' jump to the next quote or backslash).
+    fn quoted_end_bytewise(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+        let (mut escaped, mut has_escape) = (false, false);
+        loop {
+            let c = *b.get(i)?;
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+                has_escape = true;
+            } else if c == b'"' {
+                return Some((i, has_escape));
+            }
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn quoted_end_matches_a_byte_loop() {
+        let mut rng = logoscope_testkit::XorShift::new(0x51ed_2701_a3c4_9b85);
+        let alphabet = ["a", " ", "\\", "\"", "é", "=", "\\\\", "\\\""];
+        for _ in 0..20_000 {
+            let len = rng.index(12);
+            let body: String = (0..len)
+                .map(|_| alphabet[rng.index(alphabet.len())])
+                .collect();
+            let b = body.as_bytes();
+            for start in 0..=b.len() {
+                assert_eq!(
+                    quoted_end(b, start),
+                    quoted_end_bytewise(b, start),
+                    "{body:?} from {start}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -236,6 +283,25 @@ mod tests {
         assert_eq!(e.span_id.as_deref(), Some("s1"));
         assert_eq!(e.fields.as_deref(), Some(r#"{"duration":"5s"}"#));
         assert_eq!(e.shape.as_deref(), Some("{duration}"));
+    }
+
+    #[test]
+    fn label_keys_leave_the_shape() {
+        let mut text = String::from("msg=m host=h");
+        for i in 0..70 {
+            text.push_str(&format!(" k{i:02}={i}"));
+        }
+        // The second `host`, past the 64 remembered, is not promoted.
+        text.push_str(" service=s kubernetes.pod=p host=h2 zone=z");
+        let p = parser();
+        let e = p.parse(&text);
+        assert_eq!(e.format, Format::Logfmt);
+        let shape = e.shape.as_deref().unwrap();
+        assert!(shape.starts_with("{k00,k01,"), "{shape}");
+        assert!(shape.ends_with(",k69,zone}"), "{shape}");
+        for label in ["host", "kubernetes", "msg", "service"] {
+            assert!(!shape.contains(label), "{label} in {shape}");
+        }
     }
 
     #[test]
