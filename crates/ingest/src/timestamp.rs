@@ -155,6 +155,7 @@ impl TimestampDetector {
 
     /// A time without a year: the clock's year, or the previous one when that
     /// would be more than a day ahead of the clock (or is not a valid date).
+    /// February 29th takes the latest leap year not ahead of the clock.
     pub(crate) fn with_inferred_year(
         &self,
         month: u32,
@@ -167,7 +168,11 @@ impl TimestampDetector {
         let cutoff = self.now_micros + 86_400 * MICROS;
         match micros_from_parts(self.now_year, month, day, h, mi, sec, nanos, 0) {
             Some(m) if m <= cutoff => Some(m),
-            _ => micros_from_parts(self.now_year - 1, month, day, h, mi, sec, nanos, 0),
+            // Any valid date is valid the year before, except February 29th:
+            // leap years are at most eight years apart (2096 to 2104).
+            _ => (1..=8).find_map(|back| {
+                micros_from_parts(self.now_year - back, month, day, h, mi, sec, nanos, 0)
+            }),
         }
     }
 }
@@ -574,6 +579,23 @@ mod tests {
                 len: 15
             }
         );
+        // February 29th: the latest leap year not ahead of the clock.
+        let on = |y: i32, m: u32, d: u32| days_from_civil(y, m, d) * 86_400 * MICROS;
+        for (clock, leap) in [
+            (on(2026, 11, 21), 2024),
+            (on(2024, 2, 28), 2024),
+            (on(2024, 2, 27), 2020),
+            (on(2101, 6, 1), 2096),
+        ] {
+            assert_eq!(
+                TimestampDetector::new(clock).scan_prefix("Feb 29 00:00:00 h"),
+                TsScan::Found {
+                    micros: on(leap, 2, 29),
+                    len: 15
+                },
+                "clock {clock}"
+            );
+        }
     }
 
     #[test]
