@@ -17,7 +17,9 @@
 --   header,  residuals: the text with holes where the row's ts, message and
 --   raw      ids were; fill_residual fills them. raw is null when
 --            header || message is the whole entry;
---   fields   null when a parse of the entry text gives it back: entry_fields.
+--   fields   null when a parse of the entry text gives it back: entry_fields;
+--            '{}' when the entry has no fields and was parsed with other
+--            time keys than the default (a parse would find some): null.
 -- Each level of the query needs the one before: stored forms, then message,
 -- then the texts, then fields from the rebuilt text.
 -- The join is a LEFT JOIN on the ingest-time template id (every id ever
@@ -34,7 +36,10 @@
 -- `params`, `message`, `fields`, `header` and `raw` rebuilt. Selecting `*` keeps the one SQL text
 -- valid both for the archive (which has dt/hour) and for in-memory batches
 -- (which do not).
-SELECT t.* REPLACE (COALESCE(t.fields, entry_fields(t.raw)) AS fields)
+SELECT t.* REPLACE (
+    CASE WHEN t.fields = '{}' THEN NULL ELSE COALESCE(t.fields, entry_fields(t.raw)) END
+        AS fields
+)
 FROM (
     SELECT m.* REPLACE (
         fill_residual(m.header, m.ts, m.message, m.trace_id, m.span_id, m.parent_span_id)

@@ -270,6 +270,21 @@ fn time_key_and_levels_are_extracted() {
         ),
         1
     );
+    // The time key is not a field: `boom` has none left, `disk` keeps `svc`.
+    assert_eq!(
+        sql_int(
+            s(&store),
+            "SELECT count(*) AS n FROM logs WHERE message = 'boom' AND fields IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        sql_int(
+            s(&store),
+            r#"SELECT count(*) AS n FROM logs WHERE fields = '{"svc":"x"}'"#
+        ),
+        1
+    );
 }
 
 #[test]

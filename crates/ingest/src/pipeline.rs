@@ -37,7 +37,7 @@ use crate::batch::{LogBatchBuilder, LogRow};
 use crate::framing::{Entry, EntryFramer, FramerConfig};
 use crate::inputs::{InputSpec, open_input};
 use crate::level::Level;
-use crate::parse::{EntryError, EntryParser, ParseOptions};
+use crate::parse::{EntryError, EntryParser, Format, ParseOptions};
 use crate::residual::{self, Hole, HoleKind, find_ts};
 
 /// Ingest configuration.
@@ -171,6 +171,11 @@ struct RowSpans {
     error: Option<EntryError>,
 }
 
+/// The stored `fields` of a JSON or logfmt entry with no fields left, when
+/// `fields` is not left for the query layer to rebuild (`--time-key`): the
+/// `logs` view reads it as null instead of parsing the text again.
+pub(crate) const NO_FIELDS: &str = "{}";
+
 /// What a row leaves for the query layer to rebuild.
 #[derive(Debug, Clone, Copy)]
 struct Derive {
@@ -240,8 +245,14 @@ impl Chunk {
         let span_id = put_opt(&p.span_id, self);
         let parent_span_id = put_opt(&p.parent_span_id, self);
         let fields = match &p.fields {
-            Some(f) if !derive.fields => Some(self.put(f, text, raw_at)),
-            _ => None,
+            _ if derive.fields => None,
+            Some(f) => Some(self.put(f, text, raw_at)),
+            // Null would tell the query layer to parse the text again, with
+            // the default time keys: `{}` stands for "no fields" instead.
+            None if matches!(p.format, Format::Json | Format::Logfmt) => {
+                Some(self.put(NO_FIELDS, text, raw_at))
+            }
+            None => None,
         };
         let (message, drain) = match &p.shape {
             None => {
