@@ -119,7 +119,12 @@ fn rows(batches: &[RecordBatch], catalog: &TemplateCatalog) -> Vec<Row> {
             );
             let fields_col = utf8(b, "fields", i);
             let fields_stored = fields_col.is_some();
-            let fields = fields_col.or_else(|| residual::derived_fields(&raw));
+            // As the `logs` view reads it: `{}` stands for no fields.
+            let fields = match fields_col.as_deref() {
+                Some("{}") => None,
+                Some(_) => fields_col,
+                None => residual::derived_fields(&raw),
+            };
             out.push(Row {
                 ts: ts.is_valid(i).then(|| ts.value(i)),
                 source: dict32(b, "source", i).unwrap(),

@@ -34,7 +34,8 @@ pub struct PlainHeader {
 ///    (`com.foo.Bar - `).
 ///
 /// Whitespace after each part belongs to the header. A timestamp-shaped but
-/// invalid prefix yields an empty header and `bad_timestamp`.
+/// invalid prefix (`2024-13-02 …`) sets `bad_timestamp` and no time; the
+/// rest of the header is read as after a valid one.
 pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
     let b = text.as_bytes();
     let mut h = PlainHeader::default();
@@ -42,31 +43,26 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
         return k;
     }
     let mut pos = 0;
-    if b.first() == Some(&b'[') {
-        match det.scan_prefix(&text[1..]) {
-            TsScan::Found { micros, len } if b.get(1 + len) == Some(&b']') => {
-                h.ts = Some(micros);
-                pos = len + 2;
-            }
-            TsScan::Bad { .. } => {
-                h.bad_timestamp = true;
+    // A timestamp-shaped prefix, valid or not, counts as the time for what
+    // follows it (a lower-case level word, a thread group, a logger).
+    let bracketed = b.first() == Some(&b'[');
+    let at = usize::from(bracketed);
+    let closes = |len: usize| !bracketed || b.get(at + len) == Some(&b']');
+    match det.scan_prefix(&text[at..]) {
+        TsScan::Found { micros, len } if closes(len) => {
+            h.ts = Some(micros);
+            pos = at + len + at;
+        }
+        TsScan::Bad { len } => {
+            h.bad_timestamp = true;
+            if !closes(len) {
                 return h;
             }
-            _ => {}
+            pos = at + len + at;
         }
-    } else {
-        match det.scan_prefix(text) {
-            TsScan::Found { micros, len } => {
-                h.ts = Some(micros);
-                pos = len;
-            }
-            TsScan::Bad { .. } => {
-                h.bad_timestamp = true;
-                return h;
-            }
-            TsScan::None => {}
-        }
+        _ => {}
     }
+    let timed = pos > 0;
     pos = skip_spaces(b, pos);
     let mut seen_bracket = false;
     for _ in 0..3 {
@@ -86,7 +82,7 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
                 && let Some(l) = Level::from_word(inner.trim())
             {
                 h.level = Some(l);
-            } else if (h.ts.is_some() || h.level.is_some()) && !seen_bracket {
+            } else if (timed || h.level.is_some()) && !seen_bracket {
                 seen_bracket = true;
             } else {
                 break;
@@ -103,7 +99,7 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
             let terminated = matches!(b.get(end), None | Some(b' ' | b'\t' | b':'));
             if terminated
                 && let Some(l) = Level::from_word(word)
-                && (h.ts.is_some() || word.bytes().all(|c| c.is_ascii_uppercase()))
+                && (timed || word.bytes().all(|c| c.is_ascii_uppercase()))
             {
                 h.level = Some(l);
                 let mut next = end;
@@ -116,7 +112,7 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
         }
         break;
     }
-    if h.ts.is_some() || h.level.is_some() {
+    if timed || h.level.is_some() {
         let end = b[pos..]
             .iter()
             .take(129)
@@ -265,7 +261,18 @@ mod tests {
         let e = pp.parse("2024-13-02 15:04:05 INFO x");
         assert_eq!(e.error, Some(EntryError::BadTimestamp));
         assert_eq!(e.ts, None);
-        assert_eq!(e.message, "2024-13-02 15:04:05 INFO x");
+        // The level after it is still read.
+        assert_eq!(e.level, Some(Level::Info));
+        assert_eq!(e.header, "2024-13-02 15:04:05 INFO ");
+        assert_eq!(e.message, "x");
+        let e = pp.parse("[2026-02-30T10:00:00Z] error [pay] impossible date");
+        assert_eq!(e.error, Some(EntryError::BadTimestamp));
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(e.message, "impossible date");
+        // Not closed by its bracket: no header at all.
+        let e = pp.parse("[2026-02-30T10:00:00Z ERROR x");
+        assert_eq!(e.error, Some(EntryError::BadTimestamp));
+        assert_eq!((e.level, e.header), (None, ""));
     }
 
     #[test]
