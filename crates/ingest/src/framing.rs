@@ -14,7 +14,8 @@
 //!   including the first non-indented line after the frames (the
 //!   `XxxError: msg` line); chained tracebacks (`During handling of the above
 //!   exception…`, `The above exception was the direct cause…`) stay together,
-//!   blank lines between them included;
+//!   blank lines between them included, while a `Traceback` line right after
+//!   a finished traceback starts the next entry;
 //! * Go: an entry starting `panic:`, `fatal error:` or `goroutine N [` (or a
 //!   log line followed by one, which the dump then joins, as a Java exception
 //!   header joins the line before it) continues over blank lines, `goroutine N […]:`, `[signal …`, function
@@ -80,16 +81,22 @@ enum Kind {
     JsonOpen(JsonDepth),
     JsonDone,
     PyTraceback,
+    /// After the closing `XxxError: message` line.
     PyDone,
+    /// After `During handling of the above exception…` or `The above
+    /// exception was the direct cause…`: the next traceback joins.
+    PyChained,
     GoPanic,
-    RustPanic { message_line: bool },
+    RustPanic {
+        message_line: bool,
+    },
 }
 
 impl Kind {
     fn allows_blanks(self) -> bool {
         matches!(
             self,
-            Kind::JsonOpen(_) | Kind::GoPanic | Kind::PyTraceback | Kind::PyDone
+            Kind::JsonOpen(_) | Kind::GoPanic | Kind::PyTraceback | Kind::PyDone | Kind::PyChained
         )
     }
 }
@@ -323,14 +330,19 @@ impl<R: BufRead> EntryFramer<R> {
         }
         let indented = matches!(line.first(), Some(b' ' | b'\t'));
         match kind {
-            Kind::PyTraceback | Kind::PyDone => {
-                if indented || line.starts_with(b"Traceback (most recent call last):") {
+            Kind::PyTraceback | Kind::PyDone | Kind::PyChained => {
+                if indented {
                     return Some(Kind::PyTraceback);
+                }
+                if line.starts_with(b"Traceback (most recent call last):") {
+                    // After a finished traceback only a chain line joins the
+                    // next one; otherwise it is another error.
+                    return (kind != Kind::PyDone).then_some(Kind::PyTraceback);
                 }
                 if line.starts_with(b"During handling of the above exception")
                     || line.starts_with(b"The above exception was the direct cause")
                 {
-                    return Some(Kind::PyDone);
+                    return Some(Kind::PyChained);
                 }
                 if self.blanks > 0 {
                     return None;
@@ -975,5 +987,45 @@ mod tests {
         assert_eq!(f.next_entry().unwrap().unwrap().text, "partial");
         assert!(f.next_entry().is_err());
         assert!(f.next_entry().unwrap().is_none());
+    }
+
+    /// Entries as `(first line, lines, text, truncated)` with borrowed text,
+    /// for comparing whole.
+    fn entries(e: &[(u64, u32, String, bool)]) -> Vec<(u64, u32, &str, bool)> {
+        e.iter()
+            .map(|(l, n, t, c)| (*l, *n, t.as_str(), *c))
+            .collect()
+    }
+
+    #[test]
+    fn python_tracebacks_in_a_row_are_separate_entries() {
+        let one = "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nValueError: one";
+        let two = "Traceback (most recent call last):\n  File \"b.py\", line 1, in <module>\nKeyError: two";
+        let (e, _) = frame_with(
+            format!("{one}\n{two}\n").as_bytes(),
+            FramerConfig::default(),
+        );
+        assert_eq!(entries(&e), [(1, 3, one, false), (4, 3, two, false)]);
+        // A chain line joins them, with or without the blank lines Python
+        // prints around it.
+        for chain in [
+            "During handling of the above exception, another exception occurred:",
+            "The above exception was the direct cause of the following exception:",
+        ] {
+            for text in [
+                format!("{one}\n{chain}\n{two}"),
+                format!("{one}\n\n{chain}\n\n{two}"),
+            ] {
+                let (e, _) = frame_with(
+                    format!("{text}\nnext\n").as_bytes(),
+                    FramerConfig::default(),
+                );
+                assert_eq!(
+                    entries(&e)[0],
+                    (1, text.lines().count() as u32, text.as_str(), false)
+                );
+                assert_eq!(e.len(), 2, "{e:?}");
+            }
+        }
     }
 }
