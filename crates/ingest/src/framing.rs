@@ -1,8 +1,11 @@
 //! Splitting a byte stream into log entries.
 //!
-//! Physical lines end at `\n`; a trailing `\r` is stripped. Consecutive lines
-//! are consolidated into one entry when the later ones are clearly a
-//! continuation of the first:
+//! Physical lines end at `\n` or `\r\n`; a `\r` ending the input ends its
+//! last line too, and any other `\r` is text. An entry's text is its lines
+//! byte for byte — inner terminators (`\n` or `\r\n`, as written) and
+//! whitespace-only inner lines included — without the last line's
+//! terminator. Consecutive lines are consolidated into one entry when the
+//! later ones are clearly a continuation of the first:
 //!
 //! * indented lines (leading space or tab) — Java `\tat …` frames, Python
 //!   `  File …` frames, Go frames, Rust `   N: fn` / `at src/…` lines, and
@@ -18,20 +21,23 @@
 //!   a finished traceback starts the next entry;
 //! * Go: an entry starting `panic:`, `fatal error:` or `goroutine N [` (or a
 //!   log line followed by one, which the dump then joins, as a Java exception
-//!   header joins the line before it) continues over blank lines, `goroutine N […]:`, `[signal …`, function
-//!   lines (`pkg.fn(…)`), indented frames, `created by …` and `exit status N`;
+//!   header joins the line before it) continues over blank lines,
+//!   `goroutine N […]:`, `[signal …`, function lines (`pkg.fn(…)`), indented
+//!   frames, `created by …` and `exit status N`;
 //! * Rust: `thread '…' panicked at …` takes its message line, then
 //!   `stack backtrace:`, indented frames and `note: …` lines;
 //! * JSON: an entry whose first line starts with `{` and whose brackets do not
 //!   balance (string-aware) continues, blank lines included, until they do —
 //!   at most [`FramerConfig::max_json_lines`] lines.
 //!
-//! A line that starts a new record — one beginning with `{`, a syslog `<PRI>`,
-//! or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`, `Mmm dd `, a 10+ digit epoch)
-//! — is never glued to the previous entry. Other blank lines are not entries:
-//! they end the current entry and are counted by
-//! [`EntryFramer::blank_lines`], so that the physical lines of all entries plus
-//! the blank lines equal the lines of the input.
+//! A line that starts a new record — one beginning with `{`, a syslog
+//! `<PRI>`, or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`, `Mmm dd `, a 10+
+//! digit epoch) — is never glued to the previous entry.
+//! Whitespace-only lines outside entries — before, between or after them, a
+//! line held inside a trace or open JSON that no continuation followed — are
+//! not entries: they are counted by [`EntryFramer::blank_lines`], so that the
+//! physical lines of all entries plus the blank lines equal the lines of the
+//! input.
 //!
 //! Memory is bounded by [`FramerConfig::max_entry_bytes`]: a longer entry (or
 //! a single longer line) is cut at the bound, flagged `truncated`, and the rest
@@ -158,13 +164,22 @@ pub struct EntryFramer<R> {
     pend: Vec<u8>,
     pend_ready: bool,
     pend_truncated: bool,
+    /// The pending line ended `\r\n` (or in a `\r` at the end of input).
+    pend_crlf: bool,
     pend_no: u64,
-    blanks: u32,
+    /// Whitespace-only lines held at the end of `cur`, after `held_from`,
+    /// while waiting to see whether the entry goes on.
+    held: u32,
+    held_from: usize,
+    held_truncated: bool,
     cur: Vec<u8>,
     cur_active: bool,
     cur_line: u64,
     cur_lines: u32,
     cur_truncated: bool,
+    /// The terminator of the last line in `cur`: written only when another
+    /// line follows, since an entry's final terminator is not part of it.
+    cur_crlf: bool,
     cur_kind: Kind,
     out: Vec<u8>,
     blank_lines: u64,
@@ -186,13 +201,17 @@ impl<R: BufRead> EntryFramer<R> {
             pend: Vec::new(),
             pend_ready: false,
             pend_truncated: false,
+            pend_crlf: false,
             pend_no: 0,
-            blanks: 0,
+            held: 0,
+            held_from: 0,
+            held_truncated: false,
             cur: Vec::new(),
             cur_active: false,
             cur_line: 0,
             cur_lines: 0,
             cur_truncated: false,
+            cur_crlf: false,
             cur_kind: Kind::Plain,
             out: Vec::new(),
             blank_lines: 0,
@@ -233,8 +252,6 @@ impl<R: BufRead> EntryFramer<R> {
                 if self.cur_active {
                     return Ok(Some(self.emit()));
                 }
-                self.blank_lines += u64::from(self.blanks);
-                self.blanks = 0;
                 return match self.error.take() {
                     Some(e) => {
                         self.eof = true;
@@ -244,15 +261,13 @@ impl<R: BufRead> EntryFramer<R> {
                 };
             }
             if self.pend.iter().all(u8::is_ascii_whitespace) {
+                if self.cur_active && self.holds_blank() {
+                    self.hold_blank();
+                    continue;
+                }
                 self.pend_ready = false;
-                if !self.cur_active {
-                    self.blank_lines += 1;
-                } else if self.cur_kind.allows_blanks()
-                    && (matches!(self.cur_kind, Kind::JsonOpen(_)) || self.blanks < MAX_HELD_BLANKS)
-                {
-                    self.blanks += 1;
-                } else {
-                    self.blanks += 1;
+                self.blank_lines += 1;
+                if self.cur_active {
                     return Ok(Some(self.emit()));
                 }
                 continue;
@@ -264,6 +279,8 @@ impl<R: BufRead> EntryFramer<R> {
             match self.continuation() {
                 Some(kind) => {
                     self.cur_kind = kind;
+                    self.cur_lines += self.held + 1;
+                    self.held = 0;
                     self.append_pending();
                 }
                 None => return Ok(Some(self.emit())),
@@ -279,29 +296,50 @@ impl<R: BufRead> EntryFramer<R> {
         self.cur_line = self.pend_no;
         self.cur_lines = 1;
         self.cur_truncated = self.pend_truncated;
+        self.cur_crlf = self.pend_crlf;
         self.cur_kind = classify_start(&self.cur);
     }
 
+    /// Whether a whitespace-only line may be inside the current entry: it is
+    /// held until the next line says whether the entry goes on.
+    fn holds_blank(&self) -> bool {
+        match self.cur_kind {
+            Kind::JsonOpen(_) => true,
+            kind => kind.allows_blanks() && self.held < MAX_HELD_BLANKS,
+        }
+    }
+
+    /// Appends a whitespace-only line to `cur` tentatively: [`Self::emit`]
+    /// takes it back off when no continuation line follows.
+    fn hold_blank(&mut self) {
+        if self.held == 0 {
+            self.held_from = self.cur.len();
+            self.held_truncated = self.cur_truncated;
+        }
+        self.held += 1;
+        self.append_pending();
+    }
+
+    /// Appends the pending line, after the terminator of the line before it,
+    /// as far as the entry bound allows.
     fn append_pending(&mut self) {
-        let seps = self.blanks as usize + 1;
-        self.cur_lines += self.blanks + 1;
-        self.blanks = 0;
         self.pend_ready = false;
+        let crlf = std::mem::replace(&mut self.cur_crlf, self.pend_crlf);
         if self.cur_truncated {
             return;
         }
+        let sep: &[u8] = if crlf { b"\r\n" } else { b"\n" };
         let room = self.config.max_entry_bytes.saturating_sub(self.cur.len());
-        let want = seps + self.pend.len();
-        if want <= room {
-            self.cur.resize(self.cur.len() + seps, b'\n');
+        if sep.len() + self.pend.len() <= room {
+            self.cur.extend_from_slice(sep);
             self.cur.extend_from_slice(&self.pend);
             self.cur_truncated = self.pend_truncated;
         } else {
-            let sep_room = seps.min(room);
-            self.cur.resize(self.cur.len() + sep_room, b'\n');
-            let rest = room - sep_room;
-            self.cur
-                .extend_from_slice(&self.pend[..rest.min(self.pend.len())]);
+            // A cut entry does not end in a bare line break.
+            if sep.len() < room {
+                self.cur.extend_from_slice(sep);
+                self.cur.extend_from_slice(&self.pend[..room - sep.len()]);
+            }
             self.cur_truncated = true;
         }
     }
@@ -311,7 +349,7 @@ impl<R: BufRead> EntryFramer<R> {
     fn continuation(&self) -> Option<Kind> {
         let line = &self.pend[..];
         let kind = self.cur_kind;
-        if self.blanks > 0 && !kind.allows_blanks() {
+        if self.held > 0 && !kind.allows_blanks() {
             return None;
         }
         if kind == Kind::JsonDone || starts_new_record(line) {
@@ -344,7 +382,7 @@ impl<R: BufRead> EntryFramer<R> {
                 {
                     return Some(Kind::PyChained);
                 }
-                if self.blanks > 0 {
+                if self.held > 0 {
                     return None;
                 }
                 // The final `XxxError: message` line closes the traceback.
@@ -407,8 +445,13 @@ impl<R: BufRead> EntryFramer<R> {
     }
 
     fn emit(&mut self) -> Entry<'_> {
-        self.blank_lines += u64::from(self.blanks);
-        self.blanks = 0;
+        if self.held > 0 {
+            // Whitespace-only lines after the entry's last line are not in it.
+            self.cur.truncate(self.held_from);
+            self.cur_truncated = self.held_truncated;
+            self.blank_lines += u64::from(self.held);
+            self.held = 0;
+        }
         self.cur_active = false;
         std::mem::swap(&mut self.out, &mut self.cur);
         self.cur.clear();
@@ -433,12 +476,15 @@ impl<R: BufRead> EntryFramer<R> {
         }
     }
 
-    /// Reads one physical line into `pend`, storing at most the entry bound
-    /// and discarding the rest. `Ok(false)` at end of input.
+    /// Reads one physical line into `pend` without its terminator, storing
+    /// at most the entry bound and discarding the rest. `Ok(false)` at end of
+    /// input.
     fn read_physical(&mut self) -> io::Result<bool> {
         self.pend.clear();
-        self.pend_truncated = false;
         let cap = self.config.max_entry_bytes;
+        // Bytes of the line before its `\n`; `pend` holds the first `cap`.
+        let mut len = 0usize;
+        let mut last_cr = false;
         let mut any = false;
         loop {
             let buf = match self.reader.fill_buf() {
@@ -459,12 +505,11 @@ impl<R: BufRead> EntryFramer<R> {
                 Some(i) => (i, i + 1, true),
                 None => (buf.len(), buf.len(), false),
             };
-            let room = cap - self.pend.len();
-            if chunk_len > room {
-                self.pend.extend_from_slice(&buf[..room]);
-                self.pend_truncated = true;
-            } else {
-                self.pend.extend_from_slice(&buf[..chunk_len]);
+            if chunk_len > 0 {
+                last_cr = buf[chunk_len - 1] == b'\r';
+                let room = cap - self.pend.len();
+                self.pend.extend_from_slice(&buf[..chunk_len.min(room)]);
+                len += chunk_len;
             }
             self.reader.consume(consumed);
             self.bytes += consumed as u64;
@@ -475,9 +520,11 @@ impl<R: BufRead> EntryFramer<R> {
         if !any {
             return Ok(false);
         }
-        if !self.pend_truncated && self.pend.last() == Some(&b'\r') {
-            self.pend.pop();
-        }
+        // `\r\n` ends a line as `\n` does, and so does a `\r` ending the input.
+        let text_len = len - usize::from(last_cr);
+        self.pend.truncate(text_len);
+        self.pend_truncated = text_len > cap;
+        self.pend_crlf = last_cr;
         self.pend_no = self.next_line_no;
         self.next_line_no += 1;
         Ok(true)
@@ -989,6 +1036,13 @@ mod tests {
         assert!(f.next_entry().unwrap().is_none());
     }
 
+    fn cut_at(max_entry_bytes: usize) -> FramerConfig {
+        FramerConfig {
+            max_entry_bytes,
+            ..FramerConfig::default()
+        }
+    }
+
     /// Entries as `(first line, lines, text, truncated)` with borrowed text,
     /// for comparing whole.
     fn entries(e: &[(u64, u32, String, bool)]) -> Vec<(u64, u32, &str, bool)> {
@@ -1027,5 +1081,39 @@ mod tests {
                 assert_eq!(e.len(), 2, "{e:?}");
             }
         }
+    }
+
+    /// An entry's text is its lines byte for byte: inner `\r\n` terminators
+    /// and whitespace-only inner lines stay; the last line's terminator and
+    /// whitespace-only lines between entries do not belong to any entry.
+    #[test]
+    fn entry_text_keeps_inner_lines_byte_for_byte() {
+        let e = frame("2024-01-02 03:04:05 ERROR boom\r\n\tat a.B.c(B.java:1)\r\n");
+        assert_eq!(
+            e,
+            ["2024-01-02 03:04:05 ERROR boom\r\n\tat a.B.c(B.java:1)"]
+        );
+        let input = "  \n{\n  \"a\": 1,\r\n   \t\r\n\n  \"b\": 2\n}\r\n \t \r\nnext\n";
+        let (e, blanks) = frame_with(input.as_bytes(), FramerConfig::default());
+        assert_eq!(
+            entries(&e),
+            [
+                (2, 6, "{\n  \"a\": 1,\r\n   \t\r\n\n  \"b\": 2\n}", false),
+                (9, 1, "next", false),
+            ]
+        );
+        assert_eq!(blanks, 2);
+        // Whitespace-only lines held at the end of an open entry stay out.
+        let (e, blanks) = frame_with(b"{\"a\": [\n  \r\n\t\n", FramerConfig::default());
+        assert_eq!((entries(&e), blanks), (vec![(1, 1, "{\"a\": [", false)], 2));
+        // A `\r` not before `\n` is text, except as the last byte of input.
+        assert_eq!(frame("a\rb\r\nc\r"), ["a\rb", "c"]);
+    }
+
+    /// A line exactly at the bound is whole, whatever its terminator.
+    #[test]
+    fn line_at_the_bound_is_not_cut() {
+        let (e, _) = frame_with(b"12345\r\n1234\r\n", cut_at(5));
+        assert_eq!(entries(&e), [(1, 1, "12345", false), (2, 1, "1234", false)]);
     }
 }

@@ -640,6 +640,7 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("stack backtrace:".to_owned()),
         Just("Caused by: x.y.Z: q".to_owned()),
         Just("... 3 more".to_owned()),
+        Just("a lone\rcarriage return".to_owned()),
         "[a-z =\\{\\}\"]{0,30}",
     ]
 }
@@ -655,12 +656,23 @@ proptest! {
             text.push_str(sep);
         }
         let expected_lines = if text.is_empty() { 0 } else { text.split('\n').count() - usize::from(text.ends_with('\n')) };
+        let physical: Vec<&str> = text.split('\n').collect();
         let mut f = EntryFramer::new(text.as_bytes(), FramerConfig { max_entry_bytes: max, ..FramerConfig::default() });
         let mut counted = 0u64;
         let mut last_line = 0;
         while let Some(e) = f.next_entry().unwrap() {
             prop_assert!(e.line > last_line);
             prop_assert!(e.text.len() <= max);
+            // The text is the entry's lines byte for byte, without the last
+            // line's terminator.
+            let first = e.line as usize - 1;
+            let whole = physical[first..first + e.lines as usize].join("\n");
+            let whole = whole.strip_suffix('\r').unwrap_or(&whole);
+            if e.truncated {
+                prop_assert!(whole.starts_with(&*e.text));
+            } else {
+                prop_assert_eq!(&*e.text, whole);
+            }
             last_line = e.line;
             counted += u64::from(e.lines);
         }
