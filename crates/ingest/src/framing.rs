@@ -28,7 +28,9 @@
 //!   `stack backtrace:`, indented frames and `note: …` lines;
 //! * JSON: an entry whose first line starts with `{` and whose brackets do not
 //!   balance (string-aware) continues, blank lines included, until they do —
-//!   at most [`FramerConfig::max_json_lines`] lines.
+//!   at most [`FramerConfig::max_json_lines`] lines. One whose line was cut at
+//!   the size bound ends with that line: the brackets of a cut text say
+//!   nothing.
 //!
 //! A line that starts a new record — one beginning with `{`, a syslog
 //! `<PRI>`, or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`, `Mmm dd `, a 10+
@@ -297,7 +299,7 @@ impl<R: BufRead> EntryFramer<R> {
         self.cur_lines = 1;
         self.cur_truncated = self.pend_truncated;
         self.cur_crlf = self.pend_crlf;
-        self.cur_kind = classify_start(&self.cur);
+        self.cur_kind = classify_start(&self.cur, self.cur_truncated);
     }
 
     /// Whether a whitespace-only line may be inside the current entry: it is
@@ -358,6 +360,11 @@ impl<R: BufRead> EntryFramer<R> {
         if let Kind::JsonOpen(mut depth) = kind {
             if self.cur_lines >= self.config.max_json_lines {
                 return None;
+            }
+            // The rest of a cut line is unseen, so the balance is unknown
+            // from here on: the entry ends with this line.
+            if self.pend_truncated {
+                return Some(Kind::JsonDone);
             }
             depth.feed(line);
             return Some(if depth.depth <= 0 {
@@ -531,9 +538,13 @@ impl<R: BufRead> EntryFramer<R> {
     }
 }
 
-fn classify_start(line: &[u8]) -> Kind {
+fn classify_start(line: &[u8], truncated: bool) -> Kind {
     let trimmed = trim_ascii_start(line);
     if trimmed.first() == Some(&b'{') {
+        // The balance of a cut line says nothing: the entry is that line.
+        if truncated {
+            return Kind::JsonDone;
+        }
         let mut d = JsonDepth::default();
         d.feed(line);
         return if d.depth > 0 {
@@ -1049,6 +1060,41 @@ mod tests {
         e.iter()
             .map(|(l, n, t, c)| (*l, *n, t.as_str(), *c))
             .collect()
+    }
+
+    /// The rest of a cut line is never seen, so the brackets of what was
+    /// kept say nothing: the lines after a cut JSON line are their own
+    /// entries, none dropped.
+    #[test]
+    fn lines_after_a_cut_json_line_are_their_own_entries() {
+        let big = format!("{{\"msg\":\"big\",\"blob\":\"{}\"}}", "x".repeat(500));
+        let input = format!(
+            "{big}\nts=2026-03-02T10:00:02Z level=info msg=\"B\"\nplain words here\n{{\"msg\":\"C\"}}\n"
+        );
+        let (e, _) = frame_with(input.as_bytes(), cut_at(64));
+        assert_eq!(
+            entries(&e),
+            [
+                (1, 1, &big[..64], true),
+                (2, 1, "ts=2026-03-02T10:00:02Z level=info msg=\"B\"", false),
+                (3, 1, "plain words here", false),
+                (4, 1, "{\"msg\":\"C\"}", false),
+            ]
+        );
+        // A cut line inside an open JSON entry ends it the same way.
+        let blob = format!("\"blob\": \"{}\",", "x".repeat(500));
+        let input = format!("{{\n{blob}\n\"msg\": \"next\"\n}}\nafter\n");
+        let (e, _) = frame_with(input.as_bytes(), cut_at(64));
+        let first = format!("{{\n{}", &blob[..62]);
+        assert_eq!(
+            entries(&e),
+            [
+                (1, 2, first.as_str(), true),
+                (3, 1, "\"msg\": \"next\"", false),
+                (4, 1, "}", false),
+                (5, 1, "after", false),
+            ]
+        );
     }
 
     #[test]
