@@ -27,14 +27,19 @@
 //! * Rust: `thread '…' panicked at …` takes its message line, then
 //!   `stack backtrace:`, indented frames and `note: …` lines;
 //! * JSON: an entry whose first line starts with `{` and whose brackets do not
-//!   balance (string-aware) continues, blank lines included, until they do —
-//!   at most [`FramerConfig::max_json_lines`] lines. One whose line was cut at
-//!   the size bound ends with that line: the brackets of a cut text say
-//!   nothing.
+//!   balance (string-aware) continues, blank lines included, until they do,
+//!   over lines JSON could hold there: lines starting (after indentation) with
+//!   a string, a number, `true`/`false`/`null`, `,`, `:`, a closing bracket,
+//!   or an opening one where a value is expected (after `:`, or after `,` or
+//!   `[` inside a nested container). Any other line — a log line of any
+//!   format, a timestamp, a second top-level `{` — starts a new entry. An
+//!   entry spans at most [`FramerConfig::max_json_lines`] lines, and one whose
+//!   line was cut at the size bound ends with that line: the brackets of a
+//!   cut text say nothing.
 //!
-//! A line that starts a new record — one beginning with `{`, a syslog
-//! `<PRI>`, or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`, `Mmm dd `, a 10+
-//! digit epoch) — is never glued to the previous entry.
+//! Outside open JSON, a line that starts a new record — one beginning with
+//! `{`, a syslog `<PRI>`, or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`,
+//! `Mmm dd `, a 10+ digit epoch) — is never glued to the previous entry.
 //! Whitespace-only lines outside entries — before, between or after them, a
 //! line held inside a trace or open JSON that no continuation followed — are
 //! not entries: they are counted by [`EntryFramer::blank_lines`], so that the
@@ -53,7 +58,7 @@ use std::io::{self, BufRead};
 pub struct FramerConfig {
     /// Largest entry kept, in bytes (longer ones are cut and flagged).
     pub max_entry_bytes: usize,
-    /// Most physical lines an unbalanced JSON entry may swallow.
+    /// Most physical lines an unbalanced JSON entry may span.
     pub max_json_lines: u32,
 }
 
@@ -115,6 +120,8 @@ struct JsonDepth {
     depth: i32,
     in_string: bool,
     escaped: bool,
+    /// The last byte outside whitespace, a string's quotes standing for it.
+    last: u8,
 }
 
 impl JsonDepth {
@@ -139,18 +146,31 @@ impl JsonDepth {
                 i += 1;
                 continue;
             }
-            match bytes[i] {
+            let c = bytes[i];
+            match c {
                 b'"' => self.in_string = true,
                 b'{' | b'[' => self.depth += 1,
                 b'}' | b']' => self.depth -= 1,
+                b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => {
+                    i += 1;
+                    continue;
+                }
                 _ => {}
             }
+            self.last = c;
             i += 1;
         }
         // A string never spans lines in JSON; resetting keeps a stray quote
         // from hiding every later bracket.
         self.in_string = false;
         self.escaped = false;
+    }
+
+    /// Whether the text so far ends where JSON expects a value: after a `:`,
+    /// or after a `,` or `[` inside a nested container (in the entry's own
+    /// object a `,` is followed by a key).
+    fn expects_value(&self) -> bool {
+        self.last == b':' || (matches!(self.last, b',' | b'[') && self.depth >= 2)
     }
 }
 
@@ -306,7 +326,7 @@ impl<R: BufRead> EntryFramer<R> {
     /// held until the next line says whether the entry goes on.
     fn holds_blank(&self) -> bool {
         match self.cur_kind {
-            Kind::JsonOpen(_) => true,
+            Kind::JsonOpen(_) => self.cur_lines + self.held + 1 < self.config.max_json_lines,
             kind => kind.allows_blanks() && self.held < MAX_HELD_BLANKS,
         }
     }
@@ -354,24 +374,30 @@ impl<R: BufRead> EntryFramer<R> {
         if self.held > 0 && !kind.allows_blanks() {
             return None;
         }
-        if kind == Kind::JsonDone || starts_new_record(line) {
-            return None;
+        match kind {
+            Kind::JsonDone => return None,
+            Kind::JsonOpen(mut depth) => {
+                if self.cur_lines + self.held >= self.config.max_json_lines
+                    || !continues_json(line, &depth)
+                {
+                    return None;
+                }
+                // The rest of a cut line is unseen, so the balance is unknown
+                // from here on: the entry ends with this line.
+                if self.pend_truncated {
+                    return Some(Kind::JsonDone);
+                }
+                depth.feed(line);
+                return Some(if depth.depth <= 0 {
+                    Kind::JsonDone
+                } else {
+                    Kind::JsonOpen(depth)
+                });
+            }
+            _ => {}
         }
-        if let Kind::JsonOpen(mut depth) = kind {
-            if self.cur_lines >= self.config.max_json_lines {
-                return None;
-            }
-            // The rest of a cut line is unseen, so the balance is unknown
-            // from here on: the entry ends with this line.
-            if self.pend_truncated {
-                return Some(Kind::JsonDone);
-            }
-            depth.feed(line);
-            return Some(if depth.depth <= 0 {
-                Kind::JsonDone
-            } else {
-                Kind::JsonOpen(depth)
-            });
+        if starts_new_record(line) {
+            return None;
         }
         let indented = matches!(line.first(), Some(b' ' | b'\t'));
         match kind {
@@ -568,6 +594,24 @@ fn classify_start(line: &[u8], truncated: bool) -> Kind {
     Kind::Plain
 }
 
+/// Whether a line can go on an open JSON entry: it starts with something a
+/// JSON text can hold there, and an opening bracket only where a value is
+/// expected — a `{` line after an unterminated `{"msg": "…` line is the next
+/// record, while one after `"items": [` is an element.
+fn continues_json(line: &[u8], depth: &JsonDepth) -> bool {
+    let t = trim_ascii_start(line);
+    match t.first() {
+        Some(b'{') => depth.expects_value(),
+        Some(b'[') => depth.expects_value() && !starts_new_record(line),
+        Some(b'"' | b'}' | b']' | b',' | b':' | b'-') => true,
+        Some(b'0'..=b'9') => !starts_new_record(line),
+        Some(b't') => t.starts_with(b"true"),
+        Some(b'f') => t.starts_with(b"false"),
+        Some(b'n') => t.starts_with(b"null"),
+        _ => false,
+    }
+}
+
 fn trim_ascii_start(b: &[u8]) -> &[u8] {
     let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
     &b[n..]
@@ -754,9 +798,12 @@ mod tests {
     /// bytes, which stop the skip), fed one after another.
     #[test]
     fn json_depth_matches_a_byte_loop() {
-        fn naive(depth: &mut i32, line: &[u8]) {
+        fn naive(depth: &mut i32, last: &mut u8, line: &[u8]) {
             let (mut in_string, mut escaped) = (false, false);
             for &c in line {
+                if !in_string && !c.is_ascii_whitespace() {
+                    *last = c;
+                }
                 if in_string {
                     if escaped {
                         escaped = false;
@@ -781,14 +828,14 @@ mod tests {
         let mut rng = logoscope_testkit::XorShift::new(0x2545_f491_4f6c_dd1d);
         let mut next = |n: usize| rng.index(n);
         for _ in 0..2_000 {
-            let (mut ours, mut expected) = (JsonDepth::default(), 0);
+            let (mut ours, mut expected, mut last) = (JsonDepth::default(), 0, 0);
             for _ in 0..3 {
                 let line: Vec<u8> = (0..next(40))
                     .map(|_| alphabet[next(alphabet.len())])
                     .collect();
                 ours.feed(&line);
-                naive(&mut expected, &line);
-                assert_eq!(ours.depth, expected, "{line:?}");
+                naive(&mut expected, &mut last, &line);
+                assert_eq!((ours.depth, ours.last), (expected, last), "{line:?}");
             }
         }
     }
@@ -1095,6 +1142,84 @@ mod tests {
                 (5, 1, "after", false),
             ]
         );
+    }
+
+    /// An unbalanced JSON line goes on only with lines JSON could hold
+    /// there: log lines of any format, and a new top-level object, are
+    /// entries of their own.
+    #[test]
+    fn broken_json_does_not_swallow_new_records() {
+        let lines = [
+            "{\"msg\":\"oops",
+            "plain line one",
+            "plain line two",
+            "ts=2026-03-02T10:00:02Z level=info msg=x",
+            "level=warn msg=y",
+            "<13>Jan  2 10:00:00 h app: z",
+            "ERROR no header",
+            "[main] INFO thread",
+            "{\"msg\":\"unterminated object\",",
+            "{\"msg\":\"next\"}",
+            "{\"msg\": \"last\", \"n\":",
+            "not json",
+            "",
+        ];
+        let e = frame(&lines.join("\n"));
+        assert_eq!(e, lines[..lines.len() - 1]);
+    }
+
+    /// Multi-line JSON goes on over every line JSON allows, indented or not.
+    #[test]
+    fn multi_line_json_with_and_without_indentation() {
+        let pretty = r#"{
+  "s": "x",
+  "n":
+    -1,
+  "arr": [
+    1,
+    true,
+    false,
+    null,
+    [2, 3],
+    {"k": "v"}
+  ],
+  "o": {
+    "deep": [
+      {"a": 1},
+      {"b": 2}
+    ]
+  }
+}
+"#;
+        let flat: String = pretty
+            .lines()
+            .map(|l| l.trim_start().to_owned() + "\n")
+            .collect();
+        for input in [
+            pretty,
+            &flat,
+            "{\n\"msg\": \"batch\",\n\"items\": [\n{\"x\": 1}\n]\n}\n",
+        ] {
+            let (e, _) = frame_with(input.as_bytes(), FramerConfig::default());
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].1 as usize, input.lines().count());
+            assert!(serde_json::from_str::<serde_json::Value>(&e[0].2).is_ok());
+        }
+    }
+
+    #[test]
+    fn open_json_is_bounded_by_max_json_lines() {
+        let cfg = FramerConfig {
+            max_json_lines: 5,
+            ..FramerConfig::default()
+        };
+        let (e, _) = frame_with(b"{\"a\": [\n1,\n2,\n3,\n4,\n5,\n6]}\n", cfg);
+        let spans: Vec<(u64, u32)> = e.iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(spans, [(1, 5), (6, 1), (7, 1)]);
+        // Blank lines count towards the bound.
+        let (e, blanks) = frame_with(b"{\"a\": [\n\n\n\n\n\n1]}\n", cfg);
+        let spans: Vec<(u64, u32)> = e.iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!((spans, blanks), (vec![(1, 1), (7, 1)], 5));
     }
 
     #[test]

@@ -520,6 +520,62 @@ fn bad_bytes_are_kept_and_flagged() {
     assert_eq!(stats.errors, 4);
 }
 
+/// Framing end to end: rows, flags and `raw` (rebuilt from residuals, and
+/// stored whole) for the entries framing has to get right.
+#[test]
+fn framed_entries_come_back_whole() {
+    let big = format!("{{\"msg\":\"big\",\"blob\":\"{}\"}}", "x".repeat(2000));
+    let one = "Traceback (most recent call last):\r\n  File \"a.py\", line 1, in <module>\r\nValueError: one";
+    let two =
+        "Traceback (most recent call last):\n  File \"b.py\", line 1, in <module>\nKeyError: two";
+    let expected: Vec<(u64, &str, Option<&str>)> = vec![
+        (1, &big[..256], Some("truncated")),
+        (2, "ts=2026-03-02T10:00:02Z level=info msg=\"B\"", None),
+        (4, "plain words here", None),
+        (6, "{\"msg\":\"C\",\"n\":1}", None),
+        (8, "{\"msg\":\"oops", Some("malformed_json")),
+        (10, "2026-03-02 10:00:03 INFO after the broken line", None),
+        (
+            12,
+            "{\n\"msg\": \"batch\",\r\n  \t\r\n\"items\": [\n{\"x\": 1}\n]\n}",
+            None,
+        ),
+        (
+            20,
+            "2026-03-02 10:00:04 ERROR boom\r\n\tat a.B.c(B.java:1)",
+            None,
+        ),
+        (23, one, None),
+        (27, two, None),
+    ];
+    // Each entry after the first is followed by a whitespace-only line,
+    // which is not an entry.
+    let mut input = String::new();
+    for (_, text, _) in &expected[1..] {
+        input.push_str(text);
+        input.push_str("\r\n \t\n");
+    }
+    let input = format!("{big}\n{input}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "framed.log", input.as_bytes());
+    for derive_text in [true, false] {
+        let (rows, stats) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                max_entry_bytes: 256,
+                derive_text,
+                ..opts()
+            },
+        );
+        let got: Vec<(u64, &str, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.line, r.raw.as_str(), r.error.as_deref()))
+            .collect();
+        assert_eq!(got, expected, "derive_text {derive_text}");
+        assert_eq!(stats.lines, 30);
+    }
+}
+
 #[test]
 fn options_override_service_and_host() {
     let dir = tempfile::tempdir().unwrap();
