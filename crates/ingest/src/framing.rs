@@ -1,8 +1,11 @@
 //! Splitting a byte stream into log entries.
 //!
-//! Physical lines end at `\n`; a trailing `\r` is stripped. Consecutive lines
-//! are consolidated into one entry when the later ones are clearly a
-//! continuation of the first:
+//! Physical lines end at `\n` or `\r\n`; a `\r` ending the input ends its
+//! last line too, and any other `\r` is text. An entry's text is its lines
+//! byte for byte — inner terminators (`\n` or `\r\n`, as written) and
+//! whitespace-only inner lines included — without the last line's
+//! terminator. Consecutive lines are consolidated into one entry when the
+//! later ones are clearly a continuation of the first:
 //!
 //! * indented lines (leading space or tab) — Java `\tat …` frames, Python
 //!   `  File …` frames, Go frames, Rust `   N: fn` / `at src/…` lines, and
@@ -14,23 +17,34 @@
 //!   including the first non-indented line after the frames (the
 //!   `XxxError: msg` line); chained tracebacks (`During handling of the above
 //!   exception…`, `The above exception was the direct cause…`) stay together,
-//!   blank lines between them included;
+//!   blank lines between them included, while a `Traceback` line right after
+//!   a finished traceback starts the next entry;
 //! * Go: an entry starting `panic:`, `fatal error:` or `goroutine N [` (or a
 //!   log line followed by one, which the dump then joins, as a Java exception
-//!   header joins the line before it) continues over blank lines, `goroutine N […]:`, `[signal …`, function
-//!   lines (`pkg.fn(…)`), indented frames, `created by …` and `exit status N`;
+//!   header joins the line before it) continues over blank lines,
+//!   `goroutine N […]:`, `[signal …`, function lines (`pkg.fn(…)`), indented
+//!   frames, `created by …` and `exit status N`;
 //! * Rust: `thread '…' panicked at …` takes its message line, then
 //!   `stack backtrace:`, indented frames and `note: …` lines;
 //! * JSON: an entry whose first line starts with `{` and whose brackets do not
-//!   balance (string-aware) continues, blank lines included, until they do —
-//!   at most [`FramerConfig::max_json_lines`] lines.
+//!   balance (string-aware) continues, blank lines included, until they do,
+//!   over lines JSON could hold there: lines starting (after indentation) with
+//!   a string, a number, `true`/`false`/`null`, `,`, `:`, a closing bracket,
+//!   or an opening one where a value is expected (after `:`, or after `,` or
+//!   `[` inside a nested container). Any other line — a log line of any
+//!   format, a timestamp, a second top-level `{` — starts a new entry. An
+//!   entry spans at most [`FramerConfig::max_json_lines`] lines, and one whose
+//!   line was cut at the size bound ends with that line: the brackets of a
+//!   cut text say nothing.
 //!
-//! A line that starts a new record — one beginning with `{`, a syslog `<PRI>`,
-//! or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`, `Mmm dd `, a 10+ digit epoch)
-//! — is never glued to the previous entry. Other blank lines are not entries:
-//! they end the current entry and are counted by
-//! [`EntryFramer::blank_lines`], so that the physical lines of all entries plus
-//! the blank lines equal the lines of the input.
+//! Outside open JSON, a line that starts a new record — one beginning with
+//! `{`, a syslog `<PRI>`, or a timestamp shape (`YYYY-MM-DD`, `[YYYY-…`,
+//! `Mmm dd `, a 10+ digit epoch) — is never glued to the previous entry.
+//! Whitespace-only lines outside entries — before, between or after them, a
+//! line held inside a trace or open JSON that no continuation followed — are
+//! not entries: they are counted by [`EntryFramer::blank_lines`], so that the
+//! physical lines of all entries plus the blank lines equal the lines of the
+//! input.
 //!
 //! Memory is bounded by [`FramerConfig::max_entry_bytes`]: a longer entry (or
 //! a single longer line) is cut at the bound, flagged `truncated`, and the rest
@@ -44,7 +58,7 @@ use std::io::{self, BufRead};
 pub struct FramerConfig {
     /// Largest entry kept, in bytes (longer ones are cut and flagged).
     pub max_entry_bytes: usize,
-    /// Most physical lines an unbalanced JSON entry may swallow.
+    /// Most physical lines an unbalanced JSON entry may span.
     pub max_json_lines: u32,
 }
 
@@ -80,16 +94,22 @@ enum Kind {
     JsonOpen(JsonDepth),
     JsonDone,
     PyTraceback,
+    /// After the closing `XxxError: message` line.
     PyDone,
+    /// After `During handling of the above exception…` or `The above
+    /// exception was the direct cause…`: the next traceback joins.
+    PyChained,
     GoPanic,
-    RustPanic { message_line: bool },
+    RustPanic {
+        message_line: bool,
+    },
 }
 
 impl Kind {
     fn allows_blanks(self) -> bool {
         matches!(
             self,
-            Kind::JsonOpen(_) | Kind::GoPanic | Kind::PyTraceback | Kind::PyDone
+            Kind::JsonOpen(_) | Kind::GoPanic | Kind::PyTraceback | Kind::PyDone | Kind::PyChained
         )
     }
 }
@@ -100,6 +120,8 @@ struct JsonDepth {
     depth: i32,
     in_string: bool,
     escaped: bool,
+    /// The last byte outside whitespace, a string's quotes standing for it.
+    last: u8,
 }
 
 impl JsonDepth {
@@ -124,18 +146,31 @@ impl JsonDepth {
                 i += 1;
                 continue;
             }
-            match bytes[i] {
+            let c = bytes[i];
+            match c {
                 b'"' => self.in_string = true,
                 b'{' | b'[' => self.depth += 1,
                 b'}' | b']' => self.depth -= 1,
+                b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => {
+                    i += 1;
+                    continue;
+                }
                 _ => {}
             }
+            self.last = c;
             i += 1;
         }
         // A string never spans lines in JSON; resetting keeps a stray quote
         // from hiding every later bracket.
         self.in_string = false;
         self.escaped = false;
+    }
+
+    /// Whether the text so far ends where JSON expects a value: after a `:`,
+    /// or after a `,` or `[` inside a nested container (in the entry's own
+    /// object a `,` is followed by a key).
+    fn expects_value(&self) -> bool {
+        self.last == b':' || (matches!(self.last, b',' | b'[') && self.depth >= 2)
     }
 }
 
@@ -151,13 +186,22 @@ pub struct EntryFramer<R> {
     pend: Vec<u8>,
     pend_ready: bool,
     pend_truncated: bool,
+    /// The pending line ended `\r\n` (or in a `\r` at the end of input).
+    pend_crlf: bool,
     pend_no: u64,
-    blanks: u32,
+    /// Whitespace-only lines held at the end of `cur`, after `held_from`,
+    /// while waiting to see whether the entry goes on.
+    held: u32,
+    held_from: usize,
+    held_truncated: bool,
     cur: Vec<u8>,
     cur_active: bool,
     cur_line: u64,
     cur_lines: u32,
     cur_truncated: bool,
+    /// The terminator of the last line in `cur`: written only when another
+    /// line follows, since an entry's final terminator is not part of it.
+    cur_crlf: bool,
     cur_kind: Kind,
     out: Vec<u8>,
     blank_lines: u64,
@@ -179,13 +223,17 @@ impl<R: BufRead> EntryFramer<R> {
             pend: Vec::new(),
             pend_ready: false,
             pend_truncated: false,
+            pend_crlf: false,
             pend_no: 0,
-            blanks: 0,
+            held: 0,
+            held_from: 0,
+            held_truncated: false,
             cur: Vec::new(),
             cur_active: false,
             cur_line: 0,
             cur_lines: 0,
             cur_truncated: false,
+            cur_crlf: false,
             cur_kind: Kind::Plain,
             out: Vec::new(),
             blank_lines: 0,
@@ -226,8 +274,6 @@ impl<R: BufRead> EntryFramer<R> {
                 if self.cur_active {
                     return Ok(Some(self.emit()));
                 }
-                self.blank_lines += u64::from(self.blanks);
-                self.blanks = 0;
                 return match self.error.take() {
                     Some(e) => {
                         self.eof = true;
@@ -237,15 +283,13 @@ impl<R: BufRead> EntryFramer<R> {
                 };
             }
             if self.pend.iter().all(u8::is_ascii_whitespace) {
+                if self.cur_active && self.holds_blank() {
+                    self.hold_blank();
+                    continue;
+                }
                 self.pend_ready = false;
-                if !self.cur_active {
-                    self.blank_lines += 1;
-                } else if self.cur_kind.allows_blanks()
-                    && (matches!(self.cur_kind, Kind::JsonOpen(_)) || self.blanks < MAX_HELD_BLANKS)
-                {
-                    self.blanks += 1;
-                } else {
-                    self.blanks += 1;
+                self.blank_lines += 1;
+                if self.cur_active {
                     return Ok(Some(self.emit()));
                 }
                 continue;
@@ -257,6 +301,8 @@ impl<R: BufRead> EntryFramer<R> {
             match self.continuation() {
                 Some(kind) => {
                     self.cur_kind = kind;
+                    self.cur_lines += self.held + 1;
+                    self.held = 0;
                     self.append_pending();
                 }
                 None => return Ok(Some(self.emit())),
@@ -272,29 +318,50 @@ impl<R: BufRead> EntryFramer<R> {
         self.cur_line = self.pend_no;
         self.cur_lines = 1;
         self.cur_truncated = self.pend_truncated;
-        self.cur_kind = classify_start(&self.cur);
+        self.cur_crlf = self.pend_crlf;
+        self.cur_kind = classify_start(&self.cur, self.cur_truncated);
     }
 
+    /// Whether a whitespace-only line may be inside the current entry: it is
+    /// held until the next line says whether the entry goes on.
+    fn holds_blank(&self) -> bool {
+        match self.cur_kind {
+            Kind::JsonOpen(_) => self.cur_lines + self.held + 1 < self.config.max_json_lines,
+            kind => kind.allows_blanks() && self.held < MAX_HELD_BLANKS,
+        }
+    }
+
+    /// Appends a whitespace-only line to `cur` tentatively: [`Self::emit`]
+    /// takes it back off when no continuation line follows.
+    fn hold_blank(&mut self) {
+        if self.held == 0 {
+            self.held_from = self.cur.len();
+            self.held_truncated = self.cur_truncated;
+        }
+        self.held += 1;
+        self.append_pending();
+    }
+
+    /// Appends the pending line, after the terminator of the line before it,
+    /// as far as the entry bound allows.
     fn append_pending(&mut self) {
-        let seps = self.blanks as usize + 1;
-        self.cur_lines += self.blanks + 1;
-        self.blanks = 0;
         self.pend_ready = false;
+        let crlf = std::mem::replace(&mut self.cur_crlf, self.pend_crlf);
         if self.cur_truncated {
             return;
         }
+        let sep: &[u8] = if crlf { b"\r\n" } else { b"\n" };
         let room = self.config.max_entry_bytes.saturating_sub(self.cur.len());
-        let want = seps + self.pend.len();
-        if want <= room {
-            self.cur.resize(self.cur.len() + seps, b'\n');
+        if sep.len() + self.pend.len() <= room {
+            self.cur.extend_from_slice(sep);
             self.cur.extend_from_slice(&self.pend);
             self.cur_truncated = self.pend_truncated;
         } else {
-            let sep_room = seps.min(room);
-            self.cur.resize(self.cur.len() + sep_room, b'\n');
-            let rest = room - sep_room;
-            self.cur
-                .extend_from_slice(&self.pend[..rest.min(self.pend.len())]);
+            // A cut entry does not end in a bare line break.
+            if sep.len() < room {
+                self.cur.extend_from_slice(sep);
+                self.cur.extend_from_slice(&self.pend[..room - sep.len()]);
+            }
             self.cur_truncated = true;
         }
     }
@@ -304,35 +371,51 @@ impl<R: BufRead> EntryFramer<R> {
     fn continuation(&self) -> Option<Kind> {
         let line = &self.pend[..];
         let kind = self.cur_kind;
-        if self.blanks > 0 && !kind.allows_blanks() {
+        if self.held > 0 && !kind.allows_blanks() {
             return None;
         }
-        if kind == Kind::JsonDone || starts_new_record(line) {
-            return None;
-        }
-        if let Kind::JsonOpen(mut depth) = kind {
-            if self.cur_lines >= self.config.max_json_lines {
-                return None;
+        match kind {
+            Kind::JsonDone => return None,
+            Kind::JsonOpen(mut depth) => {
+                if self.cur_lines + self.held >= self.config.max_json_lines
+                    || !continues_json(line, &depth)
+                {
+                    return None;
+                }
+                // The rest of a cut line is unseen, so the balance is unknown
+                // from here on: the entry ends with this line.
+                if self.pend_truncated {
+                    return Some(Kind::JsonDone);
+                }
+                depth.feed(line);
+                return Some(if depth.depth <= 0 {
+                    Kind::JsonDone
+                } else {
+                    Kind::JsonOpen(depth)
+                });
             }
-            depth.feed(line);
-            return Some(if depth.depth <= 0 {
-                Kind::JsonDone
-            } else {
-                Kind::JsonOpen(depth)
-            });
+            _ => {}
+        }
+        if starts_new_record(line) {
+            return None;
         }
         let indented = matches!(line.first(), Some(b' ' | b'\t'));
         match kind {
-            Kind::PyTraceback | Kind::PyDone => {
-                if indented || line.starts_with(b"Traceback (most recent call last):") {
+            Kind::PyTraceback | Kind::PyDone | Kind::PyChained => {
+                if indented {
                     return Some(Kind::PyTraceback);
+                }
+                if line.starts_with(b"Traceback (most recent call last):") {
+                    // After a finished traceback only a chain line joins the
+                    // next one; otherwise it is another error.
+                    return (kind != Kind::PyDone).then_some(Kind::PyTraceback);
                 }
                 if line.starts_with(b"During handling of the above exception")
                     || line.starts_with(b"The above exception was the direct cause")
                 {
-                    return Some(Kind::PyDone);
+                    return Some(Kind::PyChained);
                 }
-                if self.blanks > 0 {
+                if self.held > 0 {
                     return None;
                 }
                 // The final `XxxError: message` line closes the traceback.
@@ -395,8 +478,13 @@ impl<R: BufRead> EntryFramer<R> {
     }
 
     fn emit(&mut self) -> Entry<'_> {
-        self.blank_lines += u64::from(self.blanks);
-        self.blanks = 0;
+        if self.held > 0 {
+            // Whitespace-only lines after the entry's last line are not in it.
+            self.cur.truncate(self.held_from);
+            self.cur_truncated = self.held_truncated;
+            self.blank_lines += u64::from(self.held);
+            self.held = 0;
+        }
         self.cur_active = false;
         std::mem::swap(&mut self.out, &mut self.cur);
         self.cur.clear();
@@ -421,12 +509,15 @@ impl<R: BufRead> EntryFramer<R> {
         }
     }
 
-    /// Reads one physical line into `pend`, storing at most the entry bound
-    /// and discarding the rest. `Ok(false)` at end of input.
+    /// Reads one physical line into `pend` without its terminator, storing
+    /// at most the entry bound and discarding the rest. `Ok(false)` at end of
+    /// input.
     fn read_physical(&mut self) -> io::Result<bool> {
         self.pend.clear();
-        self.pend_truncated = false;
         let cap = self.config.max_entry_bytes;
+        // Bytes of the line before its `\n`; `pend` holds the first `cap`.
+        let mut len = 0usize;
+        let mut last_cr = false;
         let mut any = false;
         loop {
             let buf = match self.reader.fill_buf() {
@@ -447,12 +538,11 @@ impl<R: BufRead> EntryFramer<R> {
                 Some(i) => (i, i + 1, true),
                 None => (buf.len(), buf.len(), false),
             };
-            let room = cap - self.pend.len();
-            if chunk_len > room {
-                self.pend.extend_from_slice(&buf[..room]);
-                self.pend_truncated = true;
-            } else {
-                self.pend.extend_from_slice(&buf[..chunk_len]);
+            if chunk_len > 0 {
+                last_cr = buf[chunk_len - 1] == b'\r';
+                let room = cap - self.pend.len();
+                self.pend.extend_from_slice(&buf[..chunk_len.min(room)]);
+                len += chunk_len;
             }
             self.reader.consume(consumed);
             self.bytes += consumed as u64;
@@ -463,18 +553,24 @@ impl<R: BufRead> EntryFramer<R> {
         if !any {
             return Ok(false);
         }
-        if !self.pend_truncated && self.pend.last() == Some(&b'\r') {
-            self.pend.pop();
-        }
+        // `\r\n` ends a line as `\n` does, and so does a `\r` ending the input.
+        let text_len = len - usize::from(last_cr);
+        self.pend.truncate(text_len);
+        self.pend_truncated = text_len > cap;
+        self.pend_crlf = last_cr;
         self.pend_no = self.next_line_no;
         self.next_line_no += 1;
         Ok(true)
     }
 }
 
-fn classify_start(line: &[u8]) -> Kind {
+fn classify_start(line: &[u8], truncated: bool) -> Kind {
     let trimmed = trim_ascii_start(line);
     if trimmed.first() == Some(&b'{') {
+        // The balance of a cut line says nothing: the entry is that line.
+        if truncated {
+            return Kind::JsonDone;
+        }
         let mut d = JsonDepth::default();
         d.feed(line);
         return if d.depth > 0 {
@@ -496,6 +592,24 @@ fn classify_start(line: &[u8]) -> Kind {
         return Kind::RustPanic { message_line: true };
     }
     Kind::Plain
+}
+
+/// Whether a line can go on an open JSON entry: it starts with something a
+/// JSON text can hold there, and an opening bracket only where a value is
+/// expected — a `{` line after an unterminated `{"msg": "…` line is the next
+/// record, while one after `"items": [` is an element.
+fn continues_json(line: &[u8], depth: &JsonDepth) -> bool {
+    let t = trim_ascii_start(line);
+    match t.first() {
+        Some(b'{') => depth.expects_value(),
+        Some(b'[') => depth.expects_value() && !starts_new_record(line),
+        Some(b'"' | b'}' | b']' | b',' | b':' | b'-') => true,
+        Some(b'0'..=b'9') => !starts_new_record(line),
+        Some(b't') => t.starts_with(b"true"),
+        Some(b'f') => t.starts_with(b"false"),
+        Some(b'n') => t.starts_with(b"null"),
+        _ => false,
+    }
 }
 
 fn trim_ascii_start(b: &[u8]) -> &[u8] {
@@ -684,9 +798,12 @@ mod tests {
     /// bytes, which stop the skip), fed one after another.
     #[test]
     fn json_depth_matches_a_byte_loop() {
-        fn naive(depth: &mut i32, line: &[u8]) {
+        fn naive(depth: &mut i32, last: &mut u8, line: &[u8]) {
             let (mut in_string, mut escaped) = (false, false);
             for &c in line {
+                if !in_string && !c.is_ascii_whitespace() {
+                    *last = c;
+                }
                 if in_string {
                     if escaped {
                         escaped = false;
@@ -711,14 +828,14 @@ mod tests {
         let mut rng = logoscope_testkit::XorShift::new(0x2545_f491_4f6c_dd1d);
         let mut next = |n: usize| rng.index(n);
         for _ in 0..2_000 {
-            let (mut ours, mut expected) = (JsonDepth::default(), 0);
+            let (mut ours, mut expected, mut last) = (JsonDepth::default(), 0, 0);
             for _ in 0..3 {
                 let line: Vec<u8> = (0..next(40))
                     .map(|_| alphabet[next(alphabet.len())])
                     .collect();
                 ours.feed(&line);
-                naive(&mut expected, &line);
-                assert_eq!(ours.depth, expected, "{line:?}");
+                naive(&mut expected, &mut last, &line);
+                assert_eq!((ours.depth, ours.last), (expected, last), "{line:?}");
             }
         }
     }
@@ -975,5 +1092,199 @@ mod tests {
         assert_eq!(f.next_entry().unwrap().unwrap().text, "partial");
         assert!(f.next_entry().is_err());
         assert!(f.next_entry().unwrap().is_none());
+    }
+
+    fn cut_at(max_entry_bytes: usize) -> FramerConfig {
+        FramerConfig {
+            max_entry_bytes,
+            ..FramerConfig::default()
+        }
+    }
+
+    /// Entries as `(first line, lines, text, truncated)` with borrowed text,
+    /// for comparing whole.
+    fn entries(e: &[(u64, u32, String, bool)]) -> Vec<(u64, u32, &str, bool)> {
+        e.iter()
+            .map(|(l, n, t, c)| (*l, *n, t.as_str(), *c))
+            .collect()
+    }
+
+    /// The rest of a cut line is never seen, so the brackets of what was
+    /// kept say nothing: the lines after a cut JSON line are their own
+    /// entries, none dropped.
+    #[test]
+    fn lines_after_a_cut_json_line_are_their_own_entries() {
+        let big = format!("{{\"msg\":\"big\",\"blob\":\"{}\"}}", "x".repeat(500));
+        let input = format!(
+            "{big}\nts=2026-03-02T10:00:02Z level=info msg=\"B\"\nplain words here\n{{\"msg\":\"C\"}}\n"
+        );
+        let (e, _) = frame_with(input.as_bytes(), cut_at(64));
+        assert_eq!(
+            entries(&e),
+            [
+                (1, 1, &big[..64], true),
+                (2, 1, "ts=2026-03-02T10:00:02Z level=info msg=\"B\"", false),
+                (3, 1, "plain words here", false),
+                (4, 1, "{\"msg\":\"C\"}", false),
+            ]
+        );
+        // A cut line inside an open JSON entry ends it the same way.
+        let blob = format!("\"blob\": \"{}\",", "x".repeat(500));
+        let input = format!("{{\n{blob}\n\"msg\": \"next\"\n}}\nafter\n");
+        let (e, _) = frame_with(input.as_bytes(), cut_at(64));
+        let first = format!("{{\n{}", &blob[..62]);
+        assert_eq!(
+            entries(&e),
+            [
+                (1, 2, first.as_str(), true),
+                (3, 1, "\"msg\": \"next\"", false),
+                (4, 1, "}", false),
+                (5, 1, "after", false),
+            ]
+        );
+    }
+
+    /// An unbalanced JSON line goes on only with lines JSON could hold
+    /// there: log lines of any format, and a new top-level object, are
+    /// entries of their own.
+    #[test]
+    fn broken_json_does_not_swallow_new_records() {
+        let lines = [
+            "{\"msg\":\"oops",
+            "plain line one",
+            "plain line two",
+            "ts=2026-03-02T10:00:02Z level=info msg=x",
+            "level=warn msg=y",
+            "<13>Jan  2 10:00:00 h app: z",
+            "ERROR no header",
+            "[main] INFO thread",
+            "{\"msg\":\"unterminated object\",",
+            "{\"msg\":\"next\"}",
+            "{\"msg\": \"last\", \"n\":",
+            "not json",
+            "",
+        ];
+        let e = frame(&lines.join("\n"));
+        assert_eq!(e, lines[..lines.len() - 1]);
+    }
+
+    /// Multi-line JSON goes on over every line JSON allows, indented or not.
+    #[test]
+    fn multi_line_json_with_and_without_indentation() {
+        let pretty = r#"{
+  "s": "x",
+  "n":
+    -1,
+  "arr": [
+    1,
+    true,
+    false,
+    null,
+    [2, 3],
+    {"k": "v"}
+  ],
+  "o": {
+    "deep": [
+      {"a": 1},
+      {"b": 2}
+    ]
+  }
+}
+"#;
+        let flat: String = pretty
+            .lines()
+            .map(|l| l.trim_start().to_owned() + "\n")
+            .collect();
+        for input in [
+            pretty,
+            &flat,
+            "{\n\"msg\": \"batch\",\n\"items\": [\n{\"x\": 1}\n]\n}\n",
+        ] {
+            let (e, _) = frame_with(input.as_bytes(), FramerConfig::default());
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].1 as usize, input.lines().count());
+            assert!(serde_json::from_str::<serde_json::Value>(&e[0].2).is_ok());
+        }
+    }
+
+    #[test]
+    fn open_json_is_bounded_by_max_json_lines() {
+        let cfg = FramerConfig {
+            max_json_lines: 5,
+            ..FramerConfig::default()
+        };
+        let (e, _) = frame_with(b"{\"a\": [\n1,\n2,\n3,\n4,\n5,\n6]}\n", cfg);
+        let spans: Vec<(u64, u32)> = e.iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!(spans, [(1, 5), (6, 1), (7, 1)]);
+        // Blank lines count towards the bound.
+        let (e, blanks) = frame_with(b"{\"a\": [\n\n\n\n\n\n1]}\n", cfg);
+        let spans: Vec<(u64, u32)> = e.iter().map(|e| (e.0, e.1)).collect();
+        assert_eq!((spans, blanks), (vec![(1, 1), (7, 1)], 5));
+    }
+
+    #[test]
+    fn python_tracebacks_in_a_row_are_separate_entries() {
+        let one = "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nValueError: one";
+        let two = "Traceback (most recent call last):\n  File \"b.py\", line 1, in <module>\nKeyError: two";
+        let (e, _) = frame_with(
+            format!("{one}\n{two}\n").as_bytes(),
+            FramerConfig::default(),
+        );
+        assert_eq!(entries(&e), [(1, 3, one, false), (4, 3, two, false)]);
+        // A chain line joins them, with or without the blank lines Python
+        // prints around it.
+        for chain in [
+            "During handling of the above exception, another exception occurred:",
+            "The above exception was the direct cause of the following exception:",
+        ] {
+            for text in [
+                format!("{one}\n{chain}\n{two}"),
+                format!("{one}\n\n{chain}\n\n{two}"),
+            ] {
+                let (e, _) = frame_with(
+                    format!("{text}\nnext\n").as_bytes(),
+                    FramerConfig::default(),
+                );
+                assert_eq!(
+                    entries(&e)[0],
+                    (1, text.lines().count() as u32, text.as_str(), false)
+                );
+                assert_eq!(e.len(), 2, "{e:?}");
+            }
+        }
+    }
+
+    /// An entry's text is its lines byte for byte: inner `\r\n` terminators
+    /// and whitespace-only inner lines stay; the last line's terminator and
+    /// whitespace-only lines between entries do not belong to any entry.
+    #[test]
+    fn entry_text_keeps_inner_lines_byte_for_byte() {
+        let e = frame("2024-01-02 03:04:05 ERROR boom\r\n\tat a.B.c(B.java:1)\r\n");
+        assert_eq!(
+            e,
+            ["2024-01-02 03:04:05 ERROR boom\r\n\tat a.B.c(B.java:1)"]
+        );
+        let input = "  \n{\n  \"a\": 1,\r\n   \t\r\n\n  \"b\": 2\n}\r\n \t \r\nnext\n";
+        let (e, blanks) = frame_with(input.as_bytes(), FramerConfig::default());
+        assert_eq!(
+            entries(&e),
+            [
+                (2, 6, "{\n  \"a\": 1,\r\n   \t\r\n\n  \"b\": 2\n}", false),
+                (9, 1, "next", false),
+            ]
+        );
+        assert_eq!(blanks, 2);
+        // Whitespace-only lines held at the end of an open entry stay out.
+        let (e, blanks) = frame_with(b"{\"a\": [\n  \r\n\t\n", FramerConfig::default());
+        assert_eq!((entries(&e), blanks), (vec![(1, 1, "{\"a\": [", false)], 2));
+        // A `\r` not before `\n` is text, except as the last byte of input.
+        assert_eq!(frame("a\rb\r\nc\r"), ["a\rb", "c"]);
+    }
+
+    /// A line exactly at the bound is whole, whatever its terminator.
+    #[test]
+    fn line_at_the_bound_is_not_cut() {
+        let (e, _) = frame_with(b"12345\r\n1234\r\n", cut_at(5));
+        assert_eq!(entries(&e), [(1, 1, "12345", false), (2, 1, "1234", false)]);
     }
 }

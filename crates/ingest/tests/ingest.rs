@@ -525,6 +525,62 @@ fn bad_bytes_are_kept_and_flagged() {
     assert_eq!(stats.errors, 4);
 }
 
+/// Framing end to end: rows, flags and `raw` (rebuilt from residuals, and
+/// stored whole) for the entries framing has to get right.
+#[test]
+fn framed_entries_come_back_whole() {
+    let big = format!("{{\"msg\":\"big\",\"blob\":\"{}\"}}", "x".repeat(2000));
+    let one = "Traceback (most recent call last):\r\n  File \"a.py\", line 1, in <module>\r\nValueError: one";
+    let two =
+        "Traceback (most recent call last):\n  File \"b.py\", line 1, in <module>\nKeyError: two";
+    let expected: Vec<(u64, &str, Option<&str>)> = vec![
+        (1, &big[..256], Some("truncated")),
+        (2, "ts=2026-03-02T10:00:02Z level=info msg=\"B\"", None),
+        (4, "plain words here", None),
+        (6, "{\"msg\":\"C\",\"n\":1}", None),
+        (8, "{\"msg\":\"oops", Some("malformed_json")),
+        (10, "2026-03-02 10:00:03 INFO after the broken line", None),
+        (
+            12,
+            "{\n\"msg\": \"batch\",\r\n  \t\r\n\"items\": [\n{\"x\": 1}\n]\n}",
+            None,
+        ),
+        (
+            20,
+            "2026-03-02 10:00:04 ERROR boom\r\n\tat a.B.c(B.java:1)",
+            None,
+        ),
+        (23, one, None),
+        (27, two, None),
+    ];
+    // Each entry after the first is followed by a whitespace-only line,
+    // which is not an entry.
+    let mut input = String::new();
+    for (_, text, _) in &expected[1..] {
+        input.push_str(text);
+        input.push_str("\r\n \t\n");
+    }
+    let input = format!("{big}\n{input}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "framed.log", input.as_bytes());
+    for derive_text in [true, false] {
+        let (rows, stats) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                max_entry_bytes: 256,
+                derive_text,
+                ..opts()
+            },
+        );
+        let got: Vec<(u64, &str, Option<&str>)> = rows
+            .iter()
+            .map(|r| (r.line, r.raw.as_str(), r.error.as_deref()))
+            .collect();
+        assert_eq!(got, expected, "derive_text {derive_text}");
+        assert_eq!(stats.lines, 30);
+    }
+}
+
 #[test]
 fn options_override_service_and_host() {
     let dir = tempfile::tempdir().unwrap();
@@ -645,6 +701,7 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("stack backtrace:".to_owned()),
         Just("Caused by: x.y.Z: q".to_owned()),
         Just("... 3 more".to_owned()),
+        Just("a lone\rcarriage return".to_owned()),
         "[a-z =\\{\\}\"]{0,30}",
     ]
 }
@@ -660,12 +717,23 @@ proptest! {
             text.push_str(sep);
         }
         let expected_lines = if text.is_empty() { 0 } else { text.split('\n').count() - usize::from(text.ends_with('\n')) };
+        let physical: Vec<&str> = text.split('\n').collect();
         let mut f = EntryFramer::new(text.as_bytes(), FramerConfig { max_entry_bytes: max, ..FramerConfig::default() });
         let mut counted = 0u64;
         let mut last_line = 0;
         while let Some(e) = f.next_entry().unwrap() {
             prop_assert!(e.line > last_line);
             prop_assert!(e.text.len() <= max);
+            // The text is the entry's lines byte for byte, without the last
+            // line's terminator.
+            let first = e.line as usize - 1;
+            let whole = physical[first..first + e.lines as usize].join("\n");
+            let whole = whole.strip_suffix('\r').unwrap_or(&whole);
+            if e.truncated {
+                prop_assert!(whole.starts_with(&*e.text));
+            } else {
+                prop_assert_eq!(&*e.text, whole);
+            }
             last_line = e.line;
             counted += u64::from(e.lines);
         }
