@@ -567,16 +567,35 @@ impl TemplateCatalog {
     /// summed counts and widened first/last seen; a template live here but
     /// generalised in `other` takes `other`'s parent. The tree is rebuilt.
     pub fn merge(&mut self, other: &TemplateCatalog) {
+        self.merge_counting(other, |t| t.count);
+    }
+
+    /// Like [`TemplateCatalog::merge`], for `other` learnt on from `base`,
+    /// whose counts this catalog already holds (a newer catalog that also
+    /// grew from `base`): only what `other` counted since `base` is added, so
+    /// concurrent ingests that started from one catalog count each message
+    /// once.
+    pub fn merge_since(&mut self, other: &TemplateCatalog, base: &TemplateCatalog) {
+        self.merge_counting(other, |t| {
+            t.count
+                .saturating_sub(base.get(t.id).map_or(0, |b| b.count))
+        });
+    }
+
+    fn merge_counting(&mut self, other: &TemplateCatalog, count: impl Fn(&TemplateInfo) -> u64) {
         for t in &other.infos {
             match self.by_id.get(&t.id) {
                 None => {
                     self.by_id.insert(t.id, self.infos.len() as u32);
                     self.holes.push(placeholder_spans(&t.template));
-                    self.infos.push(t.clone());
+                    self.infos.push(TemplateInfo {
+                        count: count(t),
+                        ..t.clone()
+                    });
                 }
                 Some(&i) => {
                     let mine = &mut self.infos[i as usize];
-                    mine.count += t.count;
+                    mine.count += count(t);
                     mine.first_seen = min_opt(mine.first_seen, t.first_seen);
                     mine.last_seen = max_opt(mine.last_seen, t.last_seen);
                     if mine.parent_id.is_none() {

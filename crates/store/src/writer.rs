@@ -303,6 +303,20 @@ impl ArchiveWriter {
         self.files.len()
     }
 
+    /// The catalog committed at or below this writer's table version, if any.
+    async fn base_catalog(
+        &self,
+        log_store: &dyn deltalake::logstore::LogStore,
+    ) -> Result<Option<TemplateCatalog>, StoreError> {
+        let Some(version) = self.base_version else {
+            return Ok(None);
+        };
+        match catalog::newest_reference(log_store, self.store.as_ref(), None, version).await? {
+            Some(path) => Ok(Some(catalog::read(self.store.as_ref(), &path).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Flushes, saves `catalog` and makes exactly one Delta commit holding every file this
     /// writer wrote: readers see all of them or none.
     ///
@@ -310,9 +324,9 @@ impl ArchiveWriter {
     /// `commitInfo` names it (`logoscope.catalog`). When another writer committed since this
     /// writer's table version, the newest committed catalog is reloaded, `catalog` is merged
     /// into it, and the commit is retried at the next version (appends never conflict
-    /// logically), up to 16 attempts. `TemplateCatalog::merge` sums the counts of templates
-    /// both catalogs hold, so after such a race the counts of templates the two writers shared
-    /// are overstated; ids, texts and parents stay exact.
+    /// logically), up to 16 attempts. The merge adds the counts this writer made since its base
+    /// catalog (the one committed at or below its table version, which
+    /// `Archive::load_catalog` gives the ingest), so every entry is counted once.
     ///
     /// When a file cannot be written (now or earlier), nothing is committed and the files this
     /// writer did write are deleted (best effort).
@@ -352,10 +366,14 @@ impl ArchiveWriter {
             )
             .await?
             {
-                // Someone else committed a catalog after ours was read: keep their templates too.
+                // Someone else committed a catalog after ours was read: keep their templates
+                // too, and add only what this ingest counted to the counts they already hold.
                 Some(path) => {
                     let mut merged = catalog::read(self.store.as_ref(), &path).await?;
-                    merged.merge(catalog);
+                    match self.base_catalog(log_store.as_ref()).await? {
+                        Some(base) => merged.merge_since(catalog, &base),
+                        None => merged.merge(catalog),
+                    }
                     merged.to_json()
                 }
                 None => catalog.to_json(),

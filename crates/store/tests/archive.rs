@@ -415,6 +415,53 @@ async fn concurrent_writers_both_land_and_catalogs_merge() {
     }
 }
 
+/// Two ingests that start from one committed catalog and race: each message
+/// is counted once in the merged catalog.
+#[tokio::test]
+async fn racing_writers_count_each_message_once() {
+    let location = format!("memory://race-counts-{}", std::process::id());
+    let archive = Archive::open(&location).await.unwrap();
+    let mut first = archive.writer(ArchiveOptions::default()).await.unwrap();
+    first.write(batch(&rows(T0, 5, 1, 0))).await.unwrap();
+    first.commit(&catalog(&["shared event"; 5])).await.unwrap();
+
+    let archive = Archive::open(&location).await.unwrap();
+    let base = archive.load_catalog().await.unwrap().unwrap();
+    let grown = |messages: &[&str]| {
+        let mut c = base.clone();
+        let mut params = Vec::new();
+        for m in messages {
+            c.add(m, None, &mut params);
+        }
+        c
+    };
+    let catalog_a = grown(&["shared event"; 3]);
+    let catalog_b = grown(&["shared event", "only b", "only b"]);
+    let mut a = archive.writer(ArchiveOptions::default()).await.unwrap();
+    let mut b = archive.writer(ArchiveOptions::default()).await.unwrap();
+    a.write(batch(&rows(T0, 3, 1, 0))).await.unwrap();
+    b.write(batch(&rows(T0, 3, 1, 0))).await.unwrap();
+    let (ra, rb) = tokio::join!(a.commit(&catalog_a), b.commit(&catalog_b));
+    ra.unwrap();
+    rb.unwrap();
+
+    let loaded = Archive::open(&location)
+        .await
+        .unwrap()
+        .load_catalog()
+        .await
+        .unwrap()
+        .unwrap();
+    let count = |text: &str| {
+        loaded
+            .templates()
+            .find(|t| t.template == text)
+            .map(|t| t.count)
+    };
+    assert_eq!(count("shared event"), Some(5 + 3 + 1));
+    assert_eq!(count("only b"), Some(2));
+}
+
 #[tokio::test]
 async fn wrong_schema_is_refused() {
     let archive = Archive::open(&format!("memory://schema-{}", std::process::id()))
