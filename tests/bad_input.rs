@@ -137,6 +137,15 @@ fn a_truncated_gzip_keeps_what_was_read_and_names_the_file() {
     assert!(stderr(&out).contains("cut.log.gz"), "{}", stderr(&out));
     let n = count_rows(s(&store));
     assert!(n > 0 && n < 5000, "{n} rows from half a gzip stream");
+    // The last entry read may be cut short, and says so.
+    assert_eq!(
+        sql_int(
+            s(&store),
+            "SELECT count(*) AS n FROM logs WHERE error = 'truncated' \
+             AND line = (SELECT max(line) FROM logs)"
+        ),
+        1
+    );
 }
 
 #[test]

@@ -272,7 +272,12 @@ impl<R: BufRead> EntryFramer<R> {
             }
             if !self.pend_ready {
                 if self.cur_active {
-                    return Ok(Some(self.emit()));
+                    // The input broke off inside or right after this entry
+                    // (a truncated gzip or zstd stream): it may be cut.
+                    let cut = self.error.is_some();
+                    let mut entry = self.emit();
+                    entry.truncated |= cut;
+                    return Ok(Some(entry));
                 }
                 return match self.error.take() {
                     Some(e) => {
@@ -1085,13 +1090,23 @@ mod tests {
                 Ok(n)
             }
         }
-        let r = io::BufReader::new(Failing(b"a\nb\npartial".to_vec(), false));
-        let mut f = EntryFramer::new(r, FramerConfig::default());
-        assert_eq!(f.next_entry().unwrap().unwrap().text, "a");
-        assert_eq!(f.next_entry().unwrap().unwrap().text, "b");
-        assert_eq!(f.next_entry().unwrap().unwrap().text, "partial");
-        assert!(f.next_entry().is_err());
-        assert!(f.next_entry().unwrap().is_none());
+        // The entry the input broke off in, or right after, is flagged.
+        for (input, last) in [
+            (&b"a\nb\npartial"[..], "partial"),
+            (b"a\nb\npartial\n", "partial"),
+        ] {
+            let r = io::BufReader::new(Failing(input.to_vec(), false));
+            let mut f = EntryFramer::new(r, FramerConfig::default());
+            let mut next = || {
+                let e = f.next_entry().unwrap().unwrap();
+                (e.text.into_owned(), e.truncated)
+            };
+            assert_eq!(next(), ("a".to_owned(), false));
+            assert_eq!(next(), ("b".to_owned(), false));
+            assert_eq!(next(), (last.to_owned(), true));
+            assert!(f.next_entry().is_err());
+            assert!(f.next_entry().unwrap().is_none());
+        }
     }
 
     fn cut_at(max_entry_bytes: usize) -> FramerConfig {
