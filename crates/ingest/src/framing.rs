@@ -146,19 +146,26 @@ impl JsonDepth {
                 i += 1;
                 continue;
             }
-            let c = bytes[i];
-            match c {
+            match bytes[i] {
                 b'"' => self.in_string = true,
                 b'{' | b'[' => self.depth += 1,
                 b'}' | b']' => self.depth -= 1,
-                b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => {
-                    i += 1;
-                    continue;
-                }
                 _ => {}
             }
-            self.last = c;
             i += 1;
+        }
+        // The last byte outside strings that is not whitespace, found once
+        // per line: a line that ends inside a string last left one at its
+        // opening quote; otherwise it is the line's last non-whitespace byte
+        // (a closing quote stands for its string's opening one).
+        if self.in_string {
+            self.last = b'"';
+        } else if let Some(&c) = bytes
+            .iter()
+            .rev()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c'))
+        {
+            self.last = c;
         }
         // A string never spans lines in JSON; resetting keeps a stray quote
         // from hiding every later bracket.
