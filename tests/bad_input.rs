@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Output;
 
-use crate::util::{count_rows, run, s, sql_int};
+use crate::util::{count_rows, run, s, sql_int, unprivileged};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -229,18 +229,7 @@ fn an_unreadable_file_is_named() {
     std::fs::write(&secret, lines(4)).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
     // Root reads any file; run as an unprivileged user where the tests run as root.
-    let mut cmd = if running_as_root() {
-        let mut c = std::process::Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_logoscope"),
-        ]);
-        c
-    } else {
-        std::process::Command::new(env!("CARGO_BIN_EXE_logoscope"))
-    };
+    let mut cmd = unprivileged();
     let out = cmd
         .args([
             "ingest",
@@ -263,13 +252,75 @@ fn an_unreadable_file_is_named() {
     );
 }
 
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
+/// Flagged entries are named on stderr by file and line, a bounded number of them; stdout
+/// keeps only the summary line.
+#[test]
+fn flagged_entries_are_named_by_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bad.log");
+    let mut bytes = lines(3).into_bytes();
+    bytes.extend_from_slice(b"2026-03-02T11:00:00Z WARN caf\xe9 au lait\n"); // line 4
+    bytes.extend_from_slice(lines(1).as_bytes());
+    bytes.extend_from_slice(b"before\0after\x01\x02\x03\n"); // line 6
+    bytes.extend_from_slice(lines(1).as_bytes());
+    bytes.extend_from_slice(format!("2026-03-02T11:00:01Z ERROR {}\n", "x".repeat(500)).as_bytes()); // line 8
+    let store = dir.path().join("a");
+    std::fs::write(&input, &bytes).unwrap();
+    let args = [
+        "ingest",
+        s(&input),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+        "--max-entry-bytes",
+        "200",
+    ];
+    let out = run(&args);
+    no_panic(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let path = s(&input);
+    for expected in [
+        format!("logoscope: warning: {path}:4: invalid_utf8"),
+        format!("logoscope: warning: {path}:6: binary"),
+        format!("logoscope: warning: {path}:8: truncated"),
+    ] {
+        assert!(err.contains(&expected), "no {expected:?} in {err}");
+    }
+    assert_eq!(err.lines().count(), 3, "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(", 3 errors,"), "{stdout}");
+
+    // Many flagged entries: the first few are named, then one line counts the rest.
+    let mut many = Vec::new();
+    for _ in 0..40 {
+        many.extend_from_slice(b"2026-03-02T11:00:00Z WARN caf\xe9\n");
+    }
+    std::fs::write(&input, &many).unwrap();
+    let out = run(&args);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 6, "{err}");
+    assert!(
+        lines[0].contains(&format!("{path}:1: invalid_utf8")),
+        "{err}"
+    );
+    assert!(
+        lines[4].contains(&format!("{path}:5: invalid_utf8")),
+        "{err}"
+    );
+    assert!(
+        lines[5].contains("and 35 more") && lines[5].contains("ingest_errors"),
+        "{err}"
+    );
+
+    // --quiet keeps stderr for errors only.
+    let mut quiet = args.to_vec();
+    quiet.push("--quiet");
+    let out = run(&quiet);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
 }

@@ -23,6 +23,15 @@ fn help_explains_every_command() {
     ] {
         assert!(ingest.contains(flag), "ingest --help lacks {flag}");
     }
+    // --service and --host win over what an entry says (the README's rule).
+    let flat = ingest.split_whitespace().collect::<Vec<_>>().join(" ");
+    for what in ["service", "host"] {
+        assert!(
+            flat.contains(&format!("overrides the {what} an entry names itself")),
+            "ingest --help misstates --{what}: {ingest}"
+        );
+    }
+    assert!(!flat.contains("does not name its own"), "{ingest}");
 }
 
 #[test]
@@ -494,10 +503,13 @@ fn progress_bar_on_a_terminal_only() {
 
     let piped = run(&["ingest", s(&corpus), "--to", s(&dir.path().join("b"))]);
     assert!(piped.status.success());
+    // No bar; only the warnings naming the corpus's malformed entries.
+    let stderr = String::from_utf8_lossy(&piped.stderr);
     assert!(
-        piped.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&piped.stderr)
+        stderr
+            .lines()
+            .all(|l| l.starts_with("logoscope: warning: ")),
+        "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&piped.stdout);
     assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
@@ -575,4 +587,132 @@ fn exit_statuses_and_environment() {
     ]);
     assert_eq!(code(&out), Some(0));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A stdout that cannot be written is an error, never a panic; a closed pipe is the
+/// reader's choice and exits quietly.
+#[test]
+fn stdout_full_or_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, "2026-03-02T10:00:00Z INFO started\n").unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let store = dir.path().join("a");
+    let out = bin()
+        .args(["ingest", s(&good), "--to", s(&store), "--progress", "never"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stdout") && err.contains("No space left on device"),
+        "{err}"
+    );
+    assert_eq!(count_rows(s(&store)), 1, "the commit stands");
+
+    for args in [
+        vec!["sql", "--store", s(&store), "SELECT 1"],
+        vec!["generate", "-n", "10"],
+    ] {
+        let out = bin().args(&args).stdout(full()).output().unwrap();
+        let err = stderr_of(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("No space left on device"), "{args:?}: {err}");
+    }
+
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = bin()
+        .args(["ingest", s(&good), "--to", s(&store), "--progress", "never"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
+    assert_eq!(count_rows(s(&store)), 2);
+}
+
+/// Reading commands create nothing: a mistyped archive location is an error naming it.
+#[test]
+fn sql_on_a_missing_archive_is_an_error_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo-store");
+    let out = run(&["sql", "-s", s(&typo), "SELECT count(*) FROM logs"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains(s(&typo)) && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!typo.exists(), "sql created {}", typo.display());
+
+    // An existing directory that holds no archive is refused too, and left as it was.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&["sql", "-s", s(&empty), "SELECT count(*) FROM logs"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(s(&empty)), "{err}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+
+    // Ingest still creates the archive.
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, "2026-03-02T10:00:00Z INFO started\n").unwrap();
+    ok(&["ingest", s(&good), "--to", s(&typo), "--progress", "never"]);
+    assert_eq!(count_rows(s(&typo)), 1);
+}
+
+/// Each cause is printed once, and a refused plain-HTTP endpoint names the setting.
+#[test]
+fn error_messages_say_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.log");
+    std::fs::write(&good, "2026-03-02T10:00:00Z INFO started\n").unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("archive");
+    let out = run(&[
+        "ingest",
+        s(&good),
+        "--to",
+        s(&under_file),
+        "--progress",
+        "never",
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(s(&under_file)), "{err}");
+    assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
+
+    for args in [
+        vec!["sql", "-s", "s3://logs/archive", "SELECT 1"],
+        vec!["ingest", s(&good), "--to", "s3://logs/archive"],
+    ] {
+        let out = bin()
+            .args(&args)
+            .env("AWS_ENDPOINT_URL", "http://minio.invalid:9000")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_ALLOW_HTTP")
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("AWS_ALLOW_HTTP=true"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("http://minio.invalid:9000").count(), 1, "{err}");
+    }
 }

@@ -72,3 +72,44 @@ fn s3_ingest_and_read_back() {
         .to_owned();
     assert!(raw.contains(&first_line), "{raw}");
 }
+
+/// A loopback endpoint needs no `AWS_ALLOW_HTTP`; a missing bucket is said once.
+#[test]
+fn s3_loopback_http_and_a_missing_bucket() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("logs");
+    let input = data("samples/app.log");
+    let out = with_s3_env(&mut bin(), &moto)
+        .env_remove("AWS_ALLOW_HTTP")
+        .args([
+            "ingest",
+            s(&input),
+            "--to",
+            "s3://logs/plain-http",
+            "--progress",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = with_s3_env(&mut bin(), &moto)
+        .args([
+            "ingest",
+            s(&input),
+            "--to",
+            "s3://no-such-bucket/x",
+            "--progress",
+            "never",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no-such-bucket"), "{err}");
+    assert_eq!(err.matches("NoSuchBucket").count(), 1, "{err}");
+}

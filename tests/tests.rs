@@ -5,6 +5,7 @@ mod atomic;
 mod bad_input;
 mod cli;
 mod eval;
+mod inputs;
 mod interop;
 mod s3;
 mod util;

@@ -63,3 +63,33 @@ pub(crate) fn count_rows(store: &str) -> i64 {
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// The binary run as an unprivileged user: nobody (65534) via `setpriv` when the tests run
+/// as root, whom permissions do not stop; as is otherwise.
+pub(crate) fn unprivileged() -> Command {
+    let mut cmd = if running_as_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_logoscope"),
+        ]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_logoscope"))
+    };
+    cmd.env_remove("LOGOSCOPE_STORE").stdin(Stdio::null());
+    cmd
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}

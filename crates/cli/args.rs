@@ -117,7 +117,7 @@ pub(crate) enum EvalFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct IngestArgs {
-    /// Files, globs, directories (read recursively, hidden entries skipped) or `-` for stdin.
+    /// Files, globs, directories (read recursively, hidden entries skipped), FIFOs, or `-` for stdin.
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<String>,
     /// Archive location: a path, file://, s3://bucket/prefix or memory://.
@@ -126,10 +126,10 @@ pub(crate) struct IngestArgs {
     /// JSON key holding the event time, tried before the built-in keys (repeatable).
     #[arg(long = "time-key", value_name = "KEY")]
     pub(crate) time_keys: Vec<String>,
-    /// Service name for every entry that does not name its own.
+    /// Service name for every entry; overrides the service an entry names itself.
     #[arg(long, value_name = "NAME")]
     pub(crate) service: Option<String>,
-    /// Host name for every entry that does not name its own.
+    /// Host name for every entry; overrides the host an entry names itself.
     #[arg(long, value_name = "NAME")]
     pub(crate) host: Option<String>,
     /// Largest entry kept whole, in bytes; longer entries are cut and flagged `truncated`.

@@ -43,7 +43,7 @@ pub(crate) fn loghub(a: LoghubArgs) -> anyhow::Result<ExitCode> {
                 write_predictions(&report, out)?;
             }
             if a.format == EvalFormat::Table {
-                eprintln!("{}: {} lines", report.dataset, report.lines);
+                crate::stderr_line(format_args!("{}: {} lines", report.dataset, report.lines));
             }
             reports.push(report);
         }

@@ -28,13 +28,13 @@ pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     let summary = generate(&cfg, &mut out, &mut truth).context("generating the corpus")?;
     out.flush()?;
     truth.flush()?;
-    eprintln!(
+    crate::stderr_line(format_args!(
         "generated {} entries ({} lines, {} bytes, {} templates), seed {}",
         summary.entries,
         summary.physical_lines,
         summary.bytes,
         summary.templates.len(),
         a.seed
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,19 @@
 //! `logoscope ingest`: inputs → pipeline (a blocking thread) → archive writer → one commit.
 
 use std::collections::HashSet;
-use std::io::IsTerminal;
+use std::io::{ErrorKind, IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int8Type, Int32Type, UInt64Type};
+use arrow_array::{Array, ArrayAccessor, RecordBatch, StringArray};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logoscope_drain::TemplateCatalog;
-use logoscope_ingest::{IngestOptions, IngestStats, Pipeline, expand_inputs};
+use logoscope_ingest::inputs::expand;
+use logoscope_ingest::schema::col;
+use logoscope_ingest::{IngestOptions, IngestStats, Pipeline};
 use logoscope_store::{Archive, ArchiveOptions};
 
 use crate::args::{IngestArgs, When};
@@ -19,18 +24,14 @@ const CHANNEL_BATCHES: usize = 4;
 
 pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    // Like ripgrep: a bad argument is reported and the others are still read.
-    let mut inputs = Vec::new();
-    let mut bad_args = 0usize;
-    for arg in &a.paths {
-        match expand_inputs(std::slice::from_ref(arg)) {
-            Ok(found) => inputs.extend(found),
-            Err(e) => {
-                eprintln!("logoscope: {e}");
-                bad_args += 1;
-            }
-        }
+    // Like ripgrep: a bad argument, or an unreadable directory below one, is reported and
+    // everything else is still read.
+    let found = expand(&a.paths);
+    for e in &found.errors {
+        crate::stderr_line(format_args!("logoscope: {e}"));
     }
+    let bad_args = found.errors.len();
+    let inputs = found.inputs;
     if inputs.is_empty() {
         anyhow::bail!("nothing to ingest: no readable input among {:?}", a.paths);
     }
@@ -55,7 +56,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let (stats, commit, catalog, new_templates) = rt.block_on(async {
+    let (stats, commit, catalog, new_templates, flagged) = rt.block_on(async {
         let archive = Archive::open(&a.to)
             .await
             .with_context(|| format!("cannot open the archive at {}", a.to))?;
@@ -83,9 +84,11 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         let pipeline = Pipeline::new(inputs, opts);
         let progress = bar.clone();
         let worker = std::thread::spawn(move || {
+            let mut flagged = FlaggedEntries::default();
             let result = pipeline.run(
                 &mut catalog,
                 |batch| {
+                    flagged.note(&batch);
                     tx.blocking_send(batch)
                         .map_err(|_| PipelineStop::WriterGone)
                 },
@@ -98,7 +101,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
                     ));
                 },
             );
-            (result, catalog)
+            (result, catalog, flagged)
         });
         let mut write_error = None;
         while let Some(batch) = rx.recv().await {
@@ -108,7 +111,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
             }
         }
         drop(rx);
-        let (result, catalog) = worker
+        let (result, catalog, flagged) = worker
             .join()
             .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
         bar.finish_and_clear();
@@ -135,24 +138,35 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
             .commit(&catalog)
             .await
             .with_context(|| format!("committing to {}", a.to))?;
-        anyhow::Ok((stats, commit, catalog, new_templates))
+        anyhow::Ok((stats, commit, catalog, new_templates, flagged))
     })?;
 
     for failure in &stats.failures {
-        eprintln!("logoscope: {}", failure.message);
+        crate::stderr_line(format_args!("logoscope: {}", failure.message));
     }
     if !a.quiet {
-        println!(
-            "{}",
-            summary_line(
-                &stats,
-                &catalog,
-                new_templates,
-                started.elapsed(),
-                &a.to,
-                commit.version
-            )
+        flagged.report(stats.errors, &a.to);
+        let line = summary_line(
+            &stats,
+            &catalog,
+            new_templates,
+            started.elapsed(),
+            &a.to,
+            commit.version,
         );
+        let mut out = std::io::stdout().lock();
+        match writeln!(out, "{line}").and_then(|()| out.flush()) {
+            Ok(()) => {}
+            // The reader went away (`| head -c0`): the rows are committed, nothing is lost.
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {}
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "the entries are committed to {} (version {}), but the summary could not \
+                     be written to stdout",
+                    a.to, commit.version
+                )));
+            }
+        }
     }
     let unreadable = bad_args + stats.failures.iter().filter(|f| f.entries == 0).count();
     Ok(if unreadable > 0 {
@@ -160,6 +174,86 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Flagged entries named one by one on stderr; the rest are only counted.
+const NAMED_FLAGGED_ENTRIES: usize = 5;
+
+/// The first flagged entries of a run (rows whose `error` is set), by file and line.
+#[derive(Debug, Default)]
+struct FlaggedEntries {
+    first: Vec<String>,
+}
+
+impl FlaggedEntries {
+    /// Looks for flagged rows in `batch` until enough are named. A clean batch costs one look
+    /// at the `error` column's null count.
+    fn note(&mut self, batch: &RecordBatch) {
+        if self.first.len() >= NAMED_FLAGGED_ENTRIES {
+            return;
+        }
+        let Some(errors) = batch.column_by_name(col::ERROR) else {
+            return;
+        };
+        let nulls = errors.logical_nulls();
+        if nulls.as_ref().is_some_and(|n| n.null_count() == n.len()) {
+            return;
+        }
+        let errors = errors.as_dictionary_opt::<Int8Type>();
+        let sources = batch
+            .column_by_name(col::SOURCE)
+            .and_then(|c| c.as_dictionary_opt::<Int32Type>());
+        let lines = batch
+            .column_by_name(col::LINE)
+            .and_then(|c| c.as_primitive_opt::<UInt64Type>());
+        let (Some(errors), Some(sources), Some(lines)) = (
+            errors.and_then(|d| d.downcast_dict::<StringArray>()),
+            sources.and_then(|d| d.downcast_dict::<StringArray>()),
+            lines,
+        ) else {
+            return;
+        };
+        let flagged =
+            (0..batch.num_rows()).filter(|&row| nulls.as_ref().is_none_or(|n| n.is_valid(row)));
+        for row in flagged {
+            if self.first.len() >= NAMED_FLAGGED_ENTRIES {
+                break;
+            }
+            let kind = errors.value(row);
+            self.first.push(format!(
+                "{}:{}: {kind}: {}",
+                sources.value(row),
+                lines.value(row),
+                describe_flag(kind)
+            ));
+        }
+    }
+
+    /// Names the first flagged entries on stderr, then how many more there are and where.
+    fn report(&self, total: u64, store: &str) {
+        for entry in &self.first {
+            crate::stderr_line(format_args!("logoscope: warning: {entry}"));
+        }
+        let more = total.saturating_sub(self.first.len() as u64);
+        if more > 0 {
+            crate::stderr_line(format_args!(
+                "logoscope: warning: … and {more} more flagged entries; see the ingest_errors \
+                 table: logoscope sql --store {store} \"SELECT source, line, error FROM ingest_errors\""
+            ));
+        }
+    }
+}
+
+/// What an `error` value means for the entry, in words.
+fn describe_flag(kind: &str) -> &'static str {
+    match kind {
+        "truncated" => "longer than --max-entry-bytes; the start is kept, the rest skipped",
+        "binary" => "binary bytes (NUL or control characters); kept as read",
+        "invalid_utf8" => "not valid UTF-8; kept with U+FFFD for the bad bytes",
+        "malformed_json" => "starts like JSON but does not parse; kept as text",
+        "bad_timestamp" => "a timestamp that is not a valid time; ts left empty",
+        _ => "kept, flagged",
+    }
 }
 
 enum PipelineStop {

@@ -10,7 +10,8 @@ mod generate;
 mod ingest;
 mod sql;
 
-use std::io::ErrorKind;
+use std::fmt;
+use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -30,10 +31,35 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("logoscope: {err:#}");
+            stderr_line(format_args!("logoscope: {}", error_chain(&err)));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each text once. Library errors (ours, deltalake's,
+/// object_store's) put their cause's text in their own message *and* return the cause as
+/// `source()`, so a plain walk of the chain prints the same text two or three times over.
+fn error_chain(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Writes one line to stderr. A stderr that cannot be written to (closed, a full disk) has
+/// no one reading it, so the line is dropped rather than the process panicking as
+/// `eprintln!` would.
+pub(crate) fn stderr_line(line: fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

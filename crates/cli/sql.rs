@@ -14,7 +14,8 @@ pub(crate) fn run(a: SqlArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let archive = Archive::open(&a.store)
+        // Read-only: a mistyped location is an error, not a new empty archive.
+        let archive = Archive::open_existing(&a.store)
             .await
             .with_context(|| format!("cannot open the archive at {}", a.store))?;
         let ctx = session_for_archive(&archive, EngineOptions::default()).await?;

@@ -63,10 +63,16 @@ use parquet::errors::ParquetError;
 use url::Url;
 
 pub use location::DEFAULT_LOCATION;
+use location::Mode;
 pub use partition::{DT, HOUR, UNKNOWN};
 pub use writer::{ArchiveOptions, ArchiveWriter};
 
 /// Errors of the archive.
+///
+/// Each message is complete on its own (it includes its cause's text), so `to_string` is
+/// enough to report one; [`std::error::Error::source`] still gives the cause for programs that
+/// look at it. Printing the whole chain therefore repeats text: a printer that walks the chain
+/// should leave out a cause whose text it has already printed, as the `logoscope` binary does.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The location is not a path or a supported URL.
@@ -81,6 +87,14 @@ pub enum StoreError {
     #[error("invalid archive options: {reason}")]
     InvalidOptions {
         /// Which bound was violated.
+        reason: String,
+    },
+    /// A read-only open found no archive at the location (nothing was created).
+    #[error("no Logoscope archive at {location}: {reason}")]
+    NoArchive {
+        /// The location as given (a path) or resolved (a URL).
+        location: String,
+        /// What is there instead.
         reason: String,
     },
     /// A local directory could not be created or resolved.
@@ -208,6 +222,13 @@ impl Archive {
         Self::open_with_storage_options(location, HashMap::new()).await
     }
 
+    /// Opens the archive at `location` for reading: nothing is created, not even a directory.
+    /// A location without an archive (a local directory that does not exist, or holds no Delta
+    /// table) is [`StoreError::NoArchive`].
+    pub async fn open_existing(location: &str) -> Result<Archive, StoreError> {
+        Self::open_inner(location, HashMap::new(), Mode::Existing).await
+    }
+
     /// [`Archive::open`] with explicit storage options, which win over the environment.
     ///
     /// Keys are object_store's S3 keys (`aws_access_key_id`, `aws_secret_access_key`,
@@ -216,13 +237,23 @@ impl Archive {
     /// here: path-style requests when an endpoint is set (`AWS_ENDPOINT_URL`) or
     /// `AWS_S3_FORCE_PATH_STYLE` is true, virtual-hosted otherwise; region `us-east-1` for custom
     /// endpoints without one; `aws_conditional_put=etag`, so commits are `If-None-Match: *` puts
-    /// and concurrent writers are safe. HTTP endpoints need `AWS_ALLOW_HTTP=true`.
+    /// and concurrent writers are safe. A plain-HTTP endpoint is allowed on loopback
+    /// (`localhost`, `127.0.0.0/8`, `::1`); anywhere else it needs `AWS_ALLOW_HTTP=true`, and
+    /// without it opening fails with [`StoreError::InvalidLocation`] saying so.
     pub async fn open_with_storage_options(
         location: &str,
         storage_options: HashMap<String, String>,
     ) -> Result<Archive, StoreError> {
+        Self::open_inner(location, storage_options, Mode::Create).await
+    }
+
+    async fn open_inner(
+        location: &str,
+        storage_options: HashMap<String, String>,
+        mode: Mode,
+    ) -> Result<Archive, StoreError> {
         register_object_stores();
-        let location = location::resolve(location, &storage_options)?;
+        let location = location::resolve(location, &storage_options, mode)?;
         let mut builder = DeltaTableBuilder::from_url(location.url.clone())?
             .with_storage_options(location.options.clone());
         if let Some(memory) = &location.memory {
@@ -235,7 +266,15 @@ impl Archive {
         let mut table = builder.build()?;
         match table.load().await {
             Ok(()) => {}
-            Err(DeltaTableError::NotATable(_)) => table = create_table(table).await?,
+            Err(DeltaTableError::NotATable(_)) if mode == Mode::Create => {
+                table = create_table(table).await?
+            }
+            Err(DeltaTableError::NotATable(_)) => {
+                return Err(StoreError::NoArchive {
+                    location: location.display,
+                    reason: "no Delta table there (`logoscope ingest --to` creates one)".into(),
+                });
+            }
             Err(err) => return Err(err.into()),
         }
         check_table(&table, location.url.as_str())?;

@@ -13,9 +13,21 @@ use crate::StoreError;
 /// The archive location used when the user names none.
 pub const DEFAULT_LOCATION: &str = "./logoscope-data";
 
+/// Whether opening may create the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Create the local directory and an empty table when missing (ingest).
+    Create,
+    /// Create nothing; a missing archive is an error (read-only commands).
+    Existing,
+}
+
 /// Where an archive lives, resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct Location {
+    /// The location as the user should see it in messages: the path for local directories,
+    /// the URL otherwise.
+    pub(crate) display: String,
     /// The table root as deltalake sees it.
     pub(crate) url: Url,
     /// Options handed to deltalake's object store factory (S3 keys, …).
@@ -29,6 +41,7 @@ pub(crate) struct Location {
 pub(crate) fn resolve(
     location: &str,
     overrides: &HashMap<String, String>,
+    mode: Mode,
 ) -> Result<Location, StoreError> {
     let location = location.trim();
     let location = if location.is_empty() {
@@ -49,14 +62,14 @@ pub(crate) fn resolve(
     };
 
     let Some(url) = parsed else {
-        return local_location(Path::new(location), overrides);
+        return local_location(Path::new(location), overrides, mode);
     };
     match url.scheme() {
         "file" => {
             let path = url
                 .to_file_path()
                 .map_err(|()| invalid("not a local file path".into()))?;
-            local_location(&path, overrides)
+            local_location(&path, overrides, mode)
         }
         "memory" => {
             // Every `memory://` archive shares one process-wide store, keyed by its path, so that
@@ -72,6 +85,7 @@ pub(crate) fn resolve(
             let url =
                 Url::parse(&format!("memory:///{name}")).map_err(|err| invalid(err.to_string()))?;
             Ok(Location {
+                display: url.to_string(),
                 url,
                 options: overrides.clone(),
                 memory: Some(shared_memory_store()),
@@ -84,9 +98,13 @@ pub(crate) fn resolve(
             let mut url = url;
             let path = url.path().trim_end_matches('/').to_owned();
             url.set_path(&path);
+            let env = |key: &str| std::env::var(key).ok();
+            let options = s3_options(overrides, env);
+            check_plain_http(&options, env).map_err(invalid)?;
             Ok(Location {
+                display: url.to_string(),
                 url,
-                options: s3_options(overrides, |key| std::env::var(key).ok()),
+                options,
                 memory: None,
             })
         }
@@ -99,11 +117,35 @@ pub(crate) fn resolve(
 fn local_location(
     path: &Path,
     overrides: &HashMap<String, String>,
+    mode: Mode,
 ) -> Result<Location, StoreError> {
-    std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    match mode {
+        Mode::Create => std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        })?,
+        Mode::Existing => match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(StoreError::NoArchive {
+                    location: path.display().to_string(),
+                    reason: "not a directory".into(),
+                });
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NoArchive {
+                    location: path.display().to_string(),
+                    reason: "the directory does not exist".into(),
+                });
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        },
+    }
     let canonical = std::fs::canonicalize(path).map_err(|source| StoreError::Io {
         path: path.display().to_string(),
         source,
@@ -113,6 +155,7 @@ fn local_location(
         reason: "cannot express the directory as a file:// URL".into(),
     })?;
     Ok(Location {
+        display: path.display().to_string(),
         url,
         options: overrides.clone(),
         memory: None,
@@ -205,7 +248,60 @@ pub(crate) fn s3_options(
     if option_or_env(&options, &["AWS_CONDITIONAL_PUT", "conditional_put"]).is_none() {
         options.insert("aws_conditional_put".into(), "etag".into());
     }
+
+    if let Some(endpoint) = &endpoint
+        && is_loopback_http(endpoint)
+        && option_or_env(&options, ALLOW_HTTP_KEYS).is_none()
+    {
+        // Plain HTTP to this machine (MinIO, moto) never crosses a network.
+        options.insert("aws_allow_http".into(), "true".into());
+    }
     options
+}
+
+/// Where plain HTTP is allowed from (`AWS_ALLOW_HTTP`, or the option of that name).
+const ALLOW_HTTP_KEYS: &[&str] = &["AWS_ALLOW_HTTP", "allow_http"];
+
+/// Whether `endpoint` is an `http://` URL whose host is this machine.
+fn is_loopback_http(endpoint: &str) -> bool {
+    let Ok(url) = Url::parse(endpoint.trim()) else {
+        return false;
+    };
+    url.scheme() == "http"
+        && match url.host() {
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// Refuses a plain-HTTP endpoint that is not allowed, with the setting that allows it:
+/// object_store's own refusal is a bare "builder error" from deep inside the first request.
+fn check_plain_http(
+    options: &HashMap<String, String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let Some(endpoint) = options.get("aws_endpoint") else {
+        return Ok(());
+    };
+    let plain = Url::parse(endpoint.trim()).is_ok_and(|url| url.scheme() == "http");
+    let allowed = ALLOW_HTTP_KEYS
+        .iter()
+        .find_map(|key| {
+            options
+                .get(&key.to_ascii_lowercase())
+                .cloned()
+                .or_else(|| env(key))
+        })
+        .is_some_and(|v| truthy(&v));
+    if plain && !allowed {
+        return Err(format!(
+            "the S3 endpoint {endpoint} is plain HTTP; set AWS_ALLOW_HTTP=true to allow it \
+             (HTTP to localhost or 127.0.0.1 is allowed without it)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -270,23 +366,84 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_is_allowed_on_loopback_only() {
+        for endpoint in [
+            "http://127.0.0.1:9000",
+            "http://localhost:9000",
+            "http://[::1]:9000",
+        ] {
+            let env = move |key: &str| (key == "AWS_ENDPOINT_URL").then(|| endpoint.to_owned());
+            let options = s3_options(&HashMap::new(), env);
+            assert_eq!(options["aws_allow_http"], "true", "{endpoint}");
+            assert_eq!(check_plain_http(&options, env), Ok(()), "{endpoint}");
+        }
+
+        let remote = env_of(&[("AWS_ENDPOINT_URL", "http://minio.internal:9000")]);
+        let options = s3_options(&HashMap::new(), &remote);
+        assert!(!options.contains_key("aws_allow_http"));
+        let refusal = check_plain_http(&options, &remote).unwrap_err();
+        assert!(refusal.contains("AWS_ALLOW_HTTP=true"), "{refusal}");
+        assert!(refusal.contains("http://minio.internal:9000"), "{refusal}");
+
+        let allowed = env_of(&[
+            ("AWS_ENDPOINT_URL", "http://minio.internal:9000"),
+            ("AWS_ALLOW_HTTP", "true"),
+        ]);
+        assert_eq!(
+            check_plain_http(&s3_options(&HashMap::new(), &allowed), &allowed),
+            Ok(())
+        );
+        let by_option = HashMap::from([("aws_allow_http".to_owned(), "true".to_owned())]);
+        let options = s3_options(&by_option, &remote);
+        assert_eq!(check_plain_http(&options, &remote), Ok(()));
+
+        // An explicit "no" wins, on loopback too; HTTPS needs nothing.
+        let refused = env_of(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("AWS_ALLOW_HTTP", "false"),
+        ]);
+        assert!(check_plain_http(&s3_options(&HashMap::new(), &refused), &refused).is_err());
+        let https = env_of(&[("AWS_ENDPOINT_URL", "https://minio.internal:9000")]);
+        assert_eq!(
+            check_plain_http(&s3_options(&HashMap::new(), &https), &https),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn read_only_resolution_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join("typo");
+        let err = resolve(typo.to_str().unwrap(), &HashMap::new(), Mode::Existing).unwrap_err();
+        assert!(matches!(err, StoreError::NoArchive { .. }), "{err}");
+        assert!(err.to_string().contains(typo.to_str().unwrap()), "{err}");
+        assert!(!typo.exists());
+        let url = Url::from_directory_path(&typo).unwrap();
+        assert!(resolve(url.as_str(), &HashMap::new(), Mode::Existing).is_err());
+        assert!(!typo.exists());
+        resolve(typo.to_str().unwrap(), &HashMap::new(), Mode::Create).unwrap();
+        assert!(typo.is_dir());
+        resolve(typo.to_str().unwrap(), &HashMap::new(), Mode::Existing).unwrap();
+    }
+
+    #[test]
     fn memory_names_are_normalised() {
-        let a = resolve("memory://logs", &HashMap::new()).unwrap();
-        let b = resolve("memory:///logs/", &HashMap::new()).unwrap();
+        let a = resolve("memory://logs", &HashMap::new(), Mode::Create).unwrap();
+        let b = resolve("memory:///logs/", &HashMap::new(), Mode::Create).unwrap();
         assert_eq!(a.url, b.url);
         assert_eq!(a.url.as_str(), "memory:///logs");
-        let c = resolve("memory://", &HashMap::new()).unwrap();
+        let c = resolve("memory://", &HashMap::new(), Mode::Create).unwrap();
         assert_eq!(c.url.as_str(), "memory:///default");
     }
 
     #[test]
     fn rejects_unknown_schemes_and_bucketless_s3() {
         assert!(matches!(
-            resolve("ftp://host/x", &HashMap::new()),
+            resolve("ftp://host/x", &HashMap::new(), Mode::Create),
             Err(StoreError::InvalidLocation { .. })
         ));
         assert!(matches!(
-            resolve("s3:///prefix", &HashMap::new()),
+            resolve("s3:///prefix", &HashMap::new(), Mode::Create),
             Err(StoreError::InvalidLocation { .. })
         ));
     }
@@ -295,11 +452,11 @@ mod tests {
     fn plain_paths_and_file_urls_become_directories() {
         let dir = tempfile::tempdir().unwrap();
         let nested = dir.path().join("a/b");
-        let plain = resolve(nested.to_str().unwrap(), &HashMap::new()).unwrap();
+        let plain = resolve(nested.to_str().unwrap(), &HashMap::new(), Mode::Create).unwrap();
         assert!(nested.is_dir());
         assert_eq!(plain.url.scheme(), "file");
         let as_url = Url::from_directory_path(&nested).unwrap();
-        let via_url = resolve(as_url.as_str(), &HashMap::new()).unwrap();
+        let via_url = resolve(as_url.as_str(), &HashMap::new(), Mode::Create).unwrap();
         assert_eq!(plain.url, via_url.url);
     }
 }
