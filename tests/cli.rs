@@ -657,6 +657,7 @@ fn sql_on_a_missing_archive_is_an_error_and_creates_nothing() {
         err.contains(s(&typo)) && err.contains("does not exist"),
         "{err}"
     );
+    assert_eq!(err.matches(s(&typo)).count(), 1, "named once: {err}");
     assert!(!typo.exists(), "sql created {}", typo.display());
 
     // An existing directory that holds no archive is refused too, and left as it was.

@@ -201,3 +201,27 @@ fn an_unreadable_subdirectory_costs_only_itself() {
         "a.log and z.log are kept: {stdout}"
     );
 }
+
+/// Each argument is read as given: naming a file twice, or naming it and a
+/// directory holding it, reads it twice.
+#[test]
+fn a_file_named_twice_is_read_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let input = logs.join("app.log");
+    std::fs::write(&input, lines(30)).unwrap();
+    let store = dir.path().join("a");
+    let out = run(&[
+        "ingest",
+        s(&input),
+        s(&input),
+        s(&logs),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(count_rows(s(&store)), 90);
+}

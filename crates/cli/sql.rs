@@ -3,9 +3,8 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use logoscope_engine::{EngineOptions, OutputFormat, run_sql, session_for_archive, write_batches};
-use logoscope_store::Archive;
+use logoscope_store::{Archive, StoreError};
 
 use crate::args::{SqlArgs, SqlFormat};
 
@@ -15,9 +14,14 @@ pub(crate) fn run(a: SqlArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async {
         // Read-only: a mistyped location is an error, not a new empty archive.
+        // `NoArchive` names the location itself.
         let archive = Archive::open_existing(&a.store)
             .await
-            .with_context(|| format!("cannot open the archive at {}", a.store))?;
+            .map_err(|err| match err {
+                StoreError::NoArchive { .. } => anyhow::Error::new(err),
+                other => anyhow::Error::new(other)
+                    .context(format!("cannot open the archive at {}", a.store)),
+            })?;
         let ctx = session_for_archive(&archive, EngineOptions::default()).await?;
         let batches = run_sql(&ctx, &a.query).await?;
         let format = match a.format {
