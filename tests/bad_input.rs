@@ -1,38 +1,8 @@
 //! Bad input gets a clear error naming the file, never a panic; nothing read is lost.
 
 use std::io::Write;
-use std::path::Path;
-use std::process::Output;
 
-use crate::util::{count_rows, run, s, sql_int, unprivileged};
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn no_panic(out: &Output) {
-    let err = stderr(out);
-    assert!(!err.contains("panicked"), "panic: {err}");
-}
-
-fn lines(n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            format!(
-                "2026-03-02T10:{:02}:{:02}Z INFO request {i} served in {}ms\n",
-                i / 60 % 60,
-                i % 60,
-                i % 97
-            )
-        })
-        .collect()
-}
-
-fn ingest(input: &Path, store: &Path) -> Output {
-    let out = run(&["ingest", s(input), "--to", s(store), "--progress", "never"]);
-    no_panic(&out);
-    out
-}
+use crate::util::{count_rows, ingest, lines, no_panic, run, s, sql_int, stderr, unprivileged};
 
 #[test]
 fn invalid_utf8_is_kept_lossily_and_flagged() {

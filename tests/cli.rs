@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::util::{bin, count_rows, data, ok, run, s, sql_int};
+use crate::util::{bin, count_rows, data, ok, run, s, sql_int, stderr};
 
 #[test]
 fn help_explains_every_command() {
@@ -589,10 +589,6 @@ fn exit_statuses_and_environment() {
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
 }
 
-fn stderr_of(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// A stdout that cannot be written is an error, never a panic; a closed pipe is the
 /// reader's choice and exits quietly.
 #[test]
@@ -612,7 +608,7 @@ fn stdout_full_or_closed() {
         .stdout(full())
         .output()
         .unwrap();
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -626,7 +622,7 @@ fn stdout_full_or_closed() {
         vec!["generate", "-n", "10"],
     ] {
         let out = bin().args(&args).stdout(full()).output().unwrap();
-        let err = stderr_of(&out);
+        let err = stderr(&out);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("No space left on device"), "{args:?}: {err}");
@@ -639,8 +635,8 @@ fn stdout_full_or_closed() {
         .stdout(writer)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
     assert_eq!(count_rows(s(&store)), 2);
 }
 
@@ -650,7 +646,7 @@ fn sql_on_a_missing_archive_is_an_error_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("typo-store");
     let out = run(&["sql", "-s", s(&typo), "SELECT count(*) FROM logs"]);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(out.stdout.is_empty());
     assert!(
@@ -664,7 +660,7 @@ fn sql_on_a_missing_archive_is_an_error_and_creates_nothing() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let out = run(&["sql", "-s", s(&empty), "SELECT count(*) FROM logs"]);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(s(&empty)), "{err}");
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
@@ -693,7 +689,7 @@ fn error_messages_say_each_cause_once() {
         "--progress",
         "never",
     ]);
-    let err = stderr_of(&out);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(s(&under_file)), "{err}");
     assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
@@ -710,7 +706,7 @@ fn error_messages_say_each_cause_once() {
             .env_remove("AWS_ALLOW_HTTP")
             .output()
             .unwrap();
-        let err = stderr_of(&out);
+        let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("AWS_ALLOW_HTTP=true"), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");

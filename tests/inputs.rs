@@ -3,26 +3,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::util::{bin, count_rows, run, s, unprivileged};
-
-fn lines(n: usize) -> String {
-    (0..n)
-        .map(|i| format!("2026-03-02T10:00:{:02}Z INFO request {i} served\n", i % 60))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ingest(input: &Path, store: &Path) -> Output {
-    let out = run(&["ingest", s(input), "--to", s(store), "--progress", "never"]);
-    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
-    out
-}
+use crate::util::{bin, count_rows, ingest, lines, run, s, stderr, unprivileged};
 
 /// `pzstd` puts a skippable frame (magic `0x184D2A5?`) before each zstd frame.
 #[test]

@@ -93,3 +93,35 @@ fn running_as_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The run's stderr as text.
+pub(crate) fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Fails the test if the run panicked.
+pub(crate) fn no_panic(out: &Output) {
+    let err = stderr(out);
+    assert!(!err.contains("panicked"), "panic: {err}");
+}
+
+/// `n` plain-text log lines, one entry each.
+pub(crate) fn lines(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "2026-03-02T10:{:02}:{:02}Z INFO request {i} served in {}ms\n",
+                i / 60 % 60,
+                i % 60,
+                i % 97
+            )
+        })
+        .collect()
+}
+
+/// `logoscope ingest INPUT --to STORE`, checked not to panic.
+pub(crate) fn ingest(input: &Path, store: &Path) -> Output {
+    let out = run(&["ingest", s(input), "--to", s(store), "--progress", "never"]);
+    no_panic(&out);
+    out
+}
