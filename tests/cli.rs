@@ -296,6 +296,64 @@ fn time_key_and_levels_are_extracted() {
     );
 }
 
+/// Ids written into plain and syslog text become columns; the rows still
+/// give back their text exactly. A repeated logfmt key keeps its last value.
+#[test]
+fn ids_in_text_and_repeated_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.log");
+    let text = concat!(
+        "2026-03-02T10:00:00Z ERROR charge failed trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7\n",
+        "<165>1 2026-03-02T10:00:01Z web01 api - ID1 [otel@1 traceId=\"0af7651916cd43dd8448eb211c80319c\"] retry\n",
+        "2026-03-02T10:00:02Z INFO job done [traceID: Ab-12, parent_id: 7]\n",
+        "ts=2026-03-02T10:00:03Z level=info msg=first a=1 level=error msg=second a=2\n",
+    );
+    std::fs::write(&input, text).unwrap();
+    let store = dir.path().join("archive");
+    ok(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+    ]);
+    let out = ok(&[
+        "sql",
+        "--store",
+        s(&store),
+        "--format",
+        "ndjson",
+        "SELECT trace_id, span_id, parent_span_id, level, message, fields, raw FROM logs ORDER BY line",
+    ]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<[Option<&str>; 3]> = rows
+        .iter()
+        .map(|r| ["trace_id", "span_id", "parent_span_id"].map(|k| r[k].as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            [
+                Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+                Some("00f067aa0ba902b7"),
+                None
+            ],
+            [Some("0af7651916cd43dd8448eb211c80319c"), None, None],
+            [Some("Ab-12"), None, Some("7")],
+            [None, None, None],
+        ]
+    );
+    let raw: Vec<&str> = rows.iter().map(|r| r["raw"].as_str().unwrap()).collect();
+    assert_eq!(raw, text.lines().collect::<Vec<_>>());
+    assert_eq!(rows[3]["level"], "ERROR");
+    assert_eq!(rows[3]["message"], "second");
+    assert_eq!(rows[3]["fields"], r#"{"a":"2"}"#);
+}
+
 #[test]
 fn sql_is_read_only() {
     let dir = tempfile::tempdir().unwrap();

@@ -35,6 +35,14 @@
 //! message key holding an object) stays there. If the chosen time key does
 //! not hold a time, the row gets `bad_timestamp` and the key stays in fields.
 //! `--service`/`--host` given for an input win over anything in the entry.
+//! A key repeated in one entry keeps its last value (JSON and logfmt alike).
+//!
+//! # Ids in text (plain and syslog)
+//!
+//! A plain-text or syslog entry (and a broken JSON one, read as plain) gets
+//! its trace, span and parent span ids from the keys of the table written
+//! into the text: `trace_id=VALUE` or `trace_id: VALUE`, key and value each
+//! optionally in double quotes (`"traceId":"…"`). See [`ids_in_text`].
 //!
 //! # Shape
 //!
@@ -270,6 +278,7 @@ impl EntryParser {
                 None => {
                     let mut p = plain::parse(text, &self.detector);
                     p.error = Some(EntryError::MalformedJson);
+                    ids_in_text(text, &mut p);
                     p
                 }
             };
@@ -277,12 +286,14 @@ impl EntryParser {
         let want_fields = !self.options().skip_fields;
         match b.first() {
             Some(b'<') => {
-                if let Some(p) = syslog::parse(text, &self.detector, want_fields) {
+                if let Some(mut p) = syslog::parse(text, &self.detector, want_fields) {
+                    ids_in_text(text, &mut p);
                     return p;
                 }
             }
             Some(c) if c.is_ascii_uppercase() => {
-                if let Some(p) = syslog::parse(text, &self.detector, want_fields) {
+                if let Some(mut p) = syslog::parse(text, &self.detector, want_fields) {
+                    ids_in_text(text, &mut p);
                     return p;
                 }
             }
@@ -299,7 +310,86 @@ impl EntryParser {
         {
             return p;
         }
-        plain::parse(text, &self.detector)
+        let mut p = plain::parse(text, &self.detector);
+        ids_in_text(text, &mut p);
+        p
+    }
+}
+
+/// Fills `p`'s trace, span and parent span ids from `key=value` or
+/// `key: value` pairs in `text`, for the id keys of [`key_role`] (`trace_id`,
+/// `spanId`, `parent_id`, …). The key starts the text or follows a byte that
+/// cannot be part of a key; key and value may each be in double quotes. The
+/// value is a run of ASCII letters, digits, `-` and `_`; after `:` (and
+/// optional spaces) it must hold a digit, so prose such as `trace_id: none`
+/// is not read as an id. The highest-priority key wins, the last one among
+/// equals. Ids already set are kept.
+pub(crate) fn ids_in_text<'a>(text: &'a str, p: &mut ParsedEntry<'a>) {
+    let b = text.as_bytes();
+    let key_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+    let mut best: [Option<(u8, &'a str)>; 3] = [None; 3];
+    for sep in memchr::memchr2_iter(b'=', b':', b) {
+        // Every id key ends in `id`, `Id` or `ID`: one byte rules out most
+        // separators (times, `file:line`, URLs) before anything else.
+        let mut key_end = sep;
+        let quoted_key = key_end > 0 && b[key_end - 1] == b'"';
+        key_end -= usize::from(quoted_key);
+        if key_end < 2 || !matches!(b[key_end - 1], b'd' | b'D') {
+            continue;
+        }
+        let mut key_start = key_end;
+        while key_start > 0 && key_end - key_start < 15 && key_byte(b[key_start - 1]) {
+            key_start -= 1;
+        }
+        let mut before = key_start;
+        if quoted_key {
+            if before == 0 || b[before - 1] != b'"' {
+                continue;
+            }
+            before -= 1;
+        }
+        if before > 0 && key_byte(b[before - 1]) {
+            continue;
+        }
+        let slot = match key_role(&text[key_start..key_end], &[]) {
+            Some((KeyRole::TraceId, prio)) => (0, prio),
+            Some((KeyRole::SpanId, prio)) => (1, prio),
+            Some((KeyRole::ParentSpanId, prio)) => (2, prio),
+            _ => continue,
+        };
+        let mut at = sep + 1;
+        if b[sep] == b':' {
+            while b.get(at) == Some(&b' ') {
+                at += 1;
+            }
+        }
+        let quoted_value = b.get(at) == Some(&b'"');
+        at += usize::from(quoted_value);
+        let len = b[at..]
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_'))
+            .unwrap_or(b.len() - at);
+        let value = &text[at..at + len];
+        if value.is_empty()
+            || (quoted_value && b.get(at + len) != Some(&b'"'))
+            || (b[sep] == b':' && !value.bytes().any(|c| c.is_ascii_digit()))
+        {
+            continue;
+        }
+        let (role, prio) = slot;
+        if best[role].is_none_or(|(p, _)| prio <= p) {
+            best[role] = Some((prio, value));
+        }
+    }
+    for (dest, found) in [&mut p.trace_id, &mut p.span_id, &mut p.parent_span_id]
+        .into_iter()
+        .zip(best)
+    {
+        if dest.is_none()
+            && let Some((_, v)) = found
+        {
+            *dest = Some(Cow::Borrowed(v));
+        }
     }
 }
 
@@ -515,6 +605,72 @@ mod tests {
             assert_eq!(a, b, "{text}");
         }
         assert_eq!(with_fields, 9);
+    }
+
+    fn ids(text: &str) -> [Option<String>; 3] {
+        let parser = EntryParser::new(ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        });
+        let p = parser.parse(text);
+        [p.trace_id, p.span_id, p.parent_span_id].map(|v| v.map(|v| v.into_owned()))
+    }
+
+    fn some(v: [&str; 3]) -> [Option<String>; 3] {
+        v.map(|v| (!v.is_empty()).then(|| v.to_owned()))
+    }
+
+    /// Ids written into plain and syslog text are read from the keys of the
+    /// promoted-key table, with `=` or `:`, quoted or not.
+    #[test]
+    fn ids_in_plain_and_syslog_text() {
+        let t = "4bf92f3577b34da6a3ce929d0e0e4736";
+        for (text, want) in [
+            (
+                format!(
+                    "2024-06-15T12:00:00Z ERROR payment failed trace_id={t} span_id=00f067aa0ba902b7"
+                ),
+                [t, "00f067aa0ba902b7", ""],
+            ),
+            (
+                format!("INFO [traceId: {t}, spanId: a1b2] request done"),
+                [t, "a1b2", ""],
+            ),
+            (
+                format!(r#"WARN slow call {{"trace_id":"{t}","parent_id":"p-1"}} in 3s"#),
+                [t, "", "p-1"],
+            ),
+            (
+                format!("<13>Jun 15 12:00:00 web01 api[42]: done traceID={t} parentSpanId=ab_12"),
+                [t, "", "ab_12"],
+            ),
+            (
+                format!(r#"<165>1 2024-06-15T12:00:00Z h app - ID1 [otel@1 trace_id="{t}"] text"#),
+                [t, "", ""],
+            ),
+            // Broken JSON is read as plain text, ids included.
+            (format!(r#"{{"msg":"oops","trace_id":"{t}""#), [t, "", ""]),
+            // The highest-priority key wins; the last among equals.
+            (
+                "retry dd.trace_id=111 trace_id=222 trace_id=333".to_owned(),
+                ["333", "", ""],
+            ),
+        ] {
+            assert_eq!(ids(&text), some(want), "{text}");
+        }
+        for text in [
+            // Prose: `:` needs a value with a digit.
+            "missing trace_id: none given",
+            "trace_id is unset",
+            // Part of a longer key or word.
+            "mytrace_id=42 old.span.id2=7 xspan_id=9",
+            // Empty, or a quote that does not close.
+            r#"trace_id= span_id="abc"#,
+            // Times and file:line never look like keys.
+            "2024-06-15 12:00:00 at Main.java:42 id=5",
+        ] {
+            assert_eq!(ids(text), some(["", "", ""]), "{text}");
+        }
     }
 
     #[test]

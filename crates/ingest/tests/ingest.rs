@@ -274,6 +274,9 @@ ts=1704207845 msg=ok
 2024-01-02T15:04:05.999Z WARN ctl\u{1}char \u{1}M here
 <13>1 2024-01-02T15:04:05.000+00:00 h app 1 ID - m
 Jan  2 15:04:05 host app[1]: Jan  2 15:04:05 echoed
+2024-01-02T15:04:05Z ERROR failed trace_id=4bf92f3577b34da6a3ce929d0e0e4736 again 4bf92f3577b34da6a3ce929d0e0e4736
+<165>1 2024-01-02T15:04:05Z h app - ID1 [otel@1 traceId=\"0af7651916cd43dd8448eb211c80319c\"] span_id=ab12 done
+level=info msg=first a=1 level=error msg=second a=2
 ";
 
 #[test]
@@ -298,7 +301,7 @@ fn derived_text_rebuilds_exactly_what_whole_text_stores() {
             },
         );
         let (derived, _) = ingest(inputs, base);
-        assert_eq!(whole.len(), 16);
+        assert_eq!(whole.len(), 19);
         assert!(whole.iter().all(|r| r.fields.is_none() || r.fields_stored));
         for (w, d) in whole.iter().zip(&derived) {
             assert_eq!(
@@ -321,6 +324,32 @@ fn derived_text_rebuilds_exactly_what_whole_text_stores() {
         let text: Vec<&str> = derived.iter().map(|r| r.raw.as_str()).collect();
         assert!(text.contains(&"2024-01-02T15:04:05.999Z WARN ctl\u{1}char \u{1}M here"));
         assert!(text.contains(&"ts=1704207845 msg=ok"));
+        let ids: Vec<_> = derived[16..]
+            .iter()
+            .map(|r| {
+                (
+                    r.trace_id.as_deref(),
+                    r.level.as_deref(),
+                    r.message.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (
+                    Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+                    Some("ERROR"),
+                    "failed trace_id=4bf92f3577b34da6a3ce929d0e0e4736 again 4bf92f3577b34da6a3ce929d0e0e4736"
+                ),
+                (
+                    Some("0af7651916cd43dd8448eb211c80319c"),
+                    Some("INFO"),
+                    "span_id=ab12 done"
+                ),
+                (None, Some("ERROR"), "second"),
+            ]
+        );
     }
     // With holes the JSON message is not stored twice.
     let (derived, _) = ingest(vec![InputSpec::File(overlaps)], opts());

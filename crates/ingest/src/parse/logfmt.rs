@@ -77,6 +77,27 @@ fn quoted_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// Keeps the last pair of each key, as a JSON object keeps the last value
+/// of a repeated key. A 64-bit filter over (length, first byte) rules out
+/// repeats in one pass; only a line where it fires is compared pair by pair.
+fn drop_repeated_keys(pairs: &mut Vec<(&str, Cow<'_, str>)>) {
+    let (mut seen, mut maybe) = (0u64, false);
+    for (k, _) in pairs.iter() {
+        let bit = 1u64 << ((k.len() * 7 + usize::from(k.as_bytes()[0])) & 63);
+        maybe |= seen & bit != 0;
+        seen |= bit;
+    }
+    if !maybe {
+        return;
+    }
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();
+    let mut i = 0;
+    pairs.retain(|_| {
+        i += 1;
+        !keys[i..].contains(&keys[i - 1])
+    });
+}
+
 fn is_key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/' | b'@' | b':')
 }
@@ -101,7 +122,8 @@ fn unescape(s: &str) -> String {
 }
 
 pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
-    let pairs = pairs(text)?;
+    let mut pairs = pairs(text)?;
+    drop_repeated_keys(&mut pairs);
     let time_keys = &parser.options().time_keys;
     let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
     let mut labels = LabelKeys::default();
@@ -291,17 +313,39 @@ mod tests {
         for i in 0..70 {
             text.push_str(&format!(" k{i:02}={i}"));
         }
-        // The second `host`, past the 64 remembered, is not promoted.
+        // `host` again, past the 64 remembered keys: the last value wins.
         text.push_str(" service=s kubernetes.pod=p host=h2 zone=z");
         let p = parser();
         let e = p.parse(&text);
         assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.host.as_deref(), Some("h2"));
         let shape = e.shape.as_deref().unwrap();
         assert!(shape.starts_with("{k00,k01,"), "{shape}");
         assert!(shape.ends_with(",k69,zone}"), "{shape}");
         for label in ["host", "kubernetes", "msg", "service"] {
             assert!(!shape.contains(label), "{label} in {shape}");
         }
+    }
+
+    /// A repeated key keeps its last value, in logfmt as in JSON: promoted
+    /// or not, in `fields` once.
+    #[test]
+    fn repeated_keys_keep_the_last_value() {
+        let p = parser();
+        let logfmt = p.parse("level=info msg=first a=1 level=error msg=second a=2 b=3 a=4");
+        let json = p.parse(
+            r#"{"level":"info","msg":"first","a":1,"level":"error","msg":"second","a":2,"b":3,"a":4}"#,
+        );
+        for e in [&logfmt, &json] {
+            assert_eq!(e.level, Some(Level::Error));
+            assert_eq!(e.message, "second");
+            assert_eq!(e.shape.as_deref(), Some("{a,b}"));
+        }
+        assert_eq!(logfmt.fields.as_deref(), Some(r#"{"b":"3","a":"4"}"#));
+        assert_eq!(json.fields.as_deref(), Some(r#"{"a":4,"b":3}"#));
+        // Keys that only share a length and first byte are all kept.
+        let e = p.parse("msg=m ab=1 ac=2 ad=3");
+        assert_eq!(e.fields.as_deref(), Some(r#"{"ab":"1","ac":"2","ad":"3"}"#));
     }
 
     #[test]
