@@ -354,6 +354,78 @@ fn ids_in_text_and_repeated_keys() {
     assert_eq!(rows[3]["fields"], r#"{"a":"2"}"#);
 }
 
+/// A full catalog (`--max-templates`) sends messages that fit no template
+/// to an overflow template per word count; every row still reads back
+/// exactly, and stderr says what happened.
+#[test]
+fn a_full_catalog_overflows_without_losing_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("unique.log");
+    let words = [
+        "amber", "basalt", "cedar", "dune", "ember", "fjord", "garnet",
+    ];
+    let mut text = String::new();
+    for i in 0..40 {
+        let w = |k: usize| words[(i * (k + 3) + k) % 7].repeat(1 + (i + k) % 3);
+        text.push_str(&format!(
+            "2026-03-02T10:00:{:02}Z INFO {} {}  {} {}\n",
+            i,
+            w(0),
+            w(1),
+            w(2),
+            "x".repeat(i + 1)
+        ));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let store = dir.path().join("archive");
+    let out = run(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+        "--max-templates",
+        "5",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the template catalog is full (--max-templates 5)"),
+        "{err}"
+    );
+    let raw = ok(&[
+        "sql",
+        "--store",
+        s(&store),
+        "--format",
+        "csv",
+        "SELECT raw FROM logs ORDER BY line",
+    ]);
+    let raw: Vec<&str> = raw.lines().skip(1).collect();
+    assert_eq!(raw, text.lines().collect::<Vec<_>>());
+    // The count on stderr is the overflow template's rows; every row has a
+    // template.
+    let said: i64 = err
+        .split("): ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {err}"));
+    assert!(said > 0);
+    let rows_on = |cond: &str| {
+        sql_int(
+            s(&store),
+            &format!(
+                "SELECT count(*) AS n FROM logs l JOIN templates t \
+                 ON l.template_id = t.template_id WHERE {cond}"
+            ),
+        )
+    };
+    assert_eq!(rows_on("t.template = '<*> <*> <*> <*>'"), said);
+    assert_eq!(rows_on("true"), 40);
+}
+
 #[test]
 fn sql_is_read_only() {
     let dir = tempfile::tempdir().unwrap();

@@ -138,6 +138,10 @@ pub(crate) struct IngestArgs {
     /// Rows the archive writer holds in memory, buffered or being encoded (bounds memory).
     #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
     pub(crate) max_buffered_rows: usize,
+    /// Most templates in the archive's catalog (bounds memory); past it, a message that fits no
+    /// template gets the overflow template of its word count (`<*> <*> … <*>`).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub(crate) max_templates: usize,
     /// Extra mask applied before the built-in ones: matches of REGEX become `<NAME>` (repeatable).
     ///
     /// Masks belong to the archive: they are stored with its template catalog

@@ -71,6 +71,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
             }
             None => config::new_catalog(masks)?,
         };
+        catalog.set_max_templates(a.max_templates);
         let ids_before: HashSet<u64> = catalog.templates().map(|t| t.id).collect();
         let mut writer = archive
             .writer(ArchiveOptions {
@@ -146,6 +147,14 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
     }
     if !a.quiet {
         flagged.report(stats.errors, &a.to);
+        if catalog.overflowed() > 0 {
+            crate::stderr_line(format_args!(
+                "logoscope: warning: the template catalog is full (--max-templates {}): {} entries \
+                 that fit no template got an overflow template (<*> <*> …); nothing is lost, their words are its params",
+                a.max_templates,
+                catalog.overflowed()
+            ));
+        }
         let line = summary_line(
             &stats,
             &catalog,

@@ -47,6 +47,18 @@ pub struct DrainConfig {
     /// earlier rule wins where matches overlap). Each match becomes
     /// `<NAME>`; a match that contains whitespace is ignored.
     pub extra_masks: Vec<MaskRule>,
+    /// Most templates one leaf of the tree offers for matching. When a new
+    /// template would pass it, the leaf's least recently matched template
+    /// leaves the leaf (it stays in the catalog, live; a message with its
+    /// exact text lists it again). Bounds the work per message on logs whose
+    /// messages share few words. Values below 1 act as 1.
+    pub max_leaf_templates: usize,
+    /// Most templates the catalog creates. Once it holds this many, a
+    /// message that fits no template gets the overflow template of its token
+    /// count (`<*> <*> … <*>`) instead of a new one; templates still
+    /// generalise. Bounds the catalog's memory on input that never repeats.
+    /// Values below 1 act as 1.
+    pub max_templates: usize,
 }
 
 /// A user mask: every match of `regex` in a message becomes the placeholder
@@ -107,6 +119,8 @@ impl Default for DrainConfig {
             parametrize_numeric_tokens: true,
             settle_count: 4,
             extra_masks: Vec::new(),
+            max_leaf_templates: 256,
+            max_templates: 100_000,
         }
     }
 }
@@ -115,6 +129,8 @@ impl DrainConfig {
     fn sanitised(mut self) -> Self {
         self.depth = self.depth.max(3);
         self.max_children = self.max_children.max(1);
+        self.max_leaf_templates = self.max_leaf_templates.max(1);
+        self.max_templates = self.max_templates.max(1);
         self.similarity = if self.similarity.is_finite() {
             self.similarity.clamp(0.0, 1.0)
         } else {
@@ -219,6 +235,9 @@ struct Cluster {
     /// Leaves listing this cluster.
     leaves: Vec<u32>,
     alive: bool,
+    /// When it last took a message ([`TemplateCatalog::tick`]): the least
+    /// recently used leaves a full leaf first.
+    used: u64,
 }
 
 #[derive(Serialize)]
@@ -257,6 +276,14 @@ pub struct TemplateCatalog {
     masks: Vec<CompiledMask>,
     /// Recent message shapes each taken as is by a cluster; see [`ShapeMemo`].
     memo: ShapeMemo,
+    /// Messages added so far: the clock of [`Cluster::used`].
+    tick: u64,
+    /// Token count → the cluster of its overflow template (`<*> … <*>`), or
+    /// `NONE`. Overflow clusters are in no leaf: they take only what
+    /// [`DrainConfig::max_templates`] sends them.
+    overflow: Vec<u32>,
+    /// Messages sent to an overflow template.
+    overflowed: u64,
 }
 
 /// Slots of the [`ShapeMemo`] (a power of two).
@@ -396,12 +423,27 @@ impl TemplateCatalog {
             by_len: Vec::new(),
             scan: Scan::default(),
             memo: ShapeMemo::default(),
+            tick: 0,
+            overflow: Vec::new(),
+            overflowed: 0,
         }
     }
 
     /// The settings in use.
     pub fn config(&self) -> &DrainConfig {
         &self.config
+    }
+
+    /// Sets [`DrainConfig::max_templates`] (at least 1) for what is added
+    /// from now on; templates already issued stay.
+    pub fn set_max_templates(&mut self, max: usize) {
+        self.config.max_templates = max.max(1);
+    }
+
+    /// Messages this catalog sent to an overflow template since it was
+    /// built or loaded (see [`DrainConfig::max_templates`]).
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed
     }
 
     /// Masks and templates `message`, learning from it.
@@ -428,6 +470,8 @@ impl TemplateCatalog {
             }
             _ => self.learn(message, &scan, key, ts_micros),
         };
+        self.tick += 1;
+        self.clusters[ci as usize].used = self.tick;
         self.push_params(ci, &scan, params);
         self.scan = scan;
         Matched {
@@ -624,7 +668,7 @@ impl TemplateCatalog {
             )
         });
         let Some(ci) = matched else {
-            return self.create(message, scan, ts);
+            return self.create_or_overflow(message, scan, ts);
         };
         if self.covers(ci, message, scan) {
             let info = self.clusters[ci as usize].info;
@@ -635,11 +679,69 @@ impl TemplateCatalog {
         if let Some(p) = self.settled_conflict(ci, scan)
             && !self.has_rival(self.leaf_for(hashes).unwrap_or(NONE), ci, p, scan.hashes[p])
         {
-            return self.create(message, scan, ts);
+            return self.create_or_overflow(message, scan, ts);
         }
         let (target, is_new) = self.generalise(ci, message, scan, ts);
         self.absorb_covered(target);
         (target, is_new)
+    }
+
+    /// A new template for the message, or its overflow template once the
+    /// catalog holds [`DrainConfig::max_templates`].
+    fn create_or_overflow(&mut self, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
+        if self.infos.len() < self.config.max_templates {
+            return self.create(message, scan, ts);
+        }
+        self.overflowed += 1;
+        let n = scan.hashes.len();
+        if let Some(&ci) = self.overflow.get(n).filter(|&&ci| ci != NONE) {
+            self.touch(self.clusters[ci as usize].info, ts);
+            return (ci, false);
+        }
+        let text = overflow_text(n);
+        let id = xxh3_64(text.as_bytes());
+        let spans = (0..n as u32).map(|i| (i * 4, i * 4 + 3)).collect();
+        let (ci, is_new) = match self.by_id.get(&id).copied() {
+            Some(idx) if self.cluster_of[idx as usize] != NONE => {
+                // A template with this text was learnt from messages: it is
+                // the overflow template now, and in no leaf.
+                let ci = self.cluster_of[idx as usize];
+                self.detach_all(ci);
+                (ci, false)
+            }
+            Some(idx) => {
+                self.infos[idx as usize].parent_id = None;
+                (
+                    self.new_cluster(idx, vec![self.wildcard; n], vec![Tok::Wild; n], spans),
+                    false,
+                )
+            }
+            None => {
+                let idx = self.push_info(id, text);
+                (
+                    self.new_cluster(idx, vec![self.wildcard; n], vec![Tok::Wild; n], spans),
+                    true,
+                )
+            }
+        };
+        self.set_overflow(n, ci);
+        self.touch(self.clusters[ci as usize].info, ts);
+        (ci, is_new)
+    }
+
+    fn set_overflow(&mut self, n: usize, ci: u32) {
+        if self.overflow.len() <= n {
+            self.overflow.resize(n + 1, NONE);
+        }
+        self.overflow[n] = ci;
+    }
+
+    /// Takes cluster `ci` out of every leaf (it stays live).
+    fn detach_all(&mut self, ci: u32) {
+        self.memo.forget();
+        for leaf in std::mem::take(&mut self.clusters[ci as usize].leaves) {
+            self.nodes[leaf as usize].clusters.retain(|&c| c != ci);
+        }
     }
 
     fn create(&mut self, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
@@ -671,10 +773,13 @@ impl TemplateCatalog {
             let live = self.cluster_of[idx as usize];
             if live != NONE {
                 // Same text as a live template this path did not reach (tree
-                // overflow, or too many wildcards to pass the threshold):
-                // list it here too rather than issue a duplicate.
-                let leaf = self.leaf_path(&scan.hashes, &has_digit);
-                self.attach(live, leaf);
+                // overflow, a full leaf, or too many wildcards to pass the
+                // threshold): list it here too rather than issue a duplicate.
+                // An overflow template stays out of the leaves.
+                if self.overflow.get(scan.hashes.len()) != Some(&live) {
+                    let leaf = self.leaf_path(&scan.hashes, &has_digit);
+                    self.attach(live, leaf);
+                }
                 self.touch(idx, ts);
                 return (live, false);
             }
@@ -938,18 +1043,32 @@ impl TemplateCatalog {
             spans,
             leaves: Vec::new(),
             alive: true,
+            used: 0,
         });
         self.cluster_of[idx as usize] = ci;
         ci
     }
 
+    /// Lists cluster `ci` in `leaf`; a full leaf first lets go of its least
+    /// recently used cluster (the earliest listed among equals).
     fn attach(&mut self, ci: u32, leaf: u32) {
-        let list = &mut self.nodes[leaf as usize].clusters;
-        if !list.contains(&ci) {
-            self.memo.forget();
-            list.push(ci);
-            self.clusters[ci as usize].leaves.push(leaf);
+        let list = &self.nodes[leaf as usize].clusters;
+        if list.contains(&ci) {
+            return;
         }
+        self.memo.forget();
+        if list.len() >= self.config.max_leaf_templates {
+            let clusters = &self.clusters;
+            let (at, &old) = list
+                .iter()
+                .enumerate()
+                .min_by_key(|&(k, &c)| (clusters[c as usize].used, k))
+                .expect("a full leaf lists a cluster");
+            self.nodes[leaf as usize].clusters.remove(at);
+            self.clusters[old as usize].leaves.retain(|&l| l != leaf);
+        }
+        self.nodes[leaf as usize].clusters.push(ci);
+        self.clusters[ci as usize].leaves.push(leaf);
     }
 
     fn touch(&mut self, idx: u32, ts: Option<i64>) {
@@ -1236,6 +1355,7 @@ impl TemplateCatalog {
         self.clusters.clear();
         self.nodes.clear();
         self.by_len.clear();
+        self.overflow.clear();
         self.cluster_of = vec![NONE; self.infos.len()];
         let mut first = vec![usize::MAX; self.infos.len()];
         for i in 0..self.infos.len() {
@@ -1265,10 +1385,26 @@ impl TemplateCatalog {
                 })
                 .collect();
             let ci = self.new_cluster(idx as u32, hashes.clone(), kinds, spans);
+            if self.infos[idx].template == overflow_text(hashes.len()) {
+                self.set_overflow(hashes.len(), ci);
+                continue;
+            }
             let leaf = self.leaf_path(&hashes, &has_digit);
             self.attach(ci, leaf);
         }
     }
+}
+
+/// The overflow template of `n` tokens: `<*>` `n` times, one space apart.
+fn overflow_text(n: usize) -> String {
+    let mut text = String::with_capacity(4 * n);
+    for i in 0..n {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(WILDCARD);
+    }
+    text
 }
 
 /// Positions whose parameter is not simply the message's own: `<*>` tokens

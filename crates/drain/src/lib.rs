@@ -174,6 +174,17 @@
 //! and keeping both would split one event over two templates depending on
 //! which one a message meets first.
 //!
+//! **Bounds.** A leaf offers at most [`DrainConfig::max_leaf_templates`]
+//! (default 256) clusters for matching: when a new one would pass it, the
+//! leaf lets go of its least recently used cluster, which stays live in the
+//! catalog (a message with its exact text lists it again, under the same
+//! id). Messages that share few words therefore cost a bounded scan instead
+//! of one that grows with every template. The catalog creates at most
+//! [`DrainConfig::max_templates`] templates (default 100,000); after that a
+//! message that would start a template gets the *overflow template* of its
+//! token count (`<*> <*> … <*>`, one space apart), which is in no leaf, so
+//! it never takes a message a real template could. Generalisation goes on.
+//!
 //! **Steady state.** Which template takes a message depends only on its
 //! masked tokens and on the tree and templates, not on counts. The catalog
 //! therefore remembers, in a small direct-mapped table, which template took

@@ -367,6 +367,8 @@ fn config_survives_persistence() {
         parametrize_numeric_tokens: false,
         settle_count: 9,
         extra_masks: vec![MaskRule::new("TICKET", r"T-\d+")],
+        max_leaf_templates: 11,
+        max_templates: 13,
     };
     let cat = TemplateCatalog::new(cfg.clone());
     let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
@@ -376,16 +378,108 @@ fn config_survives_persistence() {
         depth: 1,
         similarity: f64::NAN,
         max_children: 0,
+        max_leaf_templates: 0,
+        max_templates: 0,
         ..cfg
     });
+    let c = odd.config();
     assert_eq!(
         (
-            odd.config().depth,
-            odd.config().similarity,
-            odd.config().max_children
+            c.depth,
+            c.similarity,
+            c.max_children,
+            c.max_leaf_templates,
+            c.max_templates
         ),
-        (3, 0.7, 1)
+        (3, 0.7, 1, 1, 1)
     );
+    // A catalog saved before the limits existed loads with the defaults.
+    let old =
+        r#"{"version":1,"config":{"depth":4,"similarity":0.7,"max_children":100},"templates":[]}"#;
+    let loaded = TemplateCatalog::from_json(old).unwrap();
+    assert_eq!(loaded.config(), &DrainConfig::default());
+}
+
+/// A full leaf lets go of its least recently used template; the template
+/// stays in the catalog, and a message with its text gets its id back.
+#[test]
+fn a_full_leaf_lets_go_of_its_least_recently_used_template() {
+    let cfg = DrainConfig {
+        max_leaf_templates: 3,
+        ..DrainConfig::default()
+    };
+    let mut capped = TemplateCatalog::new(cfg);
+    let mut open = TemplateCatalog::new(DrainConfig::default());
+    let msgs = [
+        "job alpha beta gamma one",
+        "job delta epsilon zeta two",
+        "job eta theta iota three",
+        "job kappa lambda mu four",
+    ];
+    let ids: Vec<_> = msgs.iter().map(|m| add(&mut capped, m).0).collect();
+    for m in msgs {
+        add(&mut open, m);
+    }
+    assert_eq!(capped.live_len(), 4);
+    // The first left the leaf when the fourth came; its text brings it back
+    // under the same id, as a new message, counted on.
+    let mut params = Vec::new();
+    let again = capped.add(msgs[0], None, &mut params);
+    assert_eq!((again.id, again.is_new), (ids[0], false));
+    assert_eq!(capped.get(ids[0]).unwrap().count, 2);
+    // That let go of the least recently used one, the second: a message
+    // close to it no longer meets it and starts a template of its own, where
+    // the unbounded catalog generalises.
+    let m = "job delta epsilon zeta five";
+    let (id, _) = add(&mut capped, m);
+    assert_eq!(template(&capped, id), m);
+    let (id, _) = add(&mut open, m);
+    assert_eq!(template(&open, id), "job delta epsilon zeta <*>");
+    // Close to one still listed, it generalises as without the limit.
+    let m = "job kappa lambda mu five";
+    assert_eq!(add(&mut capped, m), add(&mut open, m));
+}
+
+/// Once the catalog holds `max_templates`, a message that fits no template
+/// gets the overflow template of its word count; known templates still
+/// match and generalise, and the overflow template survives persistence
+/// outside the leaves.
+#[test]
+fn a_full_catalog_sends_new_messages_to_overflow_templates() {
+    let cfg = DrainConfig {
+        max_templates: 2,
+        ..DrainConfig::default()
+    };
+    let mut cat = TemplateCatalog::new(cfg);
+    let (a, _) = add(&mut cat, "job alpha beta gamma one");
+    let (b, _) = add(&mut cat, "sync delta epsilon zeta two");
+    let (c, params) = add(&mut cat, "copy eta theta iota three");
+    assert_eq!(template(&cat, c), "<*> <*> <*> <*> <*>");
+    assert_eq!(params, ["copy", "eta", "theta", "iota", "three"]);
+    let (d, _) = add(&mut cat, "move kappa lambda mu four");
+    assert_eq!(d, c);
+    let (e, params) = add(&mut cat, "x  y");
+    assert_eq!((template(&cat, e), params.len()), ("<*> <*>", 2));
+    assert_eq!(cat.overflowed(), 3);
+    // Known templates still take their messages and generalise.
+    assert_eq!(add(&mut cat, "job alpha beta gamma one").0, a);
+    let (g, params) = add(&mut cat, "sync delta epsilon zeta three");
+    assert_eq!(template(&cat, g), "sync delta epsilon zeta <*>");
+    assert_eq!(params, ["three"]);
+    assert_eq!(cat.get(b).unwrap().parent_id, Some(g));
+    // Loaded, the overflow template is in no leaf: a message close to a
+    // known template still joins it, and unknown ones still overflow.
+    let mut loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    assert_eq!(
+        add(&mut loaded, "job alpha beta gamma two").0,
+        add(&mut cat, "job alpha beta gamma two").0
+    );
+    assert_eq!(add(&mut loaded, "fork nu xi omicron five").0, c);
+    assert_eq!(loaded.overflowed(), 1);
+    // Raising the limit lets new templates in again.
+    loaded.set_max_templates(100);
+    let (h, _) = add(&mut loaded, "fork nu xi omicron six");
+    assert_eq!(template(&loaded, h), "fork nu xi omicron six");
 }
 
 #[test]

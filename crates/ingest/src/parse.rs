@@ -276,9 +276,9 @@ impl EntryParser {
             return match json::parse(text, self) {
                 Some(p) => p,
                 None => {
-                    let mut p = plain::parse(text, &self.detector);
+                    let (mut p, _) = plain::parse(text, &self.detector);
                     p.error = Some(EntryError::MalformedJson);
-                    ids_in_text(text, &mut p);
+                    ids_in_text(text, 0, &mut p);
                     p
                 }
             };
@@ -287,13 +287,13 @@ impl EntryParser {
         match b.first() {
             Some(b'<') => {
                 if let Some(mut p) = syslog::parse(text, &self.detector, want_fields) {
-                    ids_in_text(text, &mut p);
+                    ids_in_text(text, 0, &mut p);
                     return p;
                 }
             }
             Some(c) if c.is_ascii_uppercase() => {
                 if let Some(mut p) = syslog::parse(text, &self.detector, want_fields) {
-                    ids_in_text(text, &mut p);
+                    ids_in_text(text, 0, &mut p);
                     return p;
                 }
             }
@@ -310,8 +310,9 @@ impl EntryParser {
         {
             return p;
         }
-        let mut p = plain::parse(text, &self.detector);
-        ids_in_text(text, &mut p);
+        let (mut p, time_end) = plain::parse(text, &self.detector);
+        // Ids never sit inside the leading time (whose `:`s are many).
+        ids_in_text(text, time_end, &mut p);
         p
     }
 }
@@ -323,12 +324,13 @@ impl EntryParser {
 /// value is a run of ASCII letters, digits, `-` and `_`; after `:` (and
 /// optional spaces) it must hold a digit, so prose such as `trace_id: none`
 /// is not read as an id. The highest-priority key wins, the last one among
-/// equals. Ids already set are kept.
-pub(crate) fn ids_in_text<'a>(text: &'a str, p: &mut ParsedEntry<'a>) {
+/// equals. Ids already set are kept. Separators before `from` are not
+/// looked at.
+pub(crate) fn ids_in_text<'a>(text: &'a str, from: usize, p: &mut ParsedEntry<'a>) {
     let b = text.as_bytes();
     let key_byte = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
     let mut best: [Option<(u8, &'a str)>; 3] = [None; 3];
-    for sep in memchr::memchr2_iter(b'=', b':', b) {
+    for sep in memchr::memchr2_iter(b'=', b':', &b[from..]).map(|i| from + i) {
         // Every id key ends in `id`, `Id` or `ID`: one byte rules out most
         // separators (times, `file:line`, URLs) before anything else.
         let mut key_end = sep;

@@ -270,15 +270,26 @@ impl Chunk {
                 (m, (start, self.text.len()))
             }
         };
+        let ids = [
+            (&p.trace_id, HoleKind::TraceId),
+            (&p.span_id, HoleKind::SpanId),
+            (&p.parent_span_id, HoleKind::ParentSpanId),
+        ];
         let header = (!p.header.is_empty()).then(|| {
             self.holes.clear();
-            if derive.holes
-                && let Some((range, fmt)) = p.ts.and_then(|ts| find_ts(p.header, ts))
-            {
-                self.holes.push(Hole {
-                    range,
-                    kind: HoleKind::Ts(fmt),
-                });
+            if derive.holes {
+                if let Some((range, fmt)) = p.ts.and_then(|ts| find_ts(p.header, ts)) {
+                    self.holes.push(Hole {
+                        range,
+                        kind: HoleKind::Ts(fmt),
+                    });
+                }
+                // Ids read from the header (syslog structured data).
+                for (v, kind) in ids {
+                    if let Some(range) = v.as_deref().and_then(|v| within(p.header, v)) {
+                        self.holes.push(Hole { range, kind });
+                    }
+                }
             }
             self.put_residual(p.header)
         });
@@ -302,11 +313,7 @@ impl Chunk {
                     });
                     message_hole = true;
                 }
-                for (v, kind) in [
-                    (&p.trace_id, HoleKind::TraceId),
-                    (&p.span_id, HoleKind::SpanId),
-                    (&p.parent_span_id, HoleKind::ParentSpanId),
-                ] {
+                for (v, kind) in ids {
                     if let Some(range) = v.as_deref().and_then(|v| locate(p.raw, v)) {
                         self.holes.push(Hole { range, kind });
                     }
@@ -342,6 +349,13 @@ impl Chunk {
         residual::encode(text, &mut self.holes, &mut self.text);
         (start, self.text.len())
     }
+}
+
+/// Where `value` is in `text` when it borrows from it (by address).
+fn within(text: &str, value: &str) -> Option<Range<usize>> {
+    let (base, p) = (text.as_ptr() as usize, value.as_ptr() as usize);
+    (!value.is_empty() && p >= base && p + value.len() <= base + text.len())
+        .then(|| p - base..p - base + value.len())
 }
 
 /// Where `value` is in `text`: by address when it borrows from `text`,

@@ -78,16 +78,26 @@ fn quoted_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
 }
 
 /// Keeps the last pair of each key, as a JSON object keeps the last value
-/// of a repeated key. A 64-bit filter over (length, first byte) rules out
-/// repeats in one pass; only a line where it fires is compared pair by pair.
+/// of a repeated key. A 256-bit filter over (length, first and last byte)
+/// finds the candidates in one pass; only a key it has seen before is
+/// compared with the keys before it.
 fn drop_repeated_keys(pairs: &mut Vec<(&str, Cow<'_, str>)>) {
-    let (mut seen, mut maybe) = (0u64, false);
-    for (k, _) in pairs.iter() {
-        let bit = 1u64 << ((k.len() * 7 + usize::from(k.as_bytes()[0])) & 63);
-        maybe |= seen & bit != 0;
-        seen |= bit;
+    let mut seen = [0u64; 4];
+    let mut repeated = false;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        let b = k.as_bytes();
+        let h = (b.len() as u32)
+            .wrapping_mul(0x9E37_79B1)
+            .wrapping_add(u32::from(b[0]).wrapping_mul(0x85EB_CA77))
+            .wrapping_add(u32::from(b[b.len() - 1]).wrapping_mul(0xC2B2_AE3D));
+        let (word, bit) = ((h >> 30) as usize, 1u64 << ((h >> 24) & 63));
+        if seen[word] & bit != 0 && pairs[..i].iter().any(|(o, _)| o == k) {
+            repeated = true;
+            break;
+        }
+        seen[word] |= bit;
     }
-    if !maybe {
+    if !repeated {
         return;
     }
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| *k).collect();

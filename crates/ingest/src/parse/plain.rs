@@ -15,6 +15,8 @@ pub struct PlainHeader {
     pub level: Option<Level>,
     /// Bytes of header; the message starts here.
     pub len: usize,
+    /// Bytes up to the end of the leading timestamp (0 without one).
+    pub time_end: usize,
     /// A timestamp-shaped prefix did not parse.
     pub bad_timestamp: bool,
 }
@@ -52,6 +54,7 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
         TsScan::Found { micros, len } if closes(len) => {
             h.ts = Some(micros);
             pos = at + len + at;
+            h.time_end = pos;
         }
         TsScan::Bad { len } => {
             h.bad_timestamp = true;
@@ -165,11 +168,13 @@ fn scan_klog(text: &str, det: &TimestampDetector) -> Option<PlainHeader> {
         ts,
         level: Level::from_letter(b[0]),
         len: pos,
+        time_end: 14 + flen,
         bad_timestamp: ts.is_none(),
     })
 }
 
-pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> ParsedEntry<'a> {
+/// The entry, and where its leading timestamp ends (0 without one).
+pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> (ParsedEntry<'a>, usize) {
     let h = scan_plain_header(text, det);
     let mut p = ParsedEntry::plain(text);
     p.ts = h.ts;
@@ -179,7 +184,7 @@ pub(super) fn parse<'a>(text: &'a str, det: &TimestampDetector) -> ParsedEntry<'
     if h.bad_timestamp {
         p.error = Some(EntryError::BadTimestamp);
     }
-    p
+    (p, h.time_end)
 }
 
 #[cfg(test)]
