@@ -67,11 +67,18 @@ pub(crate) struct Piece {
     pub(crate) batch: RecordBatch,
     /// The rows of `batch` in this piece, ascending; None: all of them.
     pub(crate) rows: Option<Arc<[u32]>>,
+    /// All of `batch`, which shares no buffer with another piece: its
+    /// `get_array_memory_size` is what the writer counted for it.
+    pub(crate) compact: bool,
 }
 
 impl Piece {
     pub(crate) fn whole(batch: RecordBatch) -> Self {
-        Self { batch, rows: None }
+        Self {
+            batch,
+            rows: None,
+            compact: true,
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -85,19 +92,23 @@ impl Piece {
         match self.rows {
             None => {
                 let len = self.batch.num_rows();
-                (
-                    Piece::whole(self.batch.slice(0, n)),
-                    Piece::whole(self.batch.slice(n, len - n)),
-                )
+                let slice = |at, n| Piece {
+                    batch: self.batch.slice(at, n),
+                    rows: None,
+                    compact: false,
+                };
+                (slice(0, n), slice(n, len - n))
             }
             Some(rows) => (
                 Piece {
                     batch: self.batch.clone(),
                     rows: Some(rows[..n].into()),
+                    compact: false,
                 },
                 Piece {
                     batch: self.batch,
                     rows: Some(rows[n..].into()),
+                    compact: false,
                 },
             ),
         }
@@ -138,9 +149,15 @@ pub(crate) fn split_by_partition(
         })?;
         rows.entry(key_at(i)).or_default().push(row);
     }
+    // The largest partition keeps the whole batch with its row indices
+    // (no copy) when it holds at least half of the rows. Otherwise every
+    // partition gets a copy: a slice would keep the whole batch alive for a
+    // few rows, and the writer's row bound would no longer bound memory (a
+    // batch spread over many hours, out-of-order input).
     let largest = rows
         .iter()
         .max_by_key(|(_, indices)| indices.len())
+        .filter(|(_, indices)| indices.len() * 2 >= ts.len())
         .map(|(key, _)| *key);
     rows.into_iter()
         .map(|(key, indices)| {
@@ -148,6 +165,7 @@ pub(crate) fn split_by_partition(
                 let piece = Piece {
                     batch: batch.clone(),
                     rows: Some(indices.into()),
+                    compact: false,
                 };
                 return Ok((key, piece));
             }
@@ -196,6 +214,21 @@ mod tests {
         let one = split_by_partition(&batch.slice(2, 2), 0).unwrap();
         assert_eq!(one.len(), 1);
         assert!(one[0].1.rows.is_none(), "one partition: the batch as it is");
+    }
+
+    /// A batch spread over many hours (out-of-order input) is copied per
+    /// hour: no piece keeps the whole batch alive for a few of its rows.
+    #[test]
+    fn a_spread_batch_is_copied_whole() {
+        let hour = MICROS_PER_HOUR;
+        let ts = (0..10).map(|i| Some(i % 4 * hour)).collect();
+        let parts = split_by_partition(&ts_batch(ts), 0).unwrap();
+        assert_eq!(parts.len(), 4);
+        for (_, piece) in &parts {
+            assert!(piece.rows.is_none());
+            assert_eq!(piece.batch.num_rows(), piece.len());
+        }
+        assert_eq!(parts.iter().map(|(_, p)| p.len()).sum::<usize>(), 10);
     }
 
     #[test]

@@ -49,6 +49,12 @@ const MAX_COMMIT_ATTEMPTS: u32 = 16;
 /// of the data is this big, not the whole file.
 const GATHER_ROWS: usize = 32 * 1024;
 
+/// Files with fewer rows are not compressed. The Parquet writer sets up a zstd compressor and
+/// decompressor for every column of every file, which on a file of a few rows (an hour with
+/// little traffic, out-of-order input spread over many hours) costs more than the file's
+/// encoding and saves a few hundred bytes against a footer of several KB.
+const SMALL_FILE_ROWS: usize = 64;
+
 /// Tuning for an [`ArchiveWriter`]. Memory use is bounded by `max_buffered_rows` /
 /// `max_buffered_bytes` (rows buffered plus rows being sorted and encoded), plus per encode in
 /// flight one sorted slice of 32 Ki rows and the compressed file; never by input size.
@@ -63,9 +69,14 @@ pub struct ArchiveOptions {
     /// The same bound for Arrow memory, in bytes.
     pub max_buffered_bytes: usize,
     /// A partition that received no row while this many rows went to other partitions is
-    /// written out (in the background): on time-ordered logs, an hour that is over. 0 turns
-    /// this off (partitions are then written when full, when the buffers grow, or at commit).
+    /// written out (in the background): on time-ordered logs, an hour that is over. A
+    /// partition of fewer than `idle_flush_min_rows` rows waits eight times as long, so
+    /// out-of-order input (hours that get a row now and then) does not become many tiny files.
+    /// 0 turns this off (partitions are then written when full, when the buffers grow, or at
+    /// commit).
     pub idle_flush_rows: usize,
+    /// See `idle_flush_rows`.
+    pub idle_flush_min_rows: usize,
     /// Files sorted, encoded and stored at the same time, each encode on a blocking thread,
     /// while `write` keeps accepting batches; `commit` encodes the remaining partitions this
     /// many at a time.
@@ -77,7 +88,8 @@ pub struct ArchiveOptions {
 }
 
 impl Default for ArchiveOptions {
-    /// 1 M rows per file and held, 256 MiB held, partitions idle for 32,768 rows written out,
+    /// 1 M rows per file and held, 256 MiB held, partitions idle for 32,768 rows written out
+    /// (idle for 262,144 rows when they hold fewer than 1,024),
     /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
     /// level 2 (on the generated corpus both faster and smaller than level 3).
     fn default() -> Self {
@@ -87,6 +99,7 @@ impl Default for ArchiveOptions {
             max_buffered_rows: 1_000_000,
             max_buffered_bytes: 256 << 20,
             idle_flush_rows: 32 * 1024,
+            idle_flush_min_rows: 1024,
             max_concurrent_encodes: cores.clamp(2, 8),
             row_group_rows: 128 * 1024,
             zstd_level: 2,
@@ -155,6 +168,8 @@ struct Encoder {
     /// The schema of the Parquet files ([`stored_schema`]).
     stored: SchemaRef,
     properties: WriterProperties,
+    /// `properties` without compression, for files of fewer than [`SMALL_FILE_ROWS`] rows.
+    small_properties: WriterProperties,
     ts_index: usize,
     sort_indices: [usize; 3],
 }
@@ -219,6 +234,11 @@ impl ArchiveWriter {
         let sort_indices = [index(col::SERVICE)?, index(col::TEMPLATE_ID)?, ts_index];
         let stored = stored_schema();
         let properties = writer_properties(&stored, &options)?;
+        let small_properties = properties
+            .clone()
+            .into_builder()
+            .set_compression(Compression::UNCOMPRESSED)
+            .build();
         Ok(Self {
             store: table.object_store(),
             base_version: table.version(),
@@ -228,6 +248,7 @@ impl ArchiveWriter {
                 schema,
                 stored,
                 properties,
+                small_properties,
                 ts_index,
                 sort_indices,
             }),
@@ -272,6 +293,9 @@ impl ArchiveWriter {
             buffer.last_row = self.rows_seen;
             self.buffered_rows += rows;
             self.buffered_bytes += bytes;
+            let (dropped, added) = coalesce_small_pieces(&mut buffer.pieces)?;
+            buffer.bytes = buffer.bytes + added - dropped;
+            self.buffered_bytes = self.buffered_bytes + added - dropped;
         }
         self.schedule().await
     }
@@ -487,7 +511,11 @@ impl ArchiveWriter {
             let idle: Vec<PartitionKey> = self
                 .buffers
                 .iter()
-                .filter(|(_, b)| self.rows_seen - b.last_row >= idle_after)
+                .filter(|(_, b)| {
+                    let idle = self.rows_seen - b.last_row;
+                    idle >= idle_after
+                        && (b.rows >= self.options.idle_flush_min_rows || idle >= 8 * idle_after)
+                })
                 .map(|(k, _)| *k)
                 .collect();
             for key in idle {
@@ -607,9 +635,10 @@ impl ArchiveWriter {
                 .map_err(task_failed)??;
             let size = encoded.len();
             let relative = format!(
-                "{}/part-{}.zstd.parquet",
+                "{}/part-{}.{}parquet",
                 key.directory(),
-                uuid::Uuid::new_v4().simple()
+                uuid::Uuid::new_v4().simple(),
+                if rows < SMALL_FILE_ROWS { "" } else { "zstd." }
             );
             store
                 .put(&Path::from(relative.as_str()), PutPayload::from(encoded))
@@ -684,6 +713,33 @@ impl ArchiveWriter {
     }
 }
 
+/// Pieces below this many rows are joined into larger ones as they arrive.
+const COALESCE_ROWS: usize = 256;
+
+/// Joins the last two pieces of a partition while both are small copies and the earlier one is
+/// no larger than the later (a binary counter: a partition holds O(log n) small pieces and each
+/// row is copied O(log n) times). Out-of-order input sends a row or two per batch to each of
+/// many hours; each such piece carries the fixed cost of its arrays (some KB), which would
+/// otherwise fill the byte bound with overhead and end in many tiny files. Returns the bytes of
+/// the pieces joined and of the pieces they became. Arrival order is kept.
+fn coalesce_small_pieces(pieces: &mut Vec<Piece>) -> Result<(usize, usize), StoreError> {
+    let (mut dropped, mut added) = (0, 0);
+    while let [.., a, b] = pieces.as_slice()
+        && a.compact
+        && b.compact
+        && a.len() <= b.len()
+        && b.len() < COALESCE_ROWS
+    {
+        let joined = arrow::compute::concat_batches(&a.batch.schema(), [&a.batch, &b.batch])?;
+        // A piece joined in this loop was counted as added: this keeps the sums exact.
+        dropped += a.batch.get_array_memory_size() + b.batch.get_array_memory_size();
+        added += joined.get_array_memory_size();
+        pieces.truncate(pieces.len() - 2);
+        pieces.push(Piece::whole(joined));
+    }
+    Ok((dropped, added))
+}
+
 fn task_failed(err: JoinError) -> StoreError {
     StoreError::Internal {
         reason: format!("a Parquet file task failed: {err}"),
@@ -697,11 +753,13 @@ impl Encoder {
         let gather = Gather::new(pieces)?;
         let (order, range) = sort_order(pieces, &self.sort_indices)?;
         let mut out = Vec::new();
-        let mut writer = ArrowWriter::try_new(
-            &mut out,
-            Arc::clone(&self.stored),
-            Some(self.properties.clone()),
-        )?;
+        let properties = if order.len() < SMALL_FILE_ROWS {
+            &self.small_properties
+        } else {
+            &self.properties
+        };
+        let mut writer =
+            ArrowWriter::try_new(&mut out, Arc::clone(&self.stored), Some(properties.clone()))?;
         for rows in order.chunks(GATHER_ROWS) {
             writer.write(&to_stored(&gather.rows(&self.schema, rows)?)?)?;
         }
@@ -1195,6 +1253,7 @@ mod tests {
             Piece {
                 batch: batches[1].clone(),
                 rows: Some(picked.clone().into()),
+                compact: false,
             },
         ];
         let schema = logs_schema();
@@ -1231,6 +1290,51 @@ mod tests {
         let expected: Vec<(u32, u32)> = oracle.iter().map(|k| (k.4, k.5)).collect();
         assert_eq!(order, expected);
         assert_eq!(range.rows, 250);
+    }
+
+    /// Small copies are joined as they arrive, in a binary counter: few pieces, rows in arrival
+    /// order, the byte count exact; shared pieces and large ones are left alone.
+    #[test]
+    fn small_pieces_are_joined_in_arrival_order() {
+        use logoscope_ingest::{LogBatchBuilder, LogRow};
+        let one = |line: u64| {
+            let mut builder = LogBatchBuilder::new();
+            let row = LogRow {
+                source: "t.log",
+                line,
+                ..LogRow::default()
+            };
+            builder.append(&row, std::iter::empty()).unwrap();
+            Piece::whole(builder.finish().unwrap())
+        };
+        let mut pieces = Vec::new();
+        let mut counted = 0;
+        for line in 0..100 {
+            let piece = one(line);
+            counted += piece.batch.get_array_memory_size();
+            pieces.push(piece);
+            let (dropped, added) = coalesce_small_pieces(&mut pieces).unwrap();
+            counted = counted + added - dropped;
+        }
+        // 100 = 64 + 32 + 4.
+        let sizes: Vec<usize> = pieces.iter().map(Piece::len).collect();
+        assert_eq!(sizes, [64, 32, 4]);
+        let actual: usize = pieces.iter().map(|p| p.batch.get_array_memory_size()).sum();
+        assert_eq!(counted, actual);
+        let index = logs_schema().index_of(col::LINE).unwrap();
+        let lines: Vec<u64> = pieces
+            .iter()
+            .flat_map(|p| {
+                let c = p.batch.column(index).as_primitive::<UInt64Type>();
+                c.values().to_vec()
+            })
+            .collect();
+        assert_eq!(lines, (0..100).collect::<Vec<u64>>());
+        // A slice shares its batch: never joined.
+        let (head, tail) = pieces.pop().unwrap().split_at(2);
+        pieces.extend([head, tail]);
+        assert_eq!(coalesce_small_pieces(&mut pieces).unwrap(), (0, 0));
+        assert_eq!(pieces.len(), 4);
     }
 
     #[test]

@@ -108,13 +108,16 @@ async fn local_directory_round_trip() {
             path.starts_with(&format!("dt={dt}/hour={hour}/part-")),
             "{path}"
         );
-        assert!(path.ends_with(".zstd.parquet"), "{path}");
         let (batches, metadata) = read_local(&root, path);
         let file_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         rows_read += file_rows;
         assert_eq!(metadata.file_metadata().num_rows() as usize, file_rows);
+        // zstd from 64 rows on; smaller files are stored uncompressed, and named so.
+        let zstd = file_rows >= 64;
+        assert_eq!(path.ends_with(".zstd.parquet"), zstd, "{path}");
+        assert!(path.ends_with(".parquet"), "{path}");
 
-        // zstd, dictionary-encoded `service`, statistics present.
+        // Dictionary-encoded `service`, statistics present.
         let row_group = metadata.row_group(0);
         let service_idx = row_group
             .columns()
@@ -122,7 +125,11 @@ async fn local_directory_round_trip() {
             .position(|c| c.column_path().string() == "service")
             .unwrap();
         let service = row_group.column(service_idx);
-        assert!(matches!(service.compression(), Compression::ZSTD(_)));
+        if zstd {
+            assert!(matches!(service.compression(), Compression::ZSTD(_)));
+        } else {
+            assert_eq!(service.compression(), Compression::UNCOMPRESSED);
+        }
         assert!(
             service.encodings().any(|e| e == Encoding::RLE_DICTIONARY),
             "service is dictionary encoded"
@@ -587,24 +594,32 @@ async fn background_files_all_land_in_one_commit() {
 
 #[tokio::test]
 async fn idle_partitions_are_written_before_commit() {
-    async fn files_per_hour(idle_flush_rows: usize) -> BTreeMap<String, usize> {
-        let location = format!("memory://idle-{idle_flush_rows}-{}", std::process::id());
+    async fn files_per_hour(
+        idle_flush_rows: usize,
+        idle_flush_min_rows: usize,
+        later: usize,
+    ) -> BTreeMap<String, usize> {
+        let location = format!(
+            "memory://idle-{idle_flush_rows}-{idle_flush_min_rows}-{later}-{}",
+            std::process::id()
+        );
         let archive = Archive::open(&location).await.unwrap();
         let options = ArchiveOptions {
             idle_flush_rows,
+            idle_flush_min_rows,
             ..ArchiveOptions::default()
         };
         let mut writer = archive.writer(options).await.unwrap();
         writer.write(batch(&rows(T0, 100, 1, 0))).await.unwrap();
-        // Log time moves on: hour 06 gets no row while 60 go to hour 07.
+        // Log time moves on: hour 06 gets no row while `later` go to hour 07.
         writer
-            .write(batch(&rows(T0 + HOUR, 60, 1, 0)))
+            .write(batch(&rows(T0 + HOUR, later, 1, 0)))
             .await
             .unwrap();
         // A late row for hour 06.
         writer.write(batch(&rows(T0 + 10, 1, 1, 0))).await.unwrap();
         let summary = writer.commit(&catalog(&[])).await.unwrap();
-        assert_eq!(summary.rows, 161);
+        assert_eq!(summary.rows, 101 + later as u64);
         let mut per_hour = BTreeMap::new();
         for (_, hour) in files(&Archive::open(&location).await.unwrap()).into_values() {
             *per_hour.entry(hour).or_insert(0) += 1;
@@ -615,14 +630,24 @@ async fn idle_partitions_are_written_before_commit() {
         list.iter().map(|(h, n)| ((*h).to_owned(), *n)).collect()
     };
     assert_eq!(
-        files_per_hour(50).await,
+        files_per_hour(50, 0, 60).await,
         hours(&[("06", 2), ("07", 1)]),
         "hour 06 was written when it went idle; its late row got a file of its own"
     );
     assert_eq!(
-        files_per_hour(0).await,
+        files_per_hour(0, 0, 60).await,
         hours(&[("06", 1), ("07", 1)]),
         "without idle flushing, everything waits for the commit"
+    );
+    assert_eq!(
+        files_per_hour(50, 1000, 60).await,
+        hours(&[("06", 1), ("07", 1)]),
+        "a small hour waits longer: its late row joins it"
+    );
+    assert_eq!(
+        files_per_hour(50, 1000, 400).await,
+        hours(&[("06", 2), ("07", 1)]),
+        "idle eight times as long, a small hour is written too"
     );
 }
 
