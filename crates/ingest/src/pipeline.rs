@@ -57,7 +57,8 @@ pub struct IngestOptions {
     pub max_json_lines: u32,
     /// Rows per batch. 8192.
     pub batch_rows: usize,
-    /// A batch is also cut once it holds this much text. 64 MiB.
+    /// A batch is also cut once it holds this much text. 8 MiB: with the batches queued
+    /// for the writer, this bounds memory when entries are large.
     pub batch_bytes: usize,
     /// Entries per chunk handed from the parse thread. 1024.
     pub chunk_rows: usize,
@@ -88,7 +89,7 @@ impl Default for IngestOptions {
             max_entry_bytes: 1 << 20,
             max_json_lines: 10_000,
             batch_rows: 8192,
-            batch_bytes: 64 << 20,
+            batch_bytes: 8 << 20,
             chunk_rows: 1024,
             chunk_bytes: 1 << 20,
             queue_chunks: 32,

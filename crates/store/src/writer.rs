@@ -49,6 +49,14 @@ const MAX_COMMIT_ATTEMPTS: u32 = 16;
 /// of the data is this big, not the whole file.
 const GATHER_ROWS: usize = 32 * 1024;
 
+/// Arrow bytes gathered at a time (fewer rows than [`GATHER_ROWS`] when rows are wide): with
+/// [`ROW_GROUP_BYTES`], bounds an encode's working memory whatever the rows hold.
+const GATHER_BYTES: usize = 32 << 20;
+
+/// A row group is closed once the Parquet writer holds this much for it (else it closes at
+/// [`ArchiveOptions::row_group_rows`]).
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
 /// Files with fewer rows are not compressed. The Parquet writer sets up a zstd compressor and
 /// decompressor for every column of every file, which on a file of a few rows (an hour with
 /// little traffic, out-of-order input spread over many hours) costs more than the file's
@@ -57,7 +65,8 @@ const SMALL_FILE_ROWS: usize = 64;
 
 /// Tuning for an [`ArchiveWriter`]. Memory use is bounded by `max_buffered_rows` /
 /// `max_buffered_bytes` (rows buffered plus rows being sorted and encoded), plus per encode in
-/// flight one sorted slice of 32 Ki rows and the compressed file; never by input size.
+/// flight one sorted slice of 32 Ki rows or 32 MiB, a row group of 64 MiB at most and the
+/// compressed file; never by input size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveOptions {
     /// Rows per Parquet file at most; a partition that reaches it has a file written out.
@@ -88,7 +97,7 @@ pub struct ArchiveOptions {
 }
 
 impl Default for ArchiveOptions {
-    /// 1 M rows per file and held, 256 MiB held, partitions idle for 32,768 rows written out
+    /// 1 M rows per file and held, 128 MiB held, partitions idle for 32,768 rows written out
     /// (idle for 262,144 rows when they hold fewer than 1,024),
     /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
     /// level 2 (on the generated corpus both faster and smaller than level 3).
@@ -97,7 +106,7 @@ impl Default for ArchiveOptions {
         Self {
             target_file_rows: 1_000_000,
             max_buffered_rows: 1_000_000,
-            max_buffered_bytes: 256 << 20,
+            max_buffered_bytes: 128 << 20,
             idle_flush_rows: 32 * 1024,
             idle_flush_min_rows: 1024,
             max_concurrent_encodes: cores.clamp(2, 8),
@@ -760,8 +769,16 @@ impl Encoder {
         };
         let mut writer =
             ArrowWriter::try_new(&mut out, Arc::clone(&self.stored), Some(properties.clone()))?;
-        for rows in order.chunks(GATHER_ROWS) {
+        let bytes: usize = pieces
+            .iter()
+            .map(|p| p.batch.get_array_memory_size() / p.batch.num_rows().max(1) * p.len())
+            .sum();
+        let per_row = (bytes / order.len().max(1)).max(1);
+        for rows in order.chunks((GATHER_BYTES / per_row).clamp(1, GATHER_ROWS)) {
             writer.write(&to_stored(&gather.rows(&self.schema, rows)?)?)?;
+            if writer.memory_size() > ROW_GROUP_BYTES {
+                writer.flush()?;
+            }
         }
         writer.close()?;
         Ok((out, range.stats()))
