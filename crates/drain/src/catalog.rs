@@ -245,6 +245,8 @@ struct PersistedRef<'a> {
     version: u32,
     config: &'a DrainConfig,
     templates: &'a [TemplateInfo],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    overflow: &'a [TemplateId],
 }
 
 #[derive(Deserialize)]
@@ -252,6 +254,8 @@ struct Persisted {
     version: u32,
     config: DrainConfig,
     templates: Vec<TemplateInfo>,
+    #[serde(default)]
+    overflow: Vec<TemplateId>,
 }
 
 const FORMAT_VERSION: u32 = 1;
@@ -282,6 +286,9 @@ pub struct TemplateCatalog {
     /// `NONE`. Overflow clusters are in no leaf: they take only what
     /// [`DrainConfig::max_templates`] sends them.
     overflow: Vec<u32>,
+    /// Ids of the overflow templates, saved with the catalog: which template is an overflow
+    /// one is decided when it is issued, never by its text (learning can reach `<*> <*>` too).
+    overflow_ids: Vec<TemplateId>,
     /// Messages sent to an overflow template.
     overflowed: u64,
 }
@@ -425,6 +432,7 @@ impl TemplateCatalog {
             memo: ShapeMemo::default(),
             tick: 0,
             overflow: Vec::new(),
+            overflow_ids: Vec::new(),
             overflowed: 0,
         }
     }
@@ -497,11 +505,18 @@ impl TemplateCatalog {
                 )
             })
             .or_else(|| {
+                // Real templates first; the overflow one covers every message of its length.
                 let all = (0..self.clusters.len() as u32).filter(|&c| {
-                    let c = &self.clusters[c as usize];
-                    c.alive && c.tokens.len() == hashes.len()
+                    let cl = &self.clusters[c as usize];
+                    cl.alive && cl.tokens.len() == hashes.len() && !self.is_overflow(c)
                 });
                 self.first_covering(message, all, &scan)
+            })
+            .or_else(|| {
+                self.overflow
+                    .get(hashes.len())
+                    .copied()
+                    .filter(|&c| c != NONE)
             })?;
         self.push_params(ci, &scan, params);
         Some(self.infos[self.clusters[ci as usize].info as usize].id)
@@ -560,6 +575,7 @@ impl TemplateCatalog {
             version: FORMAT_VERSION,
             config: &self.config,
             templates: &self.infos,
+            overflow: &self.overflow_ids,
         };
         // Plain data with string keys: serialisation cannot fail.
         serde_json::to_string(&p).unwrap_or_default()
@@ -598,6 +614,12 @@ impl TemplateCatalog {
                 )));
             }
         }
+        if let Some(id) = p.overflow.iter().find(|id| !cat.by_id.contains_key(id)) {
+            return Err(DrainError::InvalidCatalog(format!(
+                "unknown overflow template {id}"
+            )));
+        }
+        cat.overflow_ids = p.overflow;
         if cat.break_cycles() {
             return Err(DrainError::InvalidCatalog(
                 "parent_id links form a cycle".into(),
@@ -648,6 +670,11 @@ impl TemplateCatalog {
                 }
             }
         }
+        for &id in &other.overflow_ids {
+            if !self.overflow_ids.contains(&id) {
+                self.overflow_ids.push(id);
+            }
+        }
         self.break_cycles();
         self.rebuild();
     }
@@ -689,8 +716,11 @@ impl TemplateCatalog {
     /// A new template for the message, or its overflow template once the
     /// catalog holds [`DrainConfig::max_templates`].
     fn create_or_overflow(&mut self, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
-        if self.infos.len() < self.config.max_templates {
-            return self.create(message, scan, ts);
+        // A full catalog still lists or revives a template with the message's exact text:
+        // neither adds an entry.
+        let full = self.infos.len() >= self.config.max_templates;
+        if let Some(found) = self.create(message, scan, ts, !full) {
+            return found;
         }
         self.overflowed += 1;
         let n = scan.hashes.len();
@@ -729,11 +759,23 @@ impl TemplateCatalog {
         (ci, is_new)
     }
 
+    /// Makes cluster `ci` the overflow cluster of `n` tokens (recording its id for
+    /// persistence).
     fn set_overflow(&mut self, n: usize, ci: u32) {
         if self.overflow.len() <= n {
             self.overflow.resize(n + 1, NONE);
         }
         self.overflow[n] = ci;
+        let id = self.infos[self.clusters[ci as usize].info as usize].id;
+        if !self.overflow_ids.contains(&id) {
+            self.overflow_ids.push(id);
+        }
+    }
+
+    /// Whether cluster `ci` is an overflow cluster (in no leaf).
+    fn is_overflow(&self, ci: u32) -> bool {
+        let n = self.clusters[ci as usize].tokens.len();
+        self.overflow.get(n) == Some(&ci)
     }
 
     /// Takes cluster `ci` out of every leaf (it stays live).
@@ -744,7 +786,16 @@ impl TemplateCatalog {
         }
     }
 
-    fn create(&mut self, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
+    /// A template for the message as it is: a live one with its text (listed in its leaf), a
+    /// retired one revived, or a new one when `allow_new`; `None` when that would be new and
+    /// `allow_new` is false.
+    fn create(
+        &mut self,
+        message: &str,
+        scan: &Scan,
+        ts: Option<i64>,
+        allow_new: bool,
+    ) -> Option<(u32, bool)> {
         let mut text = String::with_capacity(message.len());
         let mut spans = Vec::with_capacity(scan.tokens.len());
         for i in 0..scan.tokens.len() {
@@ -776,12 +827,12 @@ impl TemplateCatalog {
                 // overflow, a full leaf, or too many wildcards to pass the
                 // threshold): list it here too rather than issue a duplicate.
                 // An overflow template stays out of the leaves.
-                if self.overflow.get(scan.hashes.len()) != Some(&live) {
+                if !self.is_overflow(live) {
                     let leaf = self.leaf_path(&scan.hashes, &has_digit);
                     self.attach(live, leaf);
                 }
                 self.touch(idx, ts);
-                return (live, false);
+                return Some((live, false));
             }
             // Generalised away earlier, now seen again as is: it lives again.
             self.infos[idx as usize].parent_id = None;
@@ -789,14 +840,17 @@ impl TemplateCatalog {
             let leaf = self.leaf_path(&scan.hashes, &has_digit);
             self.attach(ci, leaf);
             self.touch(idx, ts);
-            return (ci, false);
+            return Some((ci, false));
+        }
+        if !allow_new {
+            return None;
         }
         let idx = self.push_info(id, text);
         let ci = self.new_cluster(idx, scan.hashes.clone(), kinds, spans);
         let leaf = self.leaf_path(&scan.hashes, &has_digit);
         self.attach(ci, leaf);
         self.touch(idx, ts);
-        (ci, true)
+        Some((ci, true))
     }
 
     fn generalise(&mut self, ci: u32, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
@@ -993,9 +1047,11 @@ impl TemplateCatalog {
         self.clusters[ci as usize].vars = Vec::new();
         self.clusters[ci as usize].open = Vec::new();
         self.clusters[ci as usize].spans = Vec::new();
+        let into_overflow = self.is_overflow(into);
         for leaf in leaves {
             let list = &mut self.nodes[leaf as usize].clusters;
-            if list.contains(&into) {
+            // An overflow cluster stays out of the leaves.
+            if into_overflow || list.contains(&into) {
                 list.retain(|&c| c != ci);
             } else {
                 for c in list.iter_mut() {
@@ -1385,7 +1441,7 @@ impl TemplateCatalog {
                 })
                 .collect();
             let ci = self.new_cluster(idx as u32, hashes.clone(), kinds, spans);
-            if self.infos[idx].template == overflow_text(hashes.len()) {
+            if self.overflow_ids.contains(&self.infos[idx].id) {
                 self.set_overflow(hashes.len(), ci);
                 continue;
             }

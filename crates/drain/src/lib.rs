@@ -183,7 +183,12 @@
 //! [`DrainConfig::max_templates`] templates (default 100,000); after that a
 //! message that would start a template gets the *overflow template* of its
 //! token count (`<*> <*> … <*>`, one space apart), which is in no leaf, so
-//! it never takes a message a real template could. Generalisation goes on.
+//! it never takes a message a real template could. Generalisation goes on,
+//! and a message whose exact text is a known template still gets it. Which
+//! templates are overflow ones is saved with the catalog (never inferred
+//! from the text: learning can reach `<*> <*>` too). The recency of use is
+//! not saved: in a loaded catalog, a leaf over the bound lists its most
+//! recently created templates.
 //!
 //! **Steady state.** Which template takes a message depends only on its
 //! masked tokens and on the tree and templates, not on counts. The catalog

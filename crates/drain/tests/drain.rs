@@ -440,6 +440,62 @@ fn a_full_leaf_lets_go_of_its_least_recently_used_template() {
     assert_eq!(add(&mut capped, m), add(&mut open, m));
 }
 
+/// A template learnt as all `<*>` is an ordinary template: it is not taken
+/// for an overflow one, before or after a reload.
+#[test]
+fn a_learnt_all_wildcard_template_survives_a_reload() {
+    let mut cat = TemplateCatalog::new(DrainConfig::default());
+    add(&mut cat, "1 2");
+    let (w, _) = add(&mut cat, "1.2.3.4 5.6.7.8");
+    assert_eq!(template(&cat, w), "<*> <*>");
+    let mut loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    let got = add(&mut loaded, "7 8");
+    assert_eq!(got, add(&mut cat, "7 8"));
+    assert_eq!(got.0, w);
+    assert_eq!(loaded.to_json(), cat.to_json());
+}
+
+/// A full catalog still gives a message the template with its exact text,
+/// even one its leaf let go of; only a message that would need a new
+/// template overflows.
+#[test]
+fn a_full_catalog_still_finds_exact_templates() {
+    let mut cat = TemplateCatalog::new(DrainConfig {
+        max_leaf_templates: 1,
+        max_templates: 2,
+        ..DrainConfig::default()
+    });
+    let (a, _) = add(&mut cat, "job alpha beta gamma one");
+    add(&mut cat, "job delta epsilon zeta two");
+    assert_eq!(add(&mut cat, "job alpha beta gamma one").0, a);
+    assert_eq!(cat.overflowed(), 0);
+    let (o, _) = add(&mut cat, "job eta theta iota three");
+    assert_eq!(template(&cat, o), "<*> <*> <*> <*> <*>");
+    assert_eq!(cat.overflowed(), 1);
+}
+
+/// When learning reaches the overflow template's text, the overflow
+/// template stays out of the tree: it never takes a message that a real
+/// template (here, revived) could take, live or after a reload.
+#[test]
+fn generalising_into_the_overflow_template_keeps_it_out_of_the_tree() {
+    let mut cat = TemplateCatalog::new(DrainConfig {
+        max_templates: 1,
+        ..DrainConfig::default()
+    });
+    let (n, _) = add(&mut cat, "1 2");
+    let (o, _) = add(&mut cat, "x y");
+    assert_eq!(template(&cat, o), "<*> <*>");
+    // `<NUM> <NUM>` meets `<IP> <IP>`: generalised, it is the overflow text.
+    assert_eq!(add(&mut cat, "1.2.3.4 5.6.7.8").0, o);
+    assert_eq!(cat.get(n).unwrap().parent_id, Some(o));
+    let mut loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    for c in [&mut cat, &mut loaded] {
+        assert_eq!(add(c, "3 4").0, n, "revived, not overflowed");
+        assert_eq!(add(c, "a b").0, o);
+    }
+}
+
 /// Once the catalog holds `max_templates`, a message that fits no template
 /// gets the overflow template of its word count; known templates still
 /// match and generalise, and the overflow template survives persistence

@@ -606,6 +606,12 @@ impl ArchiveWriter {
             usize::try_from(buffer.bytes as u128 * rows as u128 / buffer.rows as u128)
                 .unwrap_or(buffer.bytes)
         };
+        // What is left was counted by an estimate (bytes apportioned by rows): joining pieces
+        // needs each piece's exact count. (Today what is left is at most one cut piece, which
+        // is not compact anyway; this keeps the rule when that changes.)
+        for piece in &mut kept {
+            piece.compact = false;
+        }
         buffer.pieces = kept;
         buffer.rows -= rows;
         buffer.bytes -= bytes;
