@@ -18,7 +18,26 @@ use clap::Parser;
 
 use crate::args::{Cli, Command, EvalCommand};
 
+/// glibc's allocator gives threads that allocate at once their own arenas (up to 8 per core)
+/// and keeps what is freed in each for reuse there: ingest's encodes run on pool threads, so
+/// peak RSS grew with freed memory no thread reused (measured on wide entries: 590–741 MB).
+/// Four arenas, and buffers of 4 MiB and more always from `mmap` (returned to the system when
+/// freed), keep RSS near the live memory (443–465 MB there; the generated corpus 211–250 MB
+/// instead of 254–265 MB) at unchanged speed on time-ordered input.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_allocator() {
+    // SAFETY: `mallopt` only sets allocator parameters; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_allocator() {}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

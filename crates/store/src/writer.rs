@@ -55,7 +55,7 @@ const GATHER_BYTES: usize = 32 << 20;
 
 /// A row group is closed once the Parquet writer holds this much for it (else it closes at
 /// [`ArchiveOptions::row_group_rows`]).
-const ROW_GROUP_BYTES: usize = 64 << 20;
+const ROW_GROUP_BYTES: usize = 32 << 20;
 
 /// Files with fewer rows are not compressed. The Parquet writer sets up a zstd compressor and
 /// decompressor for every column of every file, which on a file of a few rows (an hour with
@@ -65,7 +65,7 @@ const SMALL_FILE_ROWS: usize = 64;
 
 /// Tuning for an [`ArchiveWriter`]. Memory use is bounded by `max_buffered_rows` /
 /// `max_buffered_bytes` (rows buffered plus rows being sorted and encoded), plus per encode in
-/// flight one sorted slice of 32 Ki rows or 32 MiB, a row group of 64 MiB at most and the
+/// flight one sorted slice of 32 Ki rows or 32 MiB, a row group of 32 MiB at most and the
 /// compressed file; never by input size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveOptions {
@@ -731,9 +731,14 @@ impl ArchiveWriter {
 /// Pieces below this many rows are joined into larger ones as they arrive.
 const COALESCE_ROWS: usize = 256;
 
+/// Small pieces that together hold at most this many rows are always joined: an hour that gets
+/// a row now and then is one piece (one set of arrays) until it has this many.
+const JOIN_ALWAYS_ROWS: usize = 64;
+
 /// Joins the last two pieces of a partition while both are small copies and the earlier one is
-/// no larger than the later (a binary counter: a partition holds O(log n) small pieces and each
-/// row is copied O(log n) times). Out-of-order input sends a row or two per batch to each of
+/// no larger than the later, or both together hold at most [`JOIN_ALWAYS_ROWS`] (a binary
+/// counter above that: a partition holds O(log n) small pieces and each row is copied O(log n)
+/// times, plus at most 64 times while its piece is that small). Out-of-order input sends a row or two per batch to each of
 /// many hours; each such piece carries the fixed cost of its arrays (some KB), which would
 /// otherwise fill the byte bound with overhead and end in many tiny files. Returns the bytes of
 /// the pieces joined and of the pieces they became. Arrival order is kept.
@@ -742,7 +747,7 @@ fn coalesce_small_pieces(pieces: &mut Vec<Piece>) -> Result<(usize, usize), Stor
     while let [.., a, b] = pieces.as_slice()
         && a.compact
         && b.compact
-        && a.len() <= b.len()
+        && (a.len() <= b.len() || a.len() + b.len() <= JOIN_ALWAYS_ROWS)
         && b.len() < COALESCE_ROWS
     {
         let joined = arrow::compute::concat_batches(&a.batch.schema(), [&a.batch, &b.batch])?;
@@ -1332,16 +1337,17 @@ mod tests {
         };
         let mut pieces = Vec::new();
         let mut counted = 0;
-        for line in 0..100 {
+        for line in 0..300 {
             let piece = one(line);
             counted += piece.batch.get_array_memory_size();
             pieces.push(piece);
             let (dropped, added) = coalesce_small_pieces(&mut pieces).unwrap();
             counted = counted + added - dropped;
         }
-        // 100 = 64 + 32 + 4.
+        // A piece grows alone to 64 rows; two of 64 make 128, two of 128 make 256 (no piece of
+        // 256 rows or more is joined again): 300 = 256 + 44.
         let sizes: Vec<usize> = pieces.iter().map(Piece::len).collect();
-        assert_eq!(sizes, [64, 32, 4]);
+        assert_eq!(sizes, [256, 44]);
         let actual: usize = pieces.iter().map(|p| p.batch.get_array_memory_size()).sum();
         assert_eq!(counted, actual);
         let index = logs_schema().index_of(col::LINE).unwrap();
@@ -1352,12 +1358,12 @@ mod tests {
                 c.values().to_vec()
             })
             .collect();
-        assert_eq!(lines, (0..100).collect::<Vec<u64>>());
+        assert_eq!(lines, (0..300).collect::<Vec<u64>>());
         // A slice shares its batch: never joined.
         let (head, tail) = pieces.pop().unwrap().split_at(2);
         pieces.extend([head, tail]);
         assert_eq!(coalesce_small_pieces(&mut pieces).unwrap(), (0, 0));
-        assert_eq!(pieces.len(), 4);
+        assert_eq!(pieces.len(), 3);
     }
 
     #[test]
