@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::util::{bin, count_rows, data, ok, run, s, sql_int, stderr};
+use crate::util::{bin, count_rows, data, ingest, ok, run, s, sql_int, stderr};
 
 #[test]
 fn help_explains_every_command() {
@@ -310,14 +310,8 @@ fn ids_in_text_and_repeated_keys() {
     );
     std::fs::write(&input, text).unwrap();
     let store = dir.path().join("archive");
-    ok(&[
-        "ingest",
-        s(&input),
-        "--to",
-        s(&store),
-        "--progress",
-        "never",
-    ]);
+    let out = ingest(&input, &store);
+    assert!(out.status.success(), "{}", stderr(&out));
     let out = ok(&[
         "sql",
         "--store",
