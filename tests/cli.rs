@@ -385,7 +385,7 @@ fn a_full_catalog_overflows_without_losing_text() {
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("the template catalog is full (--max-templates 5)"),
+        err.contains("the template catalog is full (--max-templates 5,"),
         "{err}"
     );
     let raw = ok(&[
@@ -418,6 +418,65 @@ fn a_full_catalog_overflows_without_losing_text() {
     };
     assert_eq!(rows_on("t.template = '<*> <*> <*> <*>'"), said);
     assert_eq!(rows_on("true"), 40);
+}
+
+/// Long messages that never repeat: the tokens past the bound are one `<*>`,
+/// `--max-catalog-bytes` fills the catalog however few templates it holds,
+/// and every row still reads back exactly.
+#[test]
+fn long_unique_messages_fill_the_catalog_by_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.log");
+    let mut text = String::new();
+    for i in 0..30u32 {
+        let words: Vec<String> = (0..400u32)
+            .map(|k| {
+                let n = (i * 7919 + k * 104_729) % 1_000_003;
+                // Letters only: digits would be values, not words.
+                n.to_string()
+                    .bytes()
+                    .map(|d| char::from(d - b'0' + b'a'))
+                    .collect()
+            })
+            .collect();
+        text.push_str(&format!(
+            "2026-03-02T10:00:{i:02}Z INFO {}\n",
+            words.join(" ")
+        ));
+    }
+    std::fs::write(&input, &text).unwrap();
+    let store = dir.path().join("archive");
+    let out = run(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+        "--max-catalog-bytes",
+        "40000",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--max-catalog-bytes 40000): "), "{err}");
+    let raw = ok(&[
+        "sql",
+        "--store",
+        s(&store),
+        "--format",
+        "csv",
+        "SELECT raw FROM logs ORDER BY line",
+    ]);
+    let raw: Vec<&str> = raw.lines().skip(1).collect();
+    assert_eq!(raw, text.lines().collect::<Vec<_>>());
+    // Each template holds 257 tokens (about 12.2 KB counted): four pass
+    // 40,000 bytes, and the rest share the overflow template of 257 tokens.
+    let longest = sql_int(
+        s(&store),
+        "SELECT max(length(template) - length(replace(template, ' ', '')) + 1) AS n FROM templates",
+    );
+    assert_eq!(longest, 257);
+    assert_eq!(sql_int(s(&store), "SELECT count(*) AS n FROM templates"), 5);
 }
 
 #[test]
@@ -762,6 +821,29 @@ fn stdout_full_or_closed() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
     assert_eq!(count_rows(s(&store)), 2);
+}
+
+/// A bound of 0 is a usage error naming the flag, before anything is read or created.
+#[test]
+fn zero_bounds_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("archive");
+    for flag in [
+        "--max-entry-bytes",
+        "--max-buffered-rows",
+        "--max-templates",
+        "--max-catalog-bytes",
+    ] {
+        let input = data("samples/app.log");
+        let out = run(&["ingest", s(&input), "--to", s(&store), flag, "0"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("must be at least 1"),
+            "{err}"
+        );
+    }
+    assert!(!store.exists());
 }
 
 /// Reading commands create nothing: a mistyped archive location is an error naming it.

@@ -133,15 +133,19 @@ pub(crate) struct IngestArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) host: Option<String>,
     /// Largest entry kept whole, in bytes; longer entries are cut and flagged `truncated`.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bound, default_value_t = 1 << 20)]
     pub(crate) max_entry_bytes: usize,
     /// Rows the archive writer holds in memory, buffered or being encoded (bounds memory).
-    #[arg(long, value_name = "ROWS", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "ROWS", value_parser = crate::config::parse_bound, default_value_t = 1_000_000)]
     pub(crate) max_buffered_rows: usize,
     /// Most templates in the archive's catalog (bounds memory); past it, a message that fits no
     /// template gets the overflow template of its word count (`<*> <*> … <*>`).
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    #[arg(long, value_name = "N", value_parser = crate::config::parse_bound, default_value_t = 100_000)]
     pub(crate) max_templates: usize,
+    /// Most bytes of templates in the catalog (text, plus 160 bytes each and 40 per word; bounds
+    /// memory on long messages that never repeat); past it, as past --max-templates.
+    #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bound, default_value_t = 64 << 20)]
+    pub(crate) max_catalog_bytes: usize,
     /// Extra mask applied before the built-in ones: matches of REGEX become `<NAME>` (repeatable).
     ///
     /// Masks belong to the archive: they are stored with its template catalog

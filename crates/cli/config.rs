@@ -60,6 +60,15 @@ pub(crate) fn parse_mask(s: &str) -> Result<MaskRule, String> {
     Ok(MaskRule::new(name, regex))
 }
 
+/// Parses a bound (a count or a size in bytes): a whole number of at least 1.
+pub(crate) fn parse_bound(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a whole number: {e}")),
+    }
+}
+
 /// File masks first, then flags, in the order given.
 pub(crate) fn masks(file: &ConfigFile, flags: &[MaskRule]) -> Vec<MaskRule> {
     file.mask

@@ -72,6 +72,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
             None => config::new_catalog(masks)?,
         };
         catalog.set_max_templates(a.max_templates);
+        catalog.set_max_catalog_bytes(a.max_catalog_bytes);
         let ids_before: HashSet<u64> = catalog.templates().map(|t| t.id).collect();
         let mut writer = archive
             .writer(ArchiveOptions {
@@ -149,9 +150,11 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         flagged.report(stats.errors, &a.to);
         if catalog.overflowed() > 0 {
             crate::stderr_line(format_args!(
-                "logoscope: warning: the template catalog is full (--max-templates {}): {} entries \
-                 that fit no template got an overflow template (<*> <*> …); nothing is lost, their words are its params",
+                "logoscope: warning: the template catalog is full (--max-templates {}, \
+                 --max-catalog-bytes {}): {} entries that fit no template got an overflow template \
+                 (<*> <*> …); nothing is lost, their words are its params",
                 a.max_templates,
+                a.max_catalog_bytes,
                 catalog.overflowed()
             ));
         }

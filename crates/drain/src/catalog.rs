@@ -59,6 +59,30 @@ pub struct DrainConfig {
     /// generalise. Bounds the catalog's memory on input that never repeats.
     /// Values below 1 act as 1.
     pub max_templates: usize,
+    /// Most bytes the catalog's templates take, counted as their text plus
+    /// 160 bytes each and 40 per token (about what they hold in memory). Past it the catalog is full as at `max_templates`.
+    /// Bounds its memory on messages that never repeat and are long.
+    /// Values below 1 act as 1.
+    pub max_catalog_bytes: usize,
+    /// Most tokens a message is split into: the rest of a longer message
+    /// (to its last non-whitespace byte) becomes one `<*>`, as the lines
+    /// after a multi-line message's first do. Bounds the size of a template
+    /// (and the work per message) whatever the length of the messages.
+    /// Values below 1 act as 1.
+    pub max_tokens: usize,
+}
+
+/// Bytes counted for each template against [`DrainConfig::max_catalog_bytes`],
+/// besides its text.
+const TEMPLATE_COST: usize = 160;
+/// Bytes counted for each token of a template against
+/// [`DrainConfig::max_catalog_bytes`] (its hash, kind, span and hole).
+const TOKEN_COST: usize = 40;
+
+/// What a template counts against [`DrainConfig::max_catalog_bytes`].
+fn template_cost(template: &str) -> usize {
+    let tokens = template.split_ascii_whitespace().count();
+    template.len() + TEMPLATE_COST + TOKEN_COST * tokens
 }
 
 /// A user mask: every match of `regex` in a message becomes the placeholder
@@ -121,6 +145,8 @@ impl Default for DrainConfig {
             extra_masks: Vec::new(),
             max_leaf_templates: 256,
             max_templates: 100_000,
+            max_catalog_bytes: 64 << 20,
+            max_tokens: 256,
         }
     }
 }
@@ -131,6 +157,8 @@ impl DrainConfig {
         self.max_children = self.max_children.max(1);
         self.max_leaf_templates = self.max_leaf_templates.max(1);
         self.max_templates = self.max_templates.max(1);
+        self.max_catalog_bytes = self.max_catalog_bytes.max(1);
+        self.max_tokens = self.max_tokens.max(1);
         self.similarity = if self.similarity.is_finite() {
             self.similarity.clamp(0.0, 1.0)
         } else {
@@ -291,6 +319,8 @@ pub struct TemplateCatalog {
     overflow_ids: Vec<TemplateId>,
     /// Messages sent to an overflow template.
     overflowed: u64,
+    /// What the templates count against [`DrainConfig::max_catalog_bytes`].
+    bytes: usize,
 }
 
 /// Slots of the [`ShapeMemo`] (a power of two).
@@ -434,6 +464,7 @@ impl TemplateCatalog {
             overflow: Vec::new(),
             overflow_ids: Vec::new(),
             overflowed: 0,
+            bytes: 0,
         }
     }
 
@@ -446,6 +477,24 @@ impl TemplateCatalog {
     /// from now on; templates already issued stay.
     pub fn set_max_templates(&mut self, max: usize) {
         self.config.max_templates = max.max(1);
+    }
+
+    /// Sets [`DrainConfig::max_catalog_bytes`] (at least 1) for what is
+    /// added from now on; templates already issued stay.
+    pub fn set_max_catalog_bytes(&mut self, max: usize) {
+        self.config.max_catalog_bytes = max.max(1);
+    }
+
+    /// What the templates count against [`DrainConfig::max_catalog_bytes`].
+    pub fn template_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether the catalog is full: it holds
+    /// [`DrainConfig::max_templates`] templates or
+    /// [`DrainConfig::max_catalog_bytes`] bytes of them.
+    pub fn is_full(&self) -> bool {
+        self.infos.len() >= self.config.max_templates || self.bytes >= self.config.max_catalog_bytes
     }
 
     /// Messages this catalog sent to an overflow template since it was
@@ -469,7 +518,7 @@ impl TemplateCatalog {
     ) -> Matched {
         params.clear();
         let mut scan = std::mem::take(&mut self.scan);
-        scan_message_with(message, &mut scan, &self.masks);
+        scan_message_with(message, &mut scan, &self.masks, self.config.max_tokens);
         let key = ShapeMemo::key(&scan.hashes, &scan.vars);
         let (ci, is_new) = match self.memo.get(key) {
             Some(ci) if self.covers(ci, message, &scan) => {
@@ -493,7 +542,7 @@ impl TemplateCatalog {
     pub fn find(&self, message: &str, params: &mut Vec<Range<usize>>) -> Option<TemplateId> {
         params.clear();
         let mut scan = Scan::default();
-        scan_message_with(message, &mut scan, &self.masks);
+        scan_message_with(message, &mut scan, &self.masks, self.config.max_tokens);
         let hashes = &scan.hashes;
         let ci = self
             .leaf_for(hashes)
@@ -714,11 +763,11 @@ impl TemplateCatalog {
     }
 
     /// A new template for the message, or its overflow template once the
-    /// catalog holds [`DrainConfig::max_templates`].
+    /// catalog is full (see [`TemplateCatalog::is_full`]).
     fn create_or_overflow(&mut self, message: &str, scan: &Scan, ts: Option<i64>) -> (u32, bool) {
         // A full catalog still lists or revives a template with the message's exact text:
         // neither adds an entry.
-        let full = self.infos.len() >= self.config.max_templates;
+        let full = self.is_full();
         if let Some(found) = self.create(message, scan, ts, !full) {
             return found;
         }
@@ -1066,6 +1115,7 @@ impl TemplateCatalog {
 
     fn push_info(&mut self, id: TemplateId, template: String) -> u32 {
         let idx = self.infos.len() as u32;
+        self.bytes += template_cost(&template);
         self.holes.push(placeholder_spans(&template));
         self.infos.push(TemplateInfo {
             id,
@@ -1408,6 +1458,7 @@ impl TemplateCatalog {
     /// clusters were first created (the earliest id resolving to each).
     fn rebuild(&mut self) {
         self.memo.forget();
+        self.bytes = self.infos.iter().map(|t| template_cost(&t.template)).sum();
         self.clusters.clear();
         self.nodes.clear();
         self.by_len.clear();

@@ -179,8 +179,13 @@
 //! leaf lets go of its least recently used cluster, which stays live in the
 //! catalog (a message with its exact text lists it again, under the same
 //! id). Messages that share few words therefore cost a bounded scan instead
-//! of one that grows with every template. The catalog creates at most
-//! [`DrainConfig::max_templates`] templates (default 100,000); after that a
+//! of one that grows with every template. A message is split into at most
+//! [`DrainConfig::max_tokens`] tokens (default 256): the rest of a longer one
+//! becomes one `<*>`, as a multi-line message's body does, so no template
+//! has more than 257 tokens. The catalog creates at most
+//! [`DrainConfig::max_templates`] templates (default 100,000) and at most
+//! [`DrainConfig::max_catalog_bytes`] of them (default 64 MiB, counted as
+//! their text plus 160 bytes each and 40 per token); after that a
 //! message that would start a template gets the *overflow template* of its
 //! token count (`<*> <*> … <*>`, one space apart), which is in no leaf, so
 //! it never takes a message a real template could. Generalisation goes on,

@@ -313,7 +313,7 @@ impl Masker {
 
 /// Splits `message` into tokens and masks them into `scan` (cleared first).
 pub(crate) fn scan_message(message: &str, scan: &mut Scan) {
-    scan_message_with(message, scan, &[]);
+    scan_message_with(message, scan, &[], usize::MAX);
 }
 
 /// Finds where the user masks match, first rule first; a match that contains
@@ -336,7 +336,17 @@ fn find_extra(message: &str, masks: &[CompiledMask], out: &mut Vec<(usize, usize
 }
 
 /// [`scan_message`] with user masks applied before the built-in recognisers.
-pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[CompiledMask]) {
+///
+/// After `max_tokens` tokens, the rest of the message (to its last
+/// non-whitespace byte) becomes one `<*>`, as the lines after a multi-line
+/// message's first do (see `push_body`): it bounds a template's size by
+/// configuration whatever the length of the messages.
+pub(crate) fn scan_message_with(
+    message: &str,
+    scan: &mut Scan,
+    masks: &[CompiledMask],
+    max_tokens: usize,
+) {
     scan.masked.clear();
     scan.tokens.clear();
     scan.hashes.clear();
@@ -368,6 +378,10 @@ pub(crate) fn scan_message_with(message: &str, scan: &mut Scan, masks: &[Compile
         }
         // The first line has ended (see `push_body`).
         if multiline && !scan.tokens.is_empty() && b[ws_start..i].contains(&b'\n') {
+            push_body(scan, message, i);
+            break;
+        }
+        if scan.tokens.len() >= max_tokens {
             push_body(scan, message, i);
             break;
         }
@@ -660,7 +674,8 @@ fn request_target(content: &[u8]) -> Option<(usize, usize)> {
 
 /// Ends the scan of a multi-line message: everything from `start` (the first
 /// token after the first line) to the last non-whitespace byte becomes one
-/// `<*>` whose parameter is that text. A stack trace, a goroutine dump or an
+/// `<*>` whose parameter is that text. (The same ends a message at the token
+/// bound: see [`scan_message_with`].) A stack trace, a goroutine dump or an
 /// indented continuation is the detail of the event its first line names;
 /// its length and its frames vary from one occurrence to the next, so as
 /// tokens it would split one event into as many templates as there are trace
@@ -1693,7 +1708,7 @@ mod tests {
 
     fn scan_parts(msg: &str, masks: &[CompiledMask]) -> ScanParts {
         let mut scan = Scan::default();
-        scan_message_with(msg, &mut scan, masks);
+        scan_message_with(msg, &mut scan, masks, usize::MAX);
         (
             scan.masked,
             scan.tokens,
@@ -1955,7 +1970,7 @@ break""#,
         let masks = ticket_and_word(r"zz\w*|a b");
         let mut scan = Scan::default();
         let msg = "see T-12/T-3 x.zzTop 10.0.0.1 a b";
-        scan_message_with(msg, &mut scan, &masks);
+        scan_message_with(msg, &mut scan, &masks, usize::MAX);
         let masked: Vec<&str> = (0..scan.tokens.len())
             .map(|i| scan.masked_token(i))
             .collect();
@@ -1968,7 +1983,7 @@ break""#,
         let params: Vec<&str> = scan.params.iter().map(|r| &msg[r.clone()]).collect();
         assert_eq!(params, ["T-12", "T-3", "zzTop", "10.0.0.1"]);
         // Without masks the hot path is the plain scanner.
-        scan_message_with(msg, &mut scan, &[]);
+        scan_message_with(msg, &mut scan, &[], usize::MAX);
         assert_eq!(scan.masked_token(1), "T-<NUM>/T-<NUM>");
     }
 

@@ -369,6 +369,8 @@ fn config_survives_persistence() {
         extra_masks: vec![MaskRule::new("TICKET", r"T-\d+")],
         max_leaf_templates: 11,
         max_templates: 13,
+        max_catalog_bytes: 17,
+        max_tokens: 19,
     };
     let cat = TemplateCatalog::new(cfg.clone());
     let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
@@ -380,6 +382,8 @@ fn config_survives_persistence() {
         max_children: 0,
         max_leaf_templates: 0,
         max_templates: 0,
+        max_catalog_bytes: 0,
+        max_tokens: 0,
         ..cfg
     });
     let c = odd.config();
@@ -389,9 +393,11 @@ fn config_survives_persistence() {
             c.similarity,
             c.max_children,
             c.max_leaf_templates,
-            c.max_templates
+            c.max_templates,
+            c.max_catalog_bytes,
+            c.max_tokens
         ),
-        (3, 0.7, 1, 1, 1)
+        (3, 0.7, 1, 1, 1, 1, 1)
     );
     // A catalog saved before the limits existed loads with the defaults.
     let old =
@@ -536,6 +542,80 @@ fn a_full_catalog_sends_new_messages_to_overflow_templates() {
     loaded.set_max_templates(100);
     let (h, _) = add(&mut loaded, "fork nu xi omicron six");
     assert_eq!(template(&loaded, h), "fork nu xi omicron six");
+}
+
+/// Past `max_tokens`, the rest of a message is one `<*>`: a long message
+/// gives a template of `max_tokens + 1` tokens that renders it back, and
+/// messages that differ only after the bound share it.
+#[test]
+fn long_messages_end_in_one_wildcard() {
+    let cfg = DrainConfig {
+        max_tokens: 4,
+        ..DrainConfig::default()
+    };
+    let mut cat = TemplateCatalog::new(cfg);
+    let (a, params) = add(&mut cat, "copy done for job  alpha beta\tgamma");
+    assert_eq!(template(&cat, a), "copy done for job  <*>");
+    assert_eq!(params, ["alpha beta\tgamma"]);
+    let (b, params) = add(&mut cat, "copy done for job delta");
+    assert_eq!((b, params), (a, vec!["delta".to_owned()]));
+    // The default bound: 300 distinct words give 257 tokens.
+    let mut cat = TemplateCatalog::default();
+    let words: Vec<String> = (0..300)
+        .map(|i| {
+            format!(
+                "w{}x",
+                char::from(b'a' + (i % 26) as u8)
+                    .to_string()
+                    .repeat(1 + i / 26)
+            )
+        })
+        .collect();
+    let msg = words.join(" ");
+    let (id, params) = add(&mut cat, &msg);
+    let t = template(&cat, id).to_owned();
+    assert_eq!(t.split(' ').count(), 257, "{t}");
+    assert_eq!(params, [words[256..].join(" ")]);
+    let refs: Vec<&str> = params.iter().map(String::as_str).collect();
+    assert_eq!(render(&t, &refs), msg);
+    // Loaded, the catalog scans the same way.
+    let mut loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    assert_eq!(add(&mut loaded, &msg).0, id);
+}
+
+/// `max_catalog_bytes` fills the catalog as `max_templates` does: past it,
+/// new messages get overflow templates; the count survives persistence and
+/// raising the bound lets new templates in again.
+#[test]
+fn the_byte_bound_fills_the_catalog() {
+    let cfg = DrainConfig {
+        max_catalog_bytes: 700,
+        ..DrainConfig::default()
+    };
+    let mut cat = TemplateCatalog::new(cfg);
+    let msgs = [
+        "job alpha beta gamma one",
+        "sync delta epsilon zeta two",
+        "copy eta theta iota three",
+        "move kappa lambda mu four",
+    ];
+    let ids: Vec<TemplateId> = msgs.iter().map(|m| add(&mut cat, m).0).collect();
+    // Each counts its text, 160 bytes and 40 per token: 24 + 160 + 200 = 384
+    // bytes for the first; the second passes 700 and fills the catalog; the
+    // overflow template (19 bytes of text, 5 tokens) counts too.
+    assert_eq!(template(&cat, ids[0]), msgs[0]);
+    assert_eq!(template(&cat, ids[1]), msgs[1]);
+    assert!(cat.is_full());
+    assert_eq!(cat.template_bytes(), 384 + 387 + 379);
+    assert_eq!(template(&cat, ids[2]), "<*> <*> <*> <*> <*>");
+    assert_eq!(ids[3], ids[2]);
+    assert_eq!(cat.overflowed(), 2);
+    let mut loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();
+    assert_eq!(loaded.template_bytes(), cat.template_bytes());
+    assert_eq!(add(&mut loaded, "fork nu xi omicron five").0, ids[2]);
+    loaded.set_max_catalog_bytes(1 << 20);
+    let (id, _) = add(&mut loaded, "fork nu xi omicron six");
+    assert_eq!(template(&loaded, id), "fork nu xi omicron six");
 }
 
 #[test]

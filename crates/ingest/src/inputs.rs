@@ -14,7 +14,8 @@
 //! * an existing directory — every regular file below it, recursively, in
 //!   byte-wise sorted order of file name within each directory (depth first).
 //!   Files and directories whose name starts with `.` are skipped, symlinked
-//!   directories are not followed (symlinked files are taken), and special
+//!   directories are not followed (symlinked files are taken; a link whose
+//!   target is missing is an error naming it), and special
 //!   files (sockets, FIFOs, devices) are skipped. Files found this way are not
 //!   opened here; one that cannot be read becomes a per-input failure in the
 //!   pipeline rather than stopping the whole run. A subdirectory that cannot
@@ -213,8 +214,11 @@ fn walk_dir(dir: &Path, found: &mut Expansion) {
             found.inputs.push(InputSpec::File(path));
         } else if kind.is_symlink() {
             // Follow symlinked files only: a symlinked directory could loop.
-            if fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                found.inputs.push(InputSpec::File(path));
+            // A link whose target cannot be reached is an input not read.
+            match fs::metadata(&path) {
+                Ok(m) if m.is_file() => found.inputs.push(InputSpec::File(path)),
+                Ok(_) => {}
+                Err(source) => found.errors.push(IngestError::Unreadable { path, source }),
             }
         }
     }

@@ -554,6 +554,62 @@ fn bad_bytes_are_kept_and_flagged() {
     assert_eq!(stats.errors, 4);
 }
 
+/// JSON nested deeper than the parser follows (128) is kept whole and
+/// flagged; one level less is parsed.
+#[test]
+fn json_nested_too_deep_is_kept_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = |n: usize| {
+        format!(
+            "{{\"msg\":\"deep\",\"a\":{}1{}}}",
+            "[".repeat(n),
+            "]".repeat(n)
+        )
+    };
+    let text = format!("{}\n{}\n", nested(127), nested(128));
+    let p = write(dir.path(), "deep.log", text.as_bytes());
+    let (rows, stats) = ingest(vec![InputSpec::File(p)], opts());
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].error, None);
+    assert_eq!(rows[0].message, "deep");
+    assert_eq!(rows[1].error.as_deref(), Some("malformed_json"));
+    assert_eq!(rows[1].raw, nested(128));
+    assert_eq!(stats.errors, 1);
+}
+
+/// A UTF-8 byte-order mark opening a file is not text: the first entry
+/// gets its time, level and format as the same line without one does, in a
+/// plain file and in a JSON one. One later in the input stays text.
+#[test]
+fn a_byte_order_mark_opening_an_input_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(
+        dir.path(),
+        "plain.log",
+        b"\xef\xbb\xbf2024-01-01T00:00:00Z WARN first\n2024-01-01T00:00:00Z WARN first\n\xef\xbb\xbfx\n",
+    );
+    let json = write(
+        dir.path(),
+        "json.log",
+        b"\xef\xbb\xbf{\"time\":\"2024-01-01T00:00:01Z\",\"level\":\"error\",\"msg\":\"boom\"}\n",
+    );
+    let (rows, stats) = ingest(vec![InputSpec::File(plain), InputSpec::File(json)], opts());
+    assert_eq!(stats.errors, 0);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].raw, "2024-01-01T00:00:00Z WARN first");
+    assert_eq!(
+        (rows[0].ts, rows[0].level.as_deref(), rows[0].template_id),
+        (rows[1].ts, Some("WARN"), rows[1].template_id)
+    );
+    assert!(rows[0].ts.is_some());
+    assert_eq!(rows[2].raw, "\u{feff}x");
+    assert_eq!(
+        (rows[3].level.as_deref(), rows[3].message.as_str()),
+        (Some("ERROR"), "boom")
+    );
+    assert!(rows[3].ts.is_some());
+}
+
 /// Framing end to end: rows, flags and `raw` (rebuilt from residuals, and
 /// stored whole) for the entries framing has to get right.
 #[test]
@@ -687,6 +743,14 @@ fn expansion_rules() {
     let err = expand_inputs(std::slice::from_ref(&nomatch)).unwrap_err();
     assert!(matches!(err, IngestError::NoMatch { .. }));
     assert!(err.to_string().contains("*.nothing"));
+
+    // A link whose target is gone is an error naming it; the rest is taken.
+    std::os::unix::fs::symlink(d.join("gone.log"), d.join("sub/broken.log")).unwrap();
+    let found = logoscope_ingest::inputs::expand(&[d.to_string_lossy().into_owned()]);
+    assert_eq!(found.inputs.len(), 5);
+    assert_eq!(found.errors.len(), 1);
+    let err = found.errors[0].to_string();
+    assert!(err.contains("broken.log"), "{err}");
 }
 
 #[test]
