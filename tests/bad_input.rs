@@ -184,7 +184,11 @@ fn a_directory_where_a_file_is_expected() {
     let out = run(&["ingest", s(&input), "--to", s(&file), "--progress", "never"]);
     no_panic(&out);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not-a-dir"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not-a-dir") && err.contains("it exists and is not a directory"),
+        "{err}"
+    );
 }
 
 #[test]

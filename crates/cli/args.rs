@@ -138,8 +138,9 @@ pub(crate) struct IngestArgs {
     /// Rows the archive writer holds in memory, buffered or being encoded (bounds memory).
     #[arg(long, value_name = "ROWS", value_parser = crate::config::parse_bound, default_value_t = 1_000_000)]
     pub(crate) max_buffered_rows: usize,
-    /// Most templates in the archive's catalog (bounds memory); past it, a message that fits no
-    /// template gets the overflow template of its word count (`<*> <*> … <*>`).
+    /// Most templates in the archive's catalog (bounds memory); once full, the catalog learns
+    /// nothing new and a message that fits no template as it is gets the overflow template of
+    /// its token count (`<*> <*> … <*>`).
     #[arg(long, value_name = "N", value_parser = crate::config::parse_bound, default_value_t = 100_000)]
     pub(crate) max_templates: usize,
     /// Most bytes of templates in the catalog (text, plus 160 bytes each and 40 per word; bounds

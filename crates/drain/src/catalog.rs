@@ -53,21 +53,23 @@ pub struct DrainConfig {
     /// exact text lists it again). Bounds the work per message on logs whose
     /// messages share few words. Values below 1 act as 1.
     pub max_leaf_templates: usize,
-    /// Most templates the catalog creates. Once it holds this many, a
-    /// message that fits no template gets the overflow template of its token
-    /// count (`<*> <*> … <*>`) instead of a new one; templates still
-    /// generalise. Bounds the catalog's memory on input that never repeats.
-    /// Values below 1 act as 1.
+    /// Most templates the catalog holds (retired ones included). Once it
+    /// holds this many it is *full*: a message that fits no template as it
+    /// is gets the overflow template of its token count (`<*> <*> … <*>`)
+    /// instead of a new or generalised one. Bounds the catalog's memory on
+    /// input that never repeats. Values below 1 act as 1.
     pub max_templates: usize,
-    /// Most bytes the catalog's templates take, counted as their text plus
-    /// 160 bytes each and 40 per token (about what they hold in memory). Past it the catalog is full as at `max_templates`.
-    /// Bounds its memory on messages that never repeat and are long.
+    /// Most bytes the catalog's templates take (retired ones included),
+    /// counted as their text plus 160 bytes each and 40 per
+    /// whitespace-separated word (about what they hold in memory). Past it
+    /// the catalog is full, as at `max_templates`. Bounds its memory on
+    /// messages that never repeat and are long.
     /// Values below 1 act as 1.
     pub max_catalog_bytes: usize,
     /// Most tokens a message is split into: the rest of a longer message
     /// (to its last non-whitespace byte) becomes one `<*>`, as the lines
-    /// after a multi-line message's first do. Bounds the size of a template
-    /// (and the work per message) whatever the length of the messages.
+    /// after a multi-line message's first do. Bounds the number of tokens of
+    /// a template whatever the length of the messages.
     /// Values below 1 act as 1.
     pub max_tokens: usize,
 }
@@ -755,6 +757,10 @@ impl TemplateCatalog {
         if let Some(p) = self.settled_conflict(ci, scan)
             && !self.has_rival(self.leaf_for(hashes).unwrap_or(NONE), ci, p, scan.hashes[p])
         {
+            return self.create_or_overflow(message, scan, ts);
+        }
+        // A full catalog learns no new text: generalising would add one.
+        if self.is_full() {
             return self.create_or_overflow(message, scan, ts);
         }
         let (target, is_new) = self.generalise(ci, message, scan, ts);

@@ -185,11 +185,15 @@
 //! has more than 257 tokens. The catalog creates at most
 //! [`DrainConfig::max_templates`] templates (default 100,000) and at most
 //! [`DrainConfig::max_catalog_bytes`] of them (default 64 MiB, counted as
-//! their text plus 160 bytes each and 40 per token); after that a
+//! their text plus 160 bytes each and 40 per word); after that a
 //! message that would start a template gets the *overflow template* of its
 //! token count (`<*> <*> … <*>`, one space apart), which is in no leaf, so
-//! it never takes a message a real template could. Generalisation goes on,
-//! and a message whose exact text is a known template still gets it. Which
+//! it never takes a message a real template could. A full catalog learns no
+//! new text: a message that fits a template as it is still gets it, and so
+//! does one whose exact text is a known template, but one that would
+//! generalise a template gets the overflow template instead (generalising
+//! adds a template text too). A catalog loaded already over a bound is full
+//! at once. Which
 //! templates are overflow ones is saved with the catalog (never inferred
 //! from the text: learning can reach `<*> <*>` too). The recency of use is
 //! not saved: in a loaded catalog, a leaf over the bound lists its most

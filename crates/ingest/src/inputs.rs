@@ -162,7 +162,11 @@ fn expand_glob(pattern: &str, found: &mut Expansion) {
         match fs::metadata(&p) {
             Ok(m) if m.is_dir() => walk_dir(&p, found),
             Ok(m) if m.is_file() => found.inputs.push(InputSpec::File(p)),
-            _ => {}
+            Ok(_) => {}
+            // A match that cannot be reached (a link whose target is gone).
+            Err(source) => found
+                .errors
+                .push(IngestError::Unreadable { path: p, source }),
         }
     }
     if found.inputs.len() == inputs_before && found.errors.len() == errors_before {

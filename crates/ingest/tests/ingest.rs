@@ -751,6 +751,11 @@ fn expansion_rules() {
     assert_eq!(found.errors.len(), 1);
     let err = found.errors[0].to_string();
     assert!(err.contains("broken.log"), "{err}");
+    // So is a glob's match, not "matches nothing".
+    let pattern = format!("{}/sub/b*.log", d.display());
+    let err = expand_inputs(&[pattern]).unwrap_err();
+    assert!(matches!(err, IngestError::Unreadable { .. }), "{err}");
+    assert!(err.to_string().contains("broken.log"), "{err}");
 }
 
 #[test]

@@ -120,6 +120,13 @@ fn local_location(
     mode: Mode,
 ) -> Result<Location, StoreError> {
     match mode {
+        // Something other than a directory is there: say so, not "File exists".
+        Mode::Create if std::fs::metadata(path).is_ok_and(|m| !m.is_dir()) => {
+            return Err(StoreError::InvalidLocation {
+                location: path.display().to_string(),
+                reason: "it exists and is not a directory".into(),
+            });
+        }
         Mode::Create => std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
             path: path.display().to_string(),
             source,
