@@ -1,6 +1,7 @@
 //! The CLI end to end: generate, ingest (files, dirs, globs, stdin, compressed), sql.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::Stdio;
 
 use crate::util::{bin, count_rows, data, ingest, ok, run, s, sql_int, stderr};
@@ -348,6 +349,27 @@ fn ids_in_text_and_repeated_keys() {
     assert_eq!(rows[3]["fields"], r#"{"a":"2"}"#);
 }
 
+/// Writes `text` to `input`, ingests it into `store` with `flags` (a bound
+/// the input fills), checks every row reads back exactly, and returns stderr.
+fn ingest_full_catalog(input: &Path, text: &str, store: &Path, flags: &[&str]) -> String {
+    std::fs::write(input, text).unwrap();
+    let mut args = vec!["ingest", s(input), "--to", s(store), "--progress", "never"];
+    args.extend_from_slice(flags);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let raw = ok(&[
+        "sql",
+        "--store",
+        s(store),
+        "--format",
+        "csv",
+        "SELECT raw FROM logs ORDER BY line",
+    ]);
+    let raw: Vec<&str> = raw.lines().skip(1).collect();
+    assert_eq!(raw, text.lines().collect::<Vec<_>>());
+    stderr(&out)
+}
+
 /// A full catalog (`--max-templates`) sends messages that fit no template
 /// to an overflow template per word count; every row still reads back
 /// exactly, and stderr says what happened.
@@ -370,34 +392,12 @@ fn a_full_catalog_overflows_without_losing_text() {
             "x".repeat(i + 1)
         ));
     }
-    std::fs::write(&input, &text).unwrap();
     let store = dir.path().join("archive");
-    let out = run(&[
-        "ingest",
-        s(&input),
-        "--to",
-        s(&store),
-        "--progress",
-        "never",
-        "--max-templates",
-        "5",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = ingest_full_catalog(&input, &text, &store, &["--max-templates", "5"]);
     assert!(
         err.contains("the template catalog is full (--max-templates 5,"),
         "{err}"
     );
-    let raw = ok(&[
-        "sql",
-        "--store",
-        s(&store),
-        "--format",
-        "csv",
-        "SELECT raw FROM logs ORDER BY line",
-    ]);
-    let raw: Vec<&str> = raw.lines().skip(1).collect();
-    assert_eq!(raw, text.lines().collect::<Vec<_>>());
     // The count on stderr is the overflow template's rows; every row has a
     // template.
     let said: i64 = err
@@ -444,31 +444,9 @@ fn long_unique_messages_fill_the_catalog_by_bytes() {
             words.join(" ")
         ));
     }
-    std::fs::write(&input, &text).unwrap();
     let store = dir.path().join("archive");
-    let out = run(&[
-        "ingest",
-        s(&input),
-        "--to",
-        s(&store),
-        "--progress",
-        "never",
-        "--max-catalog-bytes",
-        "40000",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
+    let err = ingest_full_catalog(&input, &text, &store, &["--max-catalog-bytes", "40000"]);
     assert!(err.contains("--max-catalog-bytes 40000): "), "{err}");
-    let raw = ok(&[
-        "sql",
-        "--store",
-        s(&store),
-        "--format",
-        "csv",
-        "SELECT raw FROM logs ORDER BY line",
-    ]);
-    let raw: Vec<&str> = raw.lines().skip(1).collect();
-    assert_eq!(raw, text.lines().collect::<Vec<_>>());
     // Each template holds 257 tokens (about 12.2 KB counted): four pass
     // 40,000 bytes, and the rest share the overflow template of 257 tokens.
     let longest = sql_int(
