@@ -182,7 +182,7 @@
 //! of one that grows with every template. A message is split into at most
 //! [`DrainConfig::max_tokens`] tokens (default 256): the rest of a longer one
 //! becomes one `<*>`, as a multi-line message's body does, so no template
-//! has more than 257 tokens. The catalog creates at most
+//! has more than 257 tokens. The catalog holds at most
 //! [`DrainConfig::max_templates`] templates (default 100,000) and at most
 //! [`DrainConfig::max_catalog_bytes`] of them (default 64 MiB, counted as
 //! their text plus 160 bytes each and 40 per word); after that a
@@ -193,11 +193,10 @@
 //! does one whose exact text is a known template, but one that would
 //! generalise a template gets the overflow template instead (generalising
 //! adds a template text too). A catalog loaded already over a bound is full
-//! at once. Which
-//! templates are overflow ones is saved with the catalog (never inferred
-//! from the text: learning can reach `<*> <*>` too). The recency of use is
-//! not saved: in a loaded catalog, a leaf over the bound lists its most
-//! recently created templates.
+//! at once. Which templates are overflow ones is saved with the catalog
+//! (never inferred from the text: learning can reach `<*> <*>` too). The
+//! recency of use is not saved: in a loaded catalog, a leaf over the bound
+//! lists its most recently created templates.
 //!
 //! **Steady state.** Which template takes a message depends only on its
 //! masked tokens and on the tree and templates, not on counts. The catalog

@@ -339,8 +339,8 @@ fn find_extra(message: &str, masks: &[CompiledMask], out: &mut Vec<(usize, usize
 ///
 /// After `max_tokens` tokens, the rest of the message (to its last
 /// non-whitespace byte) becomes one `<*>`, as the lines after a multi-line
-/// message's first do (see `push_body`): it bounds a template's size by
-/// configuration whatever the length of the messages.
+/// message's first do (see `push_body`): it bounds a template's number of
+/// tokens by configuration whatever the length of the messages.
 pub(crate) fn scan_message_with(
     message: &str,
     scan: &mut Scan,
