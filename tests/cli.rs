@@ -605,6 +605,36 @@ fn masks_and_drop_keys_shape_templates() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // So are drop_keys: an ingest without the config file builds the same shapes...
+    ok(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&tuned),
+        "--progress",
+        "never",
+    ]);
+    assert_eq!(
+        sql_int(s(&tuned), "SELECT count(*) AS n FROM templates"),
+        1,
+        "the archive's drop_keys were not kept"
+    );
+    // ...and other keys are refused, naming the archive's.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, "drop_keys = [\"user\"]\n").unwrap();
+    let out = run(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&tuned),
+        "--config",
+        s(&other),
+        "--progress",
+        "never",
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("drop_keys [request_id]"), "{err}");
     // A bad regex or config file is a clear error.
     let out = run(&[
         "ingest",
@@ -822,6 +852,45 @@ fn zero_bounds_are_usage_errors() {
         );
     }
     assert!(!store.exists());
+}
+
+/// `--service` and `--host` name something: an empty value is a usage error.
+#[test]
+fn empty_service_or_host_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("archive");
+    let input = data("samples/app.log");
+    for flag in ["--service", "--host"] {
+        let out = run(&["ingest", s(&input), "--to", s(&store), flag, ""]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains(flag), "{err}");
+    }
+    assert!(!store.exists());
+}
+
+/// `logoscope ingest .` run twice in a directory holding the default archive
+/// does not read the archive's own files back in as logs.
+#[test]
+fn ingesting_the_directory_holding_the_archive_skips_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = data("samples/app.log");
+    std::fs::copy(&app, dir.path().join("app.log")).unwrap();
+    let store = dir.path().join("logoscope-data");
+    let mut rows = Vec::new();
+    for _ in 0..2 {
+        let out = bin()
+            .args(["ingest", ".", "--progress", "never"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        rows.push(count_rows(s(&store)));
+    }
+    assert!(rows[0] > 0);
+    assert_eq!(rows[1], 2 * rows[0], "the archive was read as input");
+    let sources = sql_int(s(&store), "SELECT count(DISTINCT source) AS n FROM logs");
+    assert_eq!(sources, 1);
 }
 
 /// Reading commands create nothing: a mistyped archive location is an error naming it.

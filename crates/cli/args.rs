@@ -119,7 +119,7 @@ pub(crate) enum EvalFormat {
 pub(crate) struct IngestArgs {
     /// Files, globs, directories (read recursively, hidden entries skipped), FIFOs, or `-` for stdin.
     #[arg(required = true, value_name = "PATH")]
-    pub(crate) paths: Vec<String>,
+    pub(crate) paths: Vec<std::ffi::OsString>,
     /// Archive location: a path, file://, s3://bucket/prefix or memory://.
     #[arg(long, short = 't', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE")]
     pub(crate) to: String,
@@ -127,10 +127,10 @@ pub(crate) struct IngestArgs {
     #[arg(long = "time-key", value_name = "KEY")]
     pub(crate) time_keys: Vec<String>,
     /// Service name for every entry; overrides the service an entry names itself.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) service: Option<String>,
     /// Host name for every entry; overrides the host an entry names itself.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub(crate) host: Option<String>,
     /// Largest entry kept whole, in bytes; longer entries are cut and flagged `truncated`.
     #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bound, default_value_t = 1 << 20)]

@@ -78,13 +78,43 @@ pub(crate) fn masks(file: &ConfigFile, flags: &[MaskRule]) -> Vec<MaskRule> {
         .collect()
 }
 
-/// A fresh catalog with the default configuration plus `masks`; bad masks are an error.
-pub(crate) fn new_catalog(masks: Vec<MaskRule>) -> anyhow::Result<TemplateCatalog> {
+/// A fresh catalog with the default configuration plus `masks` and `drop_keys`; bad masks are
+/// an error.
+pub(crate) fn new_catalog(
+    masks: Vec<MaskRule>,
+    drop_keys: Vec<String>,
+) -> anyhow::Result<TemplateCatalog> {
     let config = DrainConfig {
         extra_masks: masks,
+        shape_drop_keys: drop_keys,
         ..DrainConfig::default()
     };
-    TemplateCatalog::try_new(config).context("invalid --mask")
+    TemplateCatalog::try_new(config).context("invalid mask (from --mask or the --config file)")
+}
+
+/// `drop_keys` are a property of an archive's catalog, as masks are: shapes built without a key
+/// would not match those built with it. An existing catalog keeps its keys (the config file may
+/// leave them out); asking for a different set is an error.
+pub(crate) fn check_drop_keys(
+    catalog: &TemplateCatalog,
+    drop_keys: &[String],
+    location: &str,
+) -> anyhow::Result<()> {
+    let sorted = |keys: &[String]| {
+        let mut keys = keys.to_vec();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let have = sorted(&catalog.config().shape_drop_keys);
+    if !drop_keys.is_empty() && have != sorted(drop_keys) {
+        bail!(
+            "the archive at {location} builds template shapes with drop_keys [{}]; drop_keys cannot \
+             change on an existing archive (ingest into a new location, or give the same keys)",
+            have.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Masks are a property of an archive's catalog: templates learnt with one set
@@ -139,15 +169,32 @@ mod tests {
     }
 
     #[test]
+    fn drop_keys_are_checked_against_an_existing_catalog() {
+        let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let catalog = new_catalog(Vec::new(), keys(&["user", "req"])).unwrap();
+        assert_eq!(catalog.config().shape_drop_keys, keys(&["user", "req"]));
+        // None given keeps the archive's; the same set in any order is fine.
+        assert!(check_drop_keys(&catalog, &[], "x").is_ok());
+        assert!(check_drop_keys(&catalog, &keys(&["req", "user"]), "x").is_ok());
+        let err = check_drop_keys(&catalog, &keys(&["user"]), "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("drop_keys [req, user]"), "{err}");
+        // They survive the catalog's round trip through storage.
+        let loaded = TemplateCatalog::from_json(&catalog.to_json()).unwrap();
+        assert_eq!(loaded.config().shape_drop_keys, keys(&["user", "req"]));
+    }
+
+    #[test]
     fn masks_are_checked_against_an_existing_catalog() {
-        let catalog = new_catalog(vec![MaskRule::new("T", "T-[0-9]+")]).unwrap();
+        let catalog = new_catalog(vec![MaskRule::new("T", "T-[0-9]+")], Vec::new()).unwrap();
         assert!(check_masks(&catalog, &[], "x").is_ok());
         assert!(check_masks(&catalog, &[MaskRule::new("T", "T-[0-9]+")], "x").is_ok());
         let err = check_masks(&catalog, &[MaskRule::new("U", "u")], "x")
             .unwrap_err()
             .to_string();
         assert!(err.contains("T=T-[0-9]+"), "{err}");
-        assert!(new_catalog(vec![MaskRule::new("bad name", "x")]).is_err());
-        assert!(new_catalog(vec![MaskRule::new("T", "(")]).is_err());
+        assert!(new_catalog(vec![MaskRule::new("bad name", "x")], Vec::new()).is_err());
+        assert!(new_catalog(vec![MaskRule::new("T", "(")], Vec::new()).is_err());
     }
 }

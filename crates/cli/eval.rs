@@ -113,7 +113,7 @@ struct SynthReport {
 
 pub(crate) fn synth(a: SynthArgs) -> anyhow::Result<ExitCode> {
     // Reject bad masks once, up front.
-    crate::config::new_catalog(a.masks.clone())?;
+    crate::config::new_catalog(a.masks.clone(), Vec::new())?;
     let mut reports = Vec::new();
     if a.logs.is_empty() {
         let dir = tempfile::Builder::new()
@@ -219,7 +219,7 @@ fn score_corpus(log: &Path, truth_file: &Path, a: &SynthArgs) -> anyhow::Result<
     if !log.is_file() {
         bail!("{} is not a file", log.display());
     }
-    let mut catalog: TemplateCatalog = crate::config::new_catalog(a.masks.clone())?;
+    let mut catalog: TemplateCatalog = crate::config::new_catalog(a.masks.clone(), Vec::new())?;
     let mut pipeline = Pipeline::new(
         vec![InputSpec::File(log.to_owned())],
         IngestOptions::default(),

@@ -11,7 +11,7 @@ use arrow_array::types::{Int8Type, Int32Type, UInt64Type};
 use arrow_array::{Array, ArrayAccessor, RecordBatch, StringArray};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logoscope_drain::TemplateCatalog;
-use logoscope_ingest::inputs::expand;
+use logoscope_ingest::inputs::expand_except;
 use logoscope_ingest::schema::col;
 use logoscope_ingest::{IngestOptions, IngestStats, Pipeline};
 use logoscope_store::{Archive, ArchiveOptions};
@@ -26,7 +26,8 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Like ripgrep: a bad argument, or an unreadable directory below one, is reported and
     // everything else is still read.
-    let found = expand(&a.paths);
+    // The archive being written is left out of directory walks (`logoscope ingest .`).
+    let found = expand_except(&a.paths, logoscope_store::local_dir(&a.to).as_deref());
     for e in &found.errors {
         crate::stderr_line(format_args!("logoscope: {e}"));
     }
@@ -38,8 +39,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
 
     let file = ConfigFile::load(a.config.as_deref())?;
     let masks = config::masks(&file, &a.masks);
-    let opts = IngestOptions {
-        drop_keys: file.drop_keys.clone(),
+    let mut opts = IngestOptions {
         time_keys: a.time_keys.clone(),
         service: a.service.clone(),
         host: a.host.clone(),
@@ -67,10 +67,12 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         {
             Some(catalog) => {
                 config::check_masks(&catalog, &masks, &a.to)?;
+                config::check_drop_keys(&catalog, &file.drop_keys, &a.to)?;
                 catalog
             }
-            None => config::new_catalog(masks)?,
+            None => config::new_catalog(masks, file.drop_keys.clone())?,
         };
+        opts.drop_keys = catalog.config().shape_drop_keys.clone();
         catalog.set_max_templates(a.max_templates);
         catalog.set_max_catalog_bytes(a.max_catalog_bytes);
         let ids_before: HashSet<u64> = catalog.templates().map(|t| t.id).collect();

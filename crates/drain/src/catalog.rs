@@ -72,6 +72,11 @@ pub struct DrainConfig {
     /// a template whatever the length of the messages.
     /// Values below 1 act as 1.
     pub max_tokens: usize,
+    /// Field keys left out of structured (JSON, logfmt) template shapes.
+    /// Templating does not read this: the ingest layer does, and keeping it
+    /// here stores it with the catalog, so that every ingest into an archive
+    /// builds shapes the same way, as the masks do.
+    pub shape_drop_keys: Vec<String>,
 }
 
 /// Bytes counted for each template against [`DrainConfig::max_catalog_bytes`],
@@ -149,6 +154,7 @@ impl Default for DrainConfig {
             max_templates: 100_000,
             max_catalog_bytes: 64 << 20,
             max_tokens: 256,
+            shape_drop_keys: Vec::new(),
         }
     }
 }

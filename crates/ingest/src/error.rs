@@ -32,10 +32,21 @@ pub enum IngestError {
         path: PathBuf,
     },
     /// A glob pattern matched no file.
-    #[error("{pattern}: pattern matched no files")]
+    #[error("{pattern}: pattern matched no files{}", match specials {
+        0 => String::new(),
+        n => format!(" but {n} special (FIFO, socket, device), which are read only when named directly"),
+    })]
     NoMatch {
         /// The pattern as given.
         pattern: String,
+        /// Special files (FIFOs, sockets, devices) it matched, which globs leave out.
+        specials: usize,
+    },
+    /// A directory named as an input is the archive being written.
+    #[error("{}: is the archive being written; its files are not read as logs", path.display())]
+    IsArchive {
+        /// The path as given.
+        path: PathBuf,
     },
     /// A glob pattern could not be compiled.
     #[error("{pattern}: invalid glob pattern: {message}")]

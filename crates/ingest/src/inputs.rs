@@ -20,10 +20,15 @@
 //!   opened here; one that cannot be read becomes a per-input failure in the
 //!   pipeline rather than stopping the whole run. A subdirectory that cannot
 //!   be listed is an error naming it, and the rest of the tree is still taken.
-//! * otherwise, if it contains a glob metacharacter (`*`, `?`, `[`) — the
-//!   matches of that pattern in sorted order, shell-style (`*` does not match
-//!   a leading `.`); matching directories are expanded by the directory rule.
-//!   A pattern that matches nothing is an error.
+//!   With [`expand_except`], the archive directory being written is left out
+//!   wherever the walk meets it, and naming it is an error.
+//! * otherwise, if it is UTF-8 and contains a glob metacharacter (`*`, `?`,
+//!   `[`) — the matches of that pattern in sorted order, shell-style (a name
+//!   starting with `.` only under a pattern component starting with a
+//!   literal `.`, `.` and `..` only by themselves, see `shell_visible`);
+//!   matching directories are expanded by the directory rule, matching
+//!   special files are left out. Names that are not UTF-8 are never matched
+//!   (the glob crate skips them). A pattern that matches nothing is an error.
 //! * otherwise — an error naming the path.
 //!
 //! [`expand`] keeps going past errors and returns both what it found and what
@@ -35,11 +40,15 @@
 //! included) and zstd (a frame, `28 b5 2f fd`, or a skippable frame,
 //! `5? 2a 4d 18`, which `pzstd` and seekable-zstd writers put first; skippable
 //! frames are skipped, concatenated frames are all read) are decompressed
-//! whatever the file is called, everything else is read as is. Buffers are
+//! whatever the file is called, everything else is read as is. After the
+//! last gzip member, NUL padding is dropped and other bytes are read as they
+//! are (`GzMembers`). Buffers are
 //! fixed-size ([`READ_BUFFER_BYTES`]), so memory does not grow with the input.
 
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::IngestError;
@@ -79,7 +88,7 @@ pub struct Expansion {
 
 /// Expands command-line arguments into inputs (see the module doc for the
 /// rule), stopping at the first error.
-pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, IngestError> {
+pub fn expand_inputs<S: AsRef<OsStr>>(args: &[S]) -> Result<Vec<InputSpec>, IngestError> {
     let mut found = expand(args);
     if found.errors.is_empty() {
         Ok(found.inputs)
@@ -90,16 +99,39 @@ pub fn expand_inputs(args: &[String]) -> Result<Vec<InputSpec>, IngestError> {
 
 /// Expands command-line arguments into inputs (see the module doc for the
 /// rule), going on past errors: an unreadable subdirectory costs only itself.
-pub fn expand(args: &[String]) -> Expansion {
-    let mut found = Expansion::default();
+pub fn expand<S: AsRef<OsStr>>(args: &[S]) -> Expansion {
+    expand_except(args, None)
+}
+
+/// [`expand`], leaving out the directory `archive` wherever a directory walk
+/// meets it, so that ingesting a directory that holds the archive being
+/// written does not read the archive's own files back in. Naming the archive
+/// directory itself is an error.
+pub fn expand_except<S: AsRef<OsStr>>(args: &[S], archive: Option<&Path>) -> Expansion {
+    let mut walk = Walk {
+        found: Expansion::default(),
+        skip: archive
+            .and_then(|p| fs::metadata(p).ok())
+            .map(|m| (m.dev(), m.ino())),
+    };
     for arg in args {
+        let arg = arg.as_ref();
         if arg == "-" {
-            found.inputs.push(InputSpec::Stdin);
+            walk.found.inputs.push(InputSpec::Stdin);
             continue;
         }
         let path = Path::new(arg);
+        let found = &mut walk.found;
         match fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk_dir(path, &mut found),
+            Ok(meta) if meta.is_dir() => {
+                if walk.skip == Some((meta.dev(), meta.ino())) {
+                    walk.found.errors.push(IngestError::IsArchive {
+                        path: path.to_path_buf(),
+                    });
+                } else {
+                    walk.dir(path);
+                }
+            }
             Ok(meta) if meta.is_file() => match File::open(path) {
                 Ok(_) => found.inputs.push(InputSpec::File(path.to_path_buf())),
                 Err(source) => found.errors.push(IngestError::Unreadable {
@@ -110,119 +142,196 @@ pub fn expand(args: &[String]) -> Expansion {
             // Opening a FIFO here would take the writer's data stream away
             // from the pipeline's open; it is opened once, when it is read.
             Ok(_) => found.inputs.push(InputSpec::File(path.to_path_buf())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound && is_glob(arg) => {
-                expand_glob(arg, &mut found)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                found.errors.push(IngestError::NotFound {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match arg.to_str() {
+                Some(pattern) if is_glob(pattern) => walk.glob(pattern),
+                _ => found.errors.push(IngestError::NotFound {
                     path: path.to_path_buf(),
-                });
-            }
+                }),
+            },
             Err(source) => found.errors.push(IngestError::Unreadable {
                 path: path.to_path_buf(),
                 source,
             }),
         }
     }
-    found
+    walk.found
 }
 
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-fn expand_glob(pattern: &str, found: &mut Expansion) {
-    let options = glob::MatchOptions {
-        require_literal_leading_dot: true,
-        ..glob::MatchOptions::new()
+/// Whether a glob match is one a shell would give: a name starting with `.`
+/// is matched only by a pattern component that starts with a literal `.`,
+/// and `.` or `..` only by themselves.
+///
+/// The glob crate's own `require_literal_leading_dot` panics on a directory
+/// holding a name that is not UTF-8, so matching is done with it off and the
+/// rule applied here. Pattern components line up with the match's from the
+/// front up to the first `**` and from the back after the last one; a
+/// component matched by `**` itself must not start with `.`.
+fn shell_visible(pattern: &str, matched: &Path) -> bool {
+    // Raw components: `Path::iter` would drop the `.` that `.*` can match.
+    let pat: Vec<&[u8]> = pattern
+        .as_bytes()
+        .split(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let got: Vec<&[u8]> = matched
+        .as_os_str()
+        .as_encoded_bytes()
+        .split(|&c| c == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let special = |c: &[u8]| c == b"." || c == b"..";
+    let dot = |c: &[u8]| !special(c) && c.starts_with(b".");
+    let first = pat.iter().position(|c| *c == b"**");
+    let last = pat.iter().rposition(|c| *c == b"**");
+    let (head, tail) = match (first, last) {
+        (Some(f), Some(l)) => (f, pat.len() - l - 1),
+        _ => (pat.len(), 0),
     };
-    let paths = match glob::glob_with(pattern, options) {
-        Ok(paths) => paths,
-        Err(e) => {
-            found.errors.push(IngestError::BadPattern {
-                pattern: pattern.to_owned(),
-                message: e.to_string(),
-            });
-            return;
-        }
+    if got.len() < head + tail {
+        return true;
+    }
+    // `.` and `..` only where the pattern says so (bash's `globskipdots`).
+    let fits = |p: &[u8], g: &[u8]| match special(g) {
+        true => p == g,
+        false => !dot(g) || p.starts_with(b"."),
     };
-    let (inputs_before, errors_before) = (found.inputs.len(), found.errors.len());
-    let mut matched: Vec<PathBuf> = Vec::new();
-    for entry in paths {
-        match entry {
-            Ok(p) => matched.push(p),
-            Err(e) => found.errors.push(IngestError::Unreadable {
-                path: e.path().to_path_buf(),
-                source: e.into(),
-            }),
-        }
-    }
-    matched.sort();
-    for p in matched {
-        match fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk_dir(&p, found),
-            Ok(m) if m.is_file() => found.inputs.push(InputSpec::File(p)),
-            Ok(_) => {}
-            // A match that cannot be reached (a link whose target is gone).
-            Err(source) => found
-                .errors
-                .push(IngestError::Unreadable { path: p, source }),
-        }
-    }
-    if found.inputs.len() == inputs_before && found.errors.len() == errors_before {
-        found.errors.push(IngestError::NoMatch {
-            pattern: pattern.to_owned(),
-        });
-    }
+    let front = pat[..head]
+        .iter()
+        .zip(&got[..head])
+        .all(|(p, g)| fits(p, g));
+    let back = pat[pat.len() - tail..]
+        .iter()
+        .zip(&got[got.len() - tail..])
+        .all(|(p, g)| fits(p, g));
+    let middle = got[head..got.len() - tail]
+        .iter()
+        .all(|g| !dot(g) && !special(g));
+    front && back && (first.is_none() || middle)
 }
 
-fn walk_dir(dir: &Path, found: &mut Expansion) {
-    let unreadable = |source| IngestError::Unreadable {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let listing = match fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(source) => {
-            found.errors.push(unreadable(source));
-            return;
-        }
-    };
-    let mut entries: Vec<fs::DirEntry> = Vec::new();
-    for entry in listing {
-        match entry {
-            Ok(entry) => entries.push(entry),
-            Err(source) => {
-                // The listing broke off; what it gave so far is still taken.
-                found.errors.push(unreadable(source));
-                break;
-            }
-        }
-    }
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        if entry.file_name().as_encoded_bytes().starts_with(b".") {
-            continue;
-        }
-        let path = entry.path();
-        let kind = match entry.file_type() {
-            Ok(kind) => kind,
-            Err(source) => {
-                found.errors.push(IngestError::Unreadable { path, source });
-                continue;
+/// Expansion state: what was found, and the archive directory to leave out.
+struct Walk {
+    found: Expansion,
+    /// Device and inode of the archive directory being written, if local.
+    skip: Option<(u64, u64)>,
+}
+
+impl Walk {
+    fn glob(&mut self, pattern: &str) {
+        let options = glob::MatchOptions {
+            require_literal_leading_dot: false,
+            ..glob::MatchOptions::new()
+        };
+        let paths = match glob::glob_with(pattern, options) {
+            Ok(paths) => paths,
+            Err(e) => {
+                self.found.errors.push(IngestError::BadPattern {
+                    pattern: pattern.to_owned(),
+                    message: e.to_string(),
+                });
+                return;
             }
         };
-        if kind.is_dir() {
-            walk_dir(&path, found);
-        } else if kind.is_file() {
-            found.inputs.push(InputSpec::File(path));
-        } else if kind.is_symlink() {
-            // Follow symlinked files only: a symlinked directory could loop.
-            // A link whose target cannot be reached is an input not read.
-            match fs::metadata(&path) {
-                Ok(m) if m.is_file() => found.inputs.push(InputSpec::File(path)),
+        let (inputs_before, errors_before) = (self.found.inputs.len(), self.found.errors.len());
+        let mut matched: Vec<PathBuf> = Vec::new();
+        let mut specials = 0usize;
+        for entry in paths {
+            match entry {
+                Ok(p) if shell_visible(pattern, &p) => matched.push(p),
                 Ok(_) => {}
-                Err(source) => found.errors.push(IngestError::Unreadable { path, source }),
+                Err(e) => self.found.errors.push(IngestError::Unreadable {
+                    path: e.path().to_path_buf(),
+                    source: e.into(),
+                }),
+            }
+        }
+        matched.sort();
+        for p in matched {
+            match fs::metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    if self.skip != Some((m.dev(), m.ino())) {
+                        self.dir(&p)
+                    }
+                }
+                Ok(m) if m.is_file() => self.found.inputs.push(InputSpec::File(p)),
+                // Special files are taken only when named directly.
+                Ok(_) => specials += 1,
+                // A match that cannot be reached (a link whose target is gone).
+                Err(source) => self
+                    .found
+                    .errors
+                    .push(IngestError::Unreadable { path: p, source }),
+            }
+        }
+        if self.found.inputs.len() == inputs_before && self.found.errors.len() == errors_before {
+            self.found.errors.push(IngestError::NoMatch {
+                pattern: pattern.to_owned(),
+                specials,
+            });
+        }
+    }
+
+    fn dir(&mut self, dir: &Path) {
+        let unreadable = |source| IngestError::Unreadable {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let listing = match fs::read_dir(dir) {
+            Ok(listing) => listing,
+            Err(source) => {
+                self.found.errors.push(unreadable(source));
+                return;
+            }
+        };
+        let mut entries: Vec<fs::DirEntry> = Vec::new();
+        for entry in listing {
+            match entry {
+                Ok(entry) => entries.push(entry),
+                Err(source) => {
+                    // The listing broke off; what it gave so far is still taken.
+                    self.found.errors.push(unreadable(source));
+                    break;
+                }
+            }
+        }
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let path = entry.path();
+            let kind = match entry.file_type() {
+                Ok(kind) => kind,
+                Err(source) => {
+                    self.found
+                        .errors
+                        .push(IngestError::Unreadable { path, source });
+                    continue;
+                }
+            };
+            if kind.is_dir() {
+                let is_archive = self.skip.is_some()
+                    && fs::metadata(&path).is_ok_and(|m| self.skip == Some((m.dev(), m.ino())));
+                if !is_archive {
+                    self.dir(&path);
+                }
+            } else if kind.is_file() {
+                self.found.inputs.push(InputSpec::File(path));
+            } else if kind.is_symlink() {
+                // Follow symlinked files only: a symlinked directory could loop.
+                // A link whose target cannot be reached is an input not read.
+                match fs::metadata(&path) {
+                    Ok(m) if m.is_file() => self.found.inputs.push(InputSpec::File(path)),
+                    Ok(_) => {}
+                    Err(source) => self
+                        .found
+                        .errors
+                        .push(IngestError::Unreadable { path, source }),
+                }
             }
         }
     }
@@ -319,7 +428,7 @@ fn wrap_decoder(
         Compression::None => Box::new(buffered),
         Compression::Gzip => Box::new(BufReader::with_capacity(
             READ_BUFFER_BYTES,
-            flate2::bufread::MultiGzDecoder::new(buffered),
+            GzMembers::new(buffered),
         )),
         Compression::Zstd => {
             let decoder = zstd::stream::read::Decoder::with_buffer(buffered).map_err(|source| {
@@ -331,6 +440,107 @@ fn wrap_decoder(
             Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, decoder))
         }
     })
+}
+
+/// A gzip stream of one or more members, and what follows the last one.
+///
+/// `gzip -d` ignores zero padding after the last member (tape blocks, a file
+/// preallocated and not filled) and warns about anything else there. Here
+/// trailing NUL bytes are dropped too, and any other trailing bytes are read
+/// as they are, not decompressed, so that text appended to a `.gz` file is
+/// not lost; a zero run followed by more bytes is kept. A member that is
+/// corrupt or cut short is a read error, as is a damaged member header.
+struct GzMembers<R: BufRead> {
+    state: Option<Gz<R>>,
+}
+
+enum Gz<R: BufRead> {
+    /// Inside a member.
+    Member(Box<flate2::bufread::GzDecoder<R>>),
+    /// After the last member: `zeros` NUL bytes held back, written out only
+    /// when more bytes follow them (`flush`).
+    Trailing { inner: R, zeros: u64, flush: bool },
+}
+
+impl<R: BufRead> GzMembers<R> {
+    fn new(inner: R) -> Self {
+        GzMembers {
+            state: Some(Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner)))),
+        }
+    }
+}
+
+impl<R: BufRead> Read for GzMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.state.as_mut() {
+                None => return Ok(0),
+                Some(Gz::Member(decoder)) => {
+                    let n = decoder.read(buf)?;
+                    if n > 0 {
+                        return Ok(n);
+                    }
+                    let Some(Gz::Member(decoder)) = self.state.take() else {
+                        unreachable!("matched a member above")
+                    };
+                    let mut inner = decoder.into_inner();
+                    let head = inner.fill_buf()?;
+                    self.state = match head {
+                        [] => None,
+                        // A lone 0x1f at the end of the buffer is taken for a
+                        // member; the decoder reports it if it is not one.
+                        [0x1f, 0x8b, ..] | [0x1f] => {
+                            Some(Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner))))
+                        }
+                        _ => Some(Gz::Trailing {
+                            inner,
+                            zeros: 0,
+                            flush: false,
+                        }),
+                    };
+                }
+                Some(Gz::Trailing {
+                    inner,
+                    zeros,
+                    flush,
+                }) => {
+                    if *flush {
+                        if *zeros == 0 {
+                            *flush = false;
+                            continue;
+                        }
+                        let n = buf.len().min(usize::try_from(*zeros).unwrap_or(usize::MAX));
+                        buf[..n].fill(0);
+                        *zeros -= n as u64;
+                        return Ok(n);
+                    }
+                    let head = inner.fill_buf()?;
+                    if head.is_empty() {
+                        // Only padding was left.
+                        self.state = None;
+                        return Ok(0);
+                    }
+                    let run = head.iter().take_while(|&&b| b == 0).count();
+                    if run > 0 {
+                        *zeros += run as u64;
+                        inner.consume(run);
+                        continue;
+                    }
+                    if *zeros > 0 {
+                        *flush = true;
+                        continue;
+                    }
+                    let text = memchr::memchr(0, head).unwrap_or(head.len()).min(buf.len());
+                    buf[..text].copy_from_slice(&head[..text]);
+                    inner.consume(text);
+                    return Ok(text);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +582,42 @@ mod tests {
         }
         assert_eq!(sniff_compression(&bytes), Compression::Zstd);
         assert_eq!(decode_all(bytes), text);
+    }
+
+    fn gzip(text: &str) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// What follows the last gzip member: zero padding is dropped, other
+    /// bytes are read as they are, and further members are decompressed.
+    #[test]
+    fn gzip_trailing_bytes() {
+        let text = lines(3000);
+        let with = |tail: &[u8]| {
+            let mut bytes = gzip(&text);
+            bytes.extend_from_slice(tail);
+            bytes
+        };
+        assert_eq!(decode_all(with(&[0; 4])), text);
+        assert_eq!(decode_all(with(&[0; 200_000])), text);
+        assert_eq!(
+            decode_all(with(b"appended plain\n")),
+            format!("{text}appended plain\n")
+        );
+        assert_eq!(decode_all(with(b"\0\0x\0y\0\0")), format!("{text}\0\0x\0y"));
+        let mut two = with(&gzip("second member\n"));
+        two.extend_from_slice(b"tail\n\0");
+        assert_eq!(decode_all(two), format!("{text}second member\ntail\n"));
+        // A member cut short is still an error, not trailing text.
+        let cut = gzip(&text);
+        let mut reader = decode_reader(
+            Box::new(io::Cursor::new(cut[..cut.len() / 2].to_vec())),
+            Path::new("t"),
+        )
+        .unwrap();
+        assert!(reader.read_to_end(&mut Vec::new()).is_err());
     }
 
     #[test]

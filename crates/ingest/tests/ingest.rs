@@ -758,6 +758,88 @@ fn expansion_rules() {
     assert!(err.to_string().contains("broken.log"), "{err}");
 }
 
+/// Globs behave as a shell's: a name that is not UTF-8 beside the matches does
+/// not stop them, and only a literal leading `.` matches a hidden name.
+#[test]
+fn globs_follow_the_shell() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "sub/ok.log", b"q\n");
+    write(d, ".z.log", b"z\n");
+    write(d, ".hid/x.log", b"x\n");
+    write(d, "deep/.hid/y.log", b"y\n");
+    write(d, "deep/a/y.log", b"y\n");
+    let odd = d.join(OsStr::from_bytes(b"\xfe.log"));
+    std::fs::write(&odd, b"r\n").unwrap();
+    let names = |pattern: &str| -> Vec<String> {
+        expand_inputs(&[format!("{}/{pattern}", d.display())])
+            .unwrap()
+            .iter()
+            .map(|s| match s {
+                InputSpec::File(p) => p.strip_prefix(d).unwrap().to_string_lossy().into_owned(),
+                InputSpec::Stdin => "-".into(),
+            })
+            .collect()
+    };
+    assert_eq!(names("*/ok.log"), ["sub/ok.log"]);
+    assert_eq!(names(".*.log"), [".z.log"]);
+    assert_eq!(names(".*/*.log"), [".hid/x.log"]);
+    assert_eq!(names("*/*.log"), ["sub/ok.log"]);
+    assert_eq!(names("deep/**/y.log"), ["deep/a/y.log"]);
+    assert_eq!(names("deep/**/.hid/y.log"), ["deep/.hid/y.log"]);
+    // A name that is not UTF-8 is read when named, or found by a directory walk.
+    let found = logoscope_ingest::inputs::expand(&[odd.as_os_str()]);
+    assert_eq!(found.inputs, [InputSpec::File(odd.clone())]);
+    let found = logoscope_ingest::inputs::expand(&[d.as_os_str()]);
+    assert!(found.inputs.contains(&InputSpec::File(odd)), "{found:?}");
+    // A FIFO is read only when named: a glob matching only one says so.
+    let fifo = d.join("pipe.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = expand_inputs(&[format!("{}/*.fifo", d.display())]).unwrap_err();
+    assert!(
+        matches!(err, IngestError::NoMatch { specials: 1, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("read only when named directly"),
+        "{err}"
+    );
+}
+
+/// Walking a directory that holds the archive being written leaves the archive out.
+#[test]
+fn the_archive_being_written_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "app.log", b"a\n");
+    write(d, "logoscope-data/_delta_log/0.json", b"{}\n");
+    write(d, "logoscope-data/dt=x/part-0.parquet", b"PAR1\n");
+    let archive = d.join("logoscope-data");
+    let found = logoscope_ingest::inputs::expand_except(&[d.as_os_str()], Some(&archive));
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    assert_eq!(found.inputs, [InputSpec::File(d.join("app.log"))]);
+    // Without the exclusion the walk takes everything.
+    assert_eq!(
+        logoscope_ingest::inputs::expand(&[d.as_os_str()])
+            .inputs
+            .len(),
+        3
+    );
+    // Naming the archive itself is an error that says why.
+    let found = logoscope_ingest::inputs::expand_except(&[archive.as_os_str()], Some(&archive));
+    assert!(found.inputs.is_empty());
+    let err = found.errors[0].to_string();
+    assert!(err.contains("is the archive being written"), "{err}");
+}
+
 #[test]
 fn pull_api_and_progress() {
     let dir = tempfile::tempdir().unwrap();

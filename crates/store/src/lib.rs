@@ -62,8 +62,8 @@ use logoscope_ingest::stored::stored_schema;
 use parquet::errors::ParquetError;
 use url::Url;
 
-pub use location::DEFAULT_LOCATION;
 use location::Mode;
+pub use location::{DEFAULT_LOCATION, local_dir};
 pub use partition::{DT, HOUR, UNKNOWN};
 pub use writer::{ArchiveOptions, ArchiveWriter};
 

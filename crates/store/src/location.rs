@@ -36,6 +36,22 @@ pub(crate) struct Location {
     pub(crate) memory: Option<Arc<InMemory>>,
 }
 
+/// The local directory `location` names (a plain path or `file://`), or `None` for a remote
+/// or in-memory archive. Nothing is created or checked.
+pub fn local_dir(location: &str) -> Option<std::path::PathBuf> {
+    let location = location.trim();
+    let location = if location.is_empty() {
+        DEFAULT_LOCATION
+    } else {
+        location
+    };
+    match Url::parse(location) {
+        Ok(url) if url.scheme() == "file" => url.to_file_path().ok(),
+        Ok(url) if url.scheme().len() > 1 => None,
+        _ => Some(Path::new(location).to_path_buf()),
+    }
+}
+
 /// Resolves `location` (empty means [`DEFAULT_LOCATION`]) with `overrides` taking precedence
 /// over anything derived from the environment.
 pub(crate) fn resolve(
