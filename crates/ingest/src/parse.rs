@@ -8,11 +8,26 @@
 //! 2. **syslog** — `<PRI>1 TS HOST APP PROCID MSGID [SD] MSG` (RFC 5424) or
 //!    `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg` (RFC 3164, also without
 //!    `<PRI>` when the `tag:` is present, and with an ISO timestamp).
-//! 3. **Common/combined log format** — `client ident user [ts] "request" status
+//! 3. **A structured payload after an RFC 3339 time** — the line starts with
+//!    an RFC 3339 time (`T`, and `Z` or `±hh:mm`) and a space, then:
+//!    * `stdout|stderr F|P ` and any entry (the Kubernetes CRI container log
+//!      format), read by these same rules;
+//!    * a JSON object (`docker logs -t`), or logfmt (`key=…` first);
+//!    * `host tag[pid]: msg` (RFC 3164 with an RFC 3339 time, as rsyslog's
+//!      high-precision and syslog-ng's ISO files write it).
+//!
+//!    The time before the payload and the stream tags are the entry's
+//!    header (kept in `header`, so the text rebuilds exactly); the payload's
+//!    time wins, the prefix's is used when the payload has none (a payload
+//!    time that is impossible is flagged `bad_timestamp` and the prefix's
+//!    time is used). A payload that is neither JSON nor logfmt makes the
+//!    line plain text (unflagged: a container may print anything); CRI
+//!    partial lines (`P`) are not joined.
+//! 4. **Common/combined log format** — `client ident user [ts] "request" status
 //!    bytes ["referer" "agent"]`.
-//! 4. **logfmt** — every whitespace-separated token is `key=value` (value
+//! 5. **logfmt** — every whitespace-separated token is `key=value` (value
 //!    optionally double-quoted with `\` escapes), at least two of them.
-//! 5. **plain text** — see [`scan_plain_header`].
+//! 6. **plain text** — see [`scan_plain_header`].
 //!
 //! # Promoted keys (JSON and logfmt)
 //!
@@ -55,7 +70,7 @@
 use std::borrow::Cow;
 
 use crate::level::Level;
-use crate::timestamp::TimestampDetector;
+use crate::timestamp::{TimestampDetector, TsScan};
 
 mod clf;
 mod json;
@@ -297,6 +312,11 @@ impl EntryParser {
                     return p;
                 }
             }
+            Some(c) if c.is_ascii_digit() => {
+                if let Some(p) = self.time_prefixed(text, want_fields) {
+                    return p;
+                }
+            }
             _ => {}
         }
         if b.first()
@@ -315,6 +335,72 @@ impl EntryParser {
         ids_in_text(text, time_end, &mut p);
         p
     }
+}
+
+impl EntryParser {
+    /// An entry that is an RFC 3339 time, a space and a structured payload
+    /// (see the module doc, step 3); `None` for any other text.
+    fn time_prefixed<'a>(&'a self, text: &'a str, want_fields: bool) -> Option<ParsedEntry<'a>> {
+        let b = text.as_bytes();
+        // `YYYY-MM-DDT` before reading the time: plain lines with a space
+        // there pay one byte test.
+        if b.len() < 22 || !matches!(b[10], b'T' | b't') {
+            return None;
+        }
+        let TsScan::Found { micros, len } = self.detector.scan_prefix(text) else {
+            return None;
+        };
+        let zoned = matches!(b[len - 1], b'Z' | b'z')
+            || (len >= 25 && matches!(b[len - 6], b'+' | b'-') && b[len - 3] == b':');
+        if !zoned || b.get(len) != Some(&b' ') {
+            return None;
+        }
+        let at = len + 1;
+        let rest = &b[at..];
+        let payload = &text[at..];
+        if rest.len() > 9
+            && (rest.starts_with(b"stdout ") || rest.starts_with(b"stderr "))
+            && matches!(rest[7], b'F' | b'P')
+            && rest[8] == b' '
+        {
+            let p = self.detect(&payload[9..]);
+            return Some(with_prefix(p, text, at + 9, micros));
+        }
+        let p = match rest.first() {
+            Some(b'{') => json::parse(payload, self)?,
+            _ if starts_with_pair(rest) => logfmt::parse(payload, self)?,
+            _ => {
+                let mut p = syslog::rfc3164_iso(text, micros, len, want_fields)?;
+                ids_in_text(text, 0, &mut p);
+                return Some(p);
+            }
+        };
+        Some(with_prefix(p, text, at, micros))
+    }
+}
+
+/// `p`, parsed from `text[at..]`, as the entry `text`: the first `at` bytes
+/// join the header, and the prefix's time `ts` is the time when the payload
+/// gave none.
+fn with_prefix<'a>(mut p: ParsedEntry<'a>, text: &'a str, at: usize, ts: i64) -> ParsedEntry<'a> {
+    // Every parser's header is a prefix of the text it was given.
+    debug_assert!(text[at..].starts_with(p.header));
+    p.header = &text[..at + p.header.len()];
+    p.raw = text;
+    p.ts = p.ts.or(Some(ts));
+    p
+}
+
+/// Whether `b` starts with a logfmt key and `=` (checked before the pairs
+/// are split, which allocates).
+fn starts_with_pair(b: &[u8]) -> bool {
+    let n = b
+        .iter()
+        .take_while(|&&c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'/' | b'@')
+        })
+        .count();
+    n > 0 && b.get(n) == Some(&b'=')
 }
 
 /// Fills `p`'s trace, span and parent span ids from `key=value` or
@@ -598,6 +684,10 @@ mod tests {
             "<13>Jun 15 12:00:00 web01 sshd[4242]: Accepted publickey for bob",
             r#"10.0.0.2 - frank [15/Jun/2024:12:00:00 +0000] "GET /api?q=1 HTTP/1.1" 200 512 "http://ref/" "curl/8.0""#,
             r#"10.0.0.3 - - [15/Jun/2024:12:00:01 +0000] "POST /x HTTP/1.1" 503 -"#,
+            r#"2024-06-15T12:00:00.5Z {"level":"error","msg":"docker -t","n":1}"#,
+            r#"2024-06-15T12:00:00Z stdout F {"msg":"cri","k":"v"}"#,
+            "2024-06-15T12:00:00Z level=info msg=\"prefixed\" user=eve",
+            "2024-06-15T12:00:00.123456+01:00 myhost sshd[123]: rsyslog",
         ] {
             let a = full.parse(text);
             let mut b = skip.parse(text);
@@ -606,7 +696,7 @@ mod tests {
             b.fields.clone_from(&a.fields);
             assert_eq!(a, b, "{text}");
         }
-        assert_eq!(with_fields, 9);
+        assert_eq!(with_fields, 13);
     }
 
     fn ids(text: &str) -> [Option<String>; 3] {
@@ -673,6 +763,135 @@ mod tests {
         ] {
             assert_eq!(ids(text), some(["", "", ""]), "{text}");
         }
+    }
+
+    /// JSON and logfmt after an RFC 3339 time (`docker logs -t`), and the
+    /// CRI container log format: the payload is parsed, the prefix is
+    /// header, the payload's time wins over the prefix's.
+    #[test]
+    fn structured_payload_after_a_time() {
+        use super::{EntryError, Format};
+        use crate::level::Level;
+        // 2024-03-01T10:00:00Z
+        const T: i64 = 1_709_287_200_000_000;
+        let parser = EntryParser::new(ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        });
+        for (text, format, ts, level, header, message, fields) in [
+            (
+                r#"2024-03-01T10:00:00.123456789Z {"level":"error","msg":"docker -t"}"#,
+                Format::Json,
+                Some(T + 123_456),
+                Some(Level::Error),
+                "2024-03-01T10:00:00.123456789Z ",
+                "docker -t",
+                None,
+            ),
+            (
+                r#"2024-03-01T11:00:00+01:00 {"time":"2024-03-01T10:00:05Z","msg":"m","n":1}"#,
+                Format::Json,
+                Some(T + 5_000_000),
+                None,
+                "2024-03-01T11:00:00+01:00 ",
+                "m",
+                Some(r#"{"n":1}"#),
+            ),
+            (
+                r#"2024-03-01T10:00:00Z level=info msg="prefixed logfmt""#,
+                Format::Logfmt,
+                Some(T),
+                Some(Level::Info),
+                "2024-03-01T10:00:00Z ",
+                "prefixed logfmt",
+                None,
+            ),
+            (
+                r#"2024-03-01T10:00:00.123456789Z stdout F {"level":"error","msg":"x"}"#,
+                Format::Json,
+                Some(T + 123_456),
+                Some(Level::Error),
+                "2024-03-01T10:00:00.123456789Z stdout F ",
+                "x",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00Z stderr P ts=2024-03-01T10:00:09Z level=warn msg=partial",
+                Format::Logfmt,
+                Some(T + 9_000_000),
+                Some(Level::Warn),
+                "2024-03-01T10:00:00Z stderr P ",
+                "partial",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00Z stdout F WARN [main] low disk",
+                Format::Plain,
+                Some(T),
+                Some(Level::Warn),
+                "2024-03-01T10:00:00Z stdout F WARN [main] ",
+                "low disk",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00Z stdout F <13>Mar  1 10:00:04 h app: x",
+                Format::Syslog3164,
+                Some(T + 4_000_000),
+                Some(Level::Info),
+                "2024-03-01T10:00:00Z stdout F <13>Mar  1 10:00:04 h app: ",
+                "x",
+                None,
+            ),
+            // Not a payload: plain text, as before.
+            (
+                "2024-03-01T10:00:00Z {not json",
+                Format::Plain,
+                Some(T),
+                None,
+                "2024-03-01T10:00:00Z ",
+                "{not json",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00Z INFO took=3ms user=bob",
+                Format::Plain,
+                Some(T),
+                Some(Level::Info),
+                "2024-03-01T10:00:00Z INFO ",
+                "took=3ms user=bob",
+                None,
+            ),
+            // No zone (not RFC 3339): plain text.
+            (
+                r#"2024-03-01T10:00:00 {"msg":"x"}"#,
+                Format::Plain,
+                Some(T),
+                None,
+                "2024-03-01T10:00:00 ",
+                r#"{"msg":"x"}"#,
+                None,
+            ),
+        ] {
+            let e = parser.parse(text);
+            assert_eq!(
+                (
+                    e.format,
+                    e.ts,
+                    e.level,
+                    e.header,
+                    &*e.message,
+                    e.fields.as_deref()
+                ),
+                (format, ts, level, header, message, fields),
+                "{text}"
+            );
+            assert_eq!(e.raw, text);
+            assert_eq!(e.error, None, "{text}");
+        }
+        // An impossible payload time is flagged; the prefix's time is used.
+        let e = parser.parse(r#"2024-03-01T10:00:00Z {"ts":"2024-02-30T00:00:00Z","msg":"x"}"#);
+        assert_eq!((e.format, e.ts), (Format::Json, Some(T)));
+        assert_eq!(e.error, Some(EntryError::BadTimestamp));
     }
 
     #[test]

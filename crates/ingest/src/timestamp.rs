@@ -4,10 +4,18 @@
 //!
 //! * ISO 8601 / RFC 3339: `YYYY-MM-DD` then `T`, `t` or one space, then
 //!   `hh:mm:ss`, an optional fraction after `.` or `,` (1–9 digits), and an
-//!   optional zone: `Z`, `±hh:mm`, `±hhmm`, `±hh`, optionally after one space
-//!   (`2024-01-02 15:04:05 +0100`). `/` may replace `-` in the date. Without a
-//!   zone the time is taken as UTC.
-//! * syslog (RFC 3164): `Mmm dd hh:mm:ss[.frac]` (day may be space-padded).
+//!   optional zone: `Z`, `±hh:mm`, `±hhmm`, `±hh`, the last three also after
+//!   one space (`2024-01-02 15:04:05 +0100`; after a space only `±hh:mm` and
+//!   `±hhmm`), or after one space one of the zone abbreviations of
+//!   [`zone_abbreviation`] (`2024-01-02 15:04:05 CET`). `/` may replace `-`
+//!   in the date. Without a zone the time is taken as UTC; an upper-case word
+//!   that is not in the table is not a zone and is left to the text after
+//!   the time. An offset of the right shape beyond ±23:59 (hours 00–23,
+//!   minutes 00–59, as RFC 3339 and chrono allow) makes the time
+//!   [`TsScan::Bad`] — written right after the time, or after a space in the
+//!   `±hh:mm` form (a spaced `+2500` may be a number, so it stays text).
+//! * syslog (RFC 3164): `Mmm dd hh:mm:ss[.frac]` (day may be space-padded,
+//!   or one digit after a single space: `Mar 1 10:00:00`).
 //!   The year is inferred from the ingest clock ([`TimestampDetector::new`]):
 //!   the clock's current UTC year, or the previous year if that would put the
 //!   time more than one day after the clock (a December log read in January).
@@ -121,27 +129,29 @@ impl TimestampDetector {
     }
 
     fn scan_syslog(&self, b: &[u8]) -> TsScan {
-        // `Mmm dd hh:mm:ss`: exactly 15 bytes, optional fraction.
-        if b.len() < 15 || b[3] != b' ' {
+        // `Mmm dd hh:mm:ss` or `Mmm  d hh:mm:ss` (15 bytes) or `Mmm d
+        // hh:mm:ss` (14 bytes), then an optional fraction.
+        if b.len() < 14 || b[3] != b' ' {
             return TsScan::None;
         }
         let Some(month) = month_from_abbrev(&b[..3]) else {
             return TsScan::None;
         };
-        let day = match (b[4], b[5]) {
-            (b' ', d) if d.is_ascii_digit() => (d - b'0') as u32,
+        let (day, time_at) = match (b[4], b[5]) {
+            (b' ', d) if d.is_ascii_digit() => ((d - b'0') as u32, 7),
             (a, d) if a.is_ascii_digit() && d.is_ascii_digit() => {
-                ((a - b'0') * 10 + (d - b'0')) as u32
+                (((a - b'0') * 10 + (d - b'0')) as u32, 7)
             }
+            (d, b' ') if d.is_ascii_digit() => ((d - b'0') as u32, 6),
             _ => return TsScan::None,
         };
-        if b[6] != b' ' {
+        if b[time_at - 1] != b' ' {
             return TsScan::None;
         }
-        let Some((h, mi, sec)) = scan_hms(&b[7..]) else {
+        let Some((h, mi, sec)) = scan_hms(&b[time_at..]) else {
             return TsScan::None;
         };
-        let mut len = 15;
+        let mut len = time_at + 8;
         let (frac, flen) = scan_fraction(&b[len..]);
         len += flen;
         if !boundary(b, len) {
@@ -246,10 +256,20 @@ pub(crate) fn scan_fraction(b: &[u8]) -> (u32, usize) {
     (n, i)
 }
 
-/// Zone designator → (offset seconds east of UTC, bytes consumed).
-fn scan_zone(b: &[u8]) -> Option<(i32, usize)> {
+/// A zone designator: `Z` or a numeric offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    /// Offset seconds east of UTC, bytes consumed.
+    Valid(i32, usize),
+    /// Shaped like an offset (`±hh:mm`, `±hhmm`, `±hh`) but beyond ±23:59;
+    /// bytes of the shape.
+    Impossible(usize),
+}
+
+/// Zone designator at the start of `b`, if there is one.
+fn scan_zone(b: &[u8]) -> Option<Zone> {
     match b.first()? {
-        b'Z' | b'z' => Some((0, 1)),
+        b'Z' | b'z' => Some(Zone::Valid(0, 1)),
         sign @ (b'+' | b'-') => {
             let h = digits::<2>(&b[1..])?;
             let (m, len) = if b.get(3) == Some(&b':') {
@@ -260,13 +280,49 @@ fn scan_zone(b: &[u8]) -> Option<(i32, usize)> {
                 (0, 3)
             };
             if h > 23 || m > 59 {
-                return None;
+                return Some(Zone::Impossible(len));
             }
             let secs = (h * 3600 + m * 60) as i32;
-            Some((if *sign == b'-' { -secs } else { secs }, len))
+            Some(Zone::Valid(if *sign == b'-' { -secs } else { secs }, len))
         }
         _ => None,
     }
+}
+
+/// The offset, in seconds east of UTC, of a time zone abbreviation written
+/// after a time. A fixed table of abbreviations that mean one thing, after
+/// PostgreSQL's `Default` set (so `CST` is US Central, not China), upper
+/// case only, so words of prose are not read as zones:
+///
+/// | abbreviation | offset |
+/// |---|---|
+/// | `UTC` `GMT` `UT` `Z` | +00:00 |
+/// | `WET` / `WEST` | +00:00 / +01:00 |
+/// | `CET` / `CEST` | +01:00 / +02:00 |
+/// | `EET` / `EEST` | +02:00 / +03:00 |
+/// | `MSK` | +03:00 |
+/// | `EST` / `EDT` | −05:00 / −04:00 |
+/// | `CST` / `CDT` | −06:00 / −05:00 |
+/// | `MST` / `MDT` | −07:00 / −06:00 |
+/// | `PST` / `PDT` | −08:00 / −07:00 |
+/// | `AKST` / `AKDT` | −09:00 / −08:00 |
+/// | `HST` | −10:00 |
+pub fn zone_abbreviation(word: &[u8]) -> Option<i32> {
+    const H: i32 = 3600;
+    Some(match word {
+        b"UTC" | b"GMT" | b"UT" | b"Z" | b"WET" => 0,
+        b"WEST" | b"CET" => H,
+        b"CEST" | b"EET" => 2 * H,
+        b"EEST" | b"MSK" => 3 * H,
+        b"EDT" => -4 * H,
+        b"EST" | b"CDT" => -5 * H,
+        b"CST" | b"MDT" => -6 * H,
+        b"MST" | b"PDT" => -7 * H,
+        b"PST" | b"AKDT" => -8 * H,
+        b"AKST" => -9 * H,
+        b"HST" => -10 * H,
+        _ => return None,
+    })
 }
 
 fn scan_iso(b: &[u8]) -> TsScan {
@@ -284,17 +340,40 @@ fn scan_iso(b: &[u8]) -> TsScan {
     let (nanos, flen) = scan_fraction(&b[len..]);
     len += flen;
     let mut offset = 0;
-    if let Some((off, zlen)) = scan_zone(&b[len..]) {
-        offset = off;
-        len += zlen;
-    } else if b.get(len) == Some(&b' ')
-        && matches!(b.get(len + 1), Some(b'+' | b'-'))
-        && let Some((off, zlen)) = scan_zone(&b[len + 1..])
-        && zlen >= 5
-        && boundary(b, len + 1 + zlen)
-    {
-        offset = off;
-        len += 1 + zlen;
+    match scan_zone(&b[len..]) {
+        Some(Zone::Valid(off, zlen)) => {
+            offset = off;
+            len += zlen;
+        }
+        Some(Zone::Impossible(zlen)) => return TsScan::Bad { len: len + zlen },
+        None if b.get(len) == Some(&b' ') => match b.get(len + 1) {
+            Some(b'+' | b'-') => match scan_zone(&b[len + 1..]) {
+                Some(Zone::Valid(off, zlen)) if zlen >= 5 && boundary(b, len + 1 + zlen) => {
+                    offset = off;
+                    len += 1 + zlen;
+                }
+                Some(Zone::Impossible(6)) if boundary(b, len + 7) => {
+                    return TsScan::Bad { len: len + 7 };
+                }
+                _ => {}
+            },
+            Some(c) if c.is_ascii_uppercase() => {
+                let word = &b[len + 1..];
+                let n = word
+                    .iter()
+                    .take(5)
+                    .take_while(|c| c.is_ascii_uppercase())
+                    .count();
+                if boundary(word, n)
+                    && let Some(off) = zone_abbreviation(&word[..n])
+                {
+                    offset = off;
+                    len += 1 + n;
+                }
+            }
+            _ => {}
+        },
+        None => {}
     }
     if b.get(len).is_some_and(|c| c.is_ascii_digit()) {
         return TsScan::Bad { len };
@@ -326,7 +405,7 @@ fn scan_clf(b: &[u8]) -> TsScan {
     len += flen;
     let mut offset = 0;
     if b.get(len) == Some(&b' ')
-        && let Some((off, zlen)) = scan_zone(&b[len + 1..])
+        && let Some(Zone::Valid(off, zlen)) = scan_zone(&b[len + 1..])
     {
         offset = off;
         len += 1 + zlen;
@@ -596,6 +675,81 @@ mod tests {
                 "clock {clock}"
             );
         }
+    }
+
+    /// The zone abbreviations of the table, after one space; other words
+    /// are not zones and are not read.
+    #[test]
+    fn zone_abbreviations() {
+        for (s, want, len) in [
+            ("2024-01-02 16:04:05 CET [1] x", T0, 23),
+            ("2024-01-02 17:04:05.5 CEST x", T0 + 500_000, 26),
+            ("2024-01-02 15:04:05 UTC", T0, 23),
+            ("2024-01-02T15:04:05 GMT: x", T0, 23),
+            ("2024-01-02 15:04:05 UT x", T0, 22),
+            ("2024-01-02 15:04:05 Z x", T0, 21),
+            ("2024-01-02 10:04:05 EST x", T0, 23),
+            ("2024-01-02 09:04:05 CST x", T0, 23),
+            ("2024-01-02 18:04:05 MSK x", T0, 23),
+            ("2024-01-02 05:04:05 HST x", T0, 23),
+            ("2024-01-02 06:04:05 AKST x", T0, 24),
+            ("2024-01-02 08:04:05 PDT x", T0, 23),
+        ] {
+            assert_eq!(found(s), (want, len), "{s}");
+        }
+        for (s, len) in [
+            // Not in the table, lower case, or longer than the abbreviation.
+            ("2024-01-02 15:04:05 XYZ [1] x", 19),
+            ("2024-01-02 15:04:05 cet x", 19),
+            ("2024-01-02 15:04:05 CETX x", 19),
+            ("2024-01-02 15:04:05 ESTABLISHED x", 19),
+            ("2024-01-02 15:04:05 UTC2 x", 19),
+            // Two spaces: not right after the time.
+            ("2024-01-02 15:04:05  UTC x", 19),
+        ] {
+            assert_eq!(found(s), (T0, len), "{s}");
+        }
+        assert_eq!(zone_abbreviation(b"CST"), Some(-6 * 3600));
+        assert_eq!(zone_abbreviation(b"IST"), None);
+    }
+
+    /// An offset of the right shape beyond ±23:59 is an impossible time, not
+    /// "no zone" with the offset left to the text.
+    #[test]
+    fn impossible_offsets_are_bad() {
+        for (s, len) in [
+            ("2024-01-02T15:04:05+25:00 INFO x", 25),
+            ("2024-01-02T15:04:05.123-24:00", 29),
+            ("2024-01-02T15:04:05+0160 x", 24),
+            ("2024-01-02T15:04:05+99 x", 22),
+            ("2024-01-02 15:04:05 +25:00 x", 26),
+        ] {
+            assert_eq!(det().scan_prefix(s), TsScan::Bad { len }, "{s}");
+        }
+        // The edges are valid.
+        assert_eq!(found("2024-01-02T15:04:05+23:59 x").1, 25);
+        assert_eq!(found("2024-01-02T15:04:05-23:59 x").1, 25);
+        // After a space, `±hhmm` may be a number of the text.
+        assert_eq!(found("2024-01-02 15:04:05 +2500 new users"), (T0, 19));
+        // A JSON or logfmt time value with such an offset is not a time.
+        assert_eq!(det().parse_value("2024-01-02T15:04:05+25:00"), None);
+    }
+
+    /// `Mmm d hh:mm:ss`: one space and one digit for the day.
+    #[test]
+    fn syslog_single_digit_day() {
+        let mar1 = days_from_civil(2024, 3, 1) * 86_400 * MICROS + 10 * 3600 * MICROS;
+        assert_eq!(found("Mar 1 10:00:00 host app: x"), (mar1, 14));
+        assert_eq!(found("Mar 1 10:00:00.25 h"), (mar1 + 250_000, 17));
+        assert_eq!(found("Mar 1 10:00:00"), (mar1, 14));
+        assert_eq!(found("Mar  1 10:00:00 h"), (mar1, 15));
+        assert_eq!(det().scan_prefix("Mar 1 10:00 h"), TsScan::None);
+        assert_eq!(det().scan_prefix("Mar 1x10:00:00 h"), TsScan::None);
+        assert_eq!(det().scan_prefix("Mar 123 10:00:00"), TsScan::None);
+        assert!(matches!(
+            det().scan_prefix("Feb 0 10:00:00 h"),
+            TsScan::Bad { len: 14 }
+        ));
     }
 
     #[test]

@@ -666,6 +666,167 @@ fn framed_entries_come_back_whole() {
     }
 }
 
+/// The layouts of the header audit, end to end: what each entry gives, and
+/// its text back byte for byte (from residuals, and stored whole).
+#[test]
+fn common_layouts_give_time_level_host_and_service() {
+    // 2024-03-01T10:00:00Z
+    const T: i64 = 1_709_287_200_000_000;
+    const H: i64 = 3_600_000_000;
+    type Want<'a> = (
+        Option<i64>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+    );
+    let cases: Vec<(&str, Want<'_>)> = vec![
+        (
+            r#"2024-03-01 10:00:00.123 CET [12345] ERROR:  relation "x" does not exist"#,
+            (
+                Some(T - H + 123_000),
+                Some("ERROR"),
+                None,
+                None,
+                r#"relation "x" does not exist"#,
+                None,
+            ),
+        ),
+        (
+            "2024-03-01 10:00:00,123 - myapp - ERROR - python docs format",
+            (
+                Some(T + 123_000),
+                Some("ERROR"),
+                None,
+                None,
+                "python docs format",
+                None,
+            ),
+        ),
+        (
+            "2024-03-01 10:00:00.123 | ERROR    | mod:func:12 - loguru",
+            (Some(T + 123_000), Some("ERROR"), None, None, "loguru", None),
+        ),
+        (
+            "Mar  1 10:00:00 h app: ERROR syslog file without PRI",
+            (
+                Some(T),
+                Some("ERROR"),
+                Some("h"),
+                Some("app"),
+                "ERROR syslog file without PRI",
+                None,
+            ),
+        ),
+        (
+            r#"2024-03-01T10:00:00.123456789Z {"level":"error","msg":"docker -t"}"#,
+            (
+                Some(T + 123_456),
+                Some("ERROR"),
+                None,
+                None,
+                "docker -t",
+                None,
+            ),
+        ),
+        (
+            r#"2024-03-01T10:00:00Z level=info msg="prefixed logfmt""#,
+            (Some(T), Some("INFO"), None, None, "prefixed logfmt", None),
+        ),
+        (
+            "2024-03-01T10:00:00+25:00 INFO bad offset",
+            (
+                None,
+                Some("INFO"),
+                None,
+                None,
+                "bad offset",
+                Some("bad_timestamp"),
+            ),
+        ),
+        (
+            "Mar 1 10:00:00 host app: single space single digit day",
+            (
+                Some(T),
+                None,
+                Some("host"),
+                Some("app"),
+                "single space single digit day",
+                None,
+            ),
+        ),
+        (
+            "2024-03-01T10:00:00.123456+01:00 myhost sshd[123]: rsyslog high precision",
+            (
+                Some(T - H + 123_456),
+                None,
+                Some("myhost"),
+                Some("sshd"),
+                "rsyslog high precision",
+                None,
+            ),
+        ),
+        (
+            r#"2024-03-01T10:00:00.123456789Z stdout F {"level":"error","msg":"x","ts":"2024-03-01T10:00:01Z"}"#,
+            (Some(T + 1_000_000), Some("ERROR"), None, None, "x", None),
+        ),
+        (
+            "2024-03-01T10:00:00.5Z stderr F level=warn msg=cri",
+            (Some(T + 500_000), Some("WARN"), None, None, "cri", None),
+        ),
+        (
+            "2024-03-01T10:00:00Z stdout P 2024-03-01 10:00:02 DEBUG plain payload",
+            (
+                Some(T + 2_000_000),
+                Some("DEBUG"),
+                None,
+                None,
+                "plain payload",
+                None,
+            ),
+        ),
+        // Prose keeps its words.
+        (
+            "user error count is 3",
+            (None, None, None, None, "user error count is 3", None),
+        ),
+        (
+            "2024-03-01 10:00:00 - user - error count is 3",
+            (Some(T), None, None, None, "- user - error count is 3", None),
+        ),
+    ];
+    let mut input = String::new();
+    for (text, _) in &cases {
+        input.push_str(text);
+        input.push('\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "layouts.log", input.as_bytes());
+    for derive_text in [true, false] {
+        let (rows, _) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                derive_text,
+                ..opts()
+            },
+        );
+        assert_eq!(rows.len(), cases.len());
+        for (row, (text, want)) in rows.iter().zip(&cases) {
+            assert_eq!(row.raw, *text, "derive_text {derive_text}");
+            let got = (
+                row.ts,
+                row.level.as_deref(),
+                row.host.as_deref(),
+                row.service.as_deref(),
+                row.message.as_str(),
+                row.error.as_deref(),
+            );
+            assert_eq!(got, *want, "{text}");
+        }
+    }
+}
+
 #[test]
 fn options_override_service_and_host() {
     let dir = tempfile::tempdir().unwrap();

@@ -31,7 +31,16 @@ pub struct PlainHeader {
 /// 3. Then up to three of, in any order: a level word (bare, `LEVEL:`, or in
 ///    `[…]`); a `[…]` group (thread) once a timestamp or level was seen. A
 ///    bare level word without a timestamp before it must be upper case, so
-///    `Error reading file` is a message, not a level.
+///    `Error reading file` is a message, not a level. After a timestamp,
+///    PostgreSQL's `LOG:` (INFO) and `DEBUG1:`…`DEBUG5:` count as level
+///    words too (`2024-… CET [12345] LOG:  checkpoint starting`; `DETAIL:`,
+///    `HINT:`, `STATEMENT:` are not levels).
+///    Also after a timestamp, fields between ` - ` or ` | ` separators:
+///    when one of the first three fields is a level word followed by the
+///    separator, the fields up to it are header (Python logging's
+///    `… - name - LEVEL - msg`, loguru's `… | LEVEL    | name:fn:1 - msg`). A
+///    level word must stand alone between separators, so `- user - error
+///    count` is a message.
 /// 4. Then, after a timestamp or level, a logger token followed by ` - `
 ///    (`com.foo.Bar - `).
 ///
@@ -94,18 +103,40 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
             continue;
         }
         if h.level.is_none() {
+            if timed
+                && matches!(b.get(pos), Some(b'-' | b'|'))
+                && matches!(b.get(pos + 1), Some(b' ' | b'\t'))
+            {
+                let Some((l, next)) = level_between_separators(text, pos) else {
+                    break;
+                };
+                h.level = Some(l);
+                pos = next;
+                continue;
+            }
             let end = b[pos..]
                 .iter()
                 .position(|c| !c.is_ascii_alphabetic())
                 .map_or(b.len(), |i| pos + i);
             let word = &text[pos..end];
-            let terminated = matches!(b.get(end), None | Some(b' ' | b'\t' | b':'));
-            if terminated
-                && let Some(l) = Level::from_word(word)
-                && (timed || word.bytes().all(|c| c.is_ascii_uppercase()))
+            let mut next = end;
+            // PostgreSQL's DEBUG1 … DEBUG5.
+            if timed
+                && word == "DEBUG"
+                && matches!(b.get(end), Some(b'1'..=b'5'))
+                && b.get(end + 1) == Some(&b':')
             {
+                next += 1;
+            }
+            let terminated = matches!(b.get(next), None | Some(b' ' | b'\t' | b':'));
+            let level = Level::from_word(word)
+                .filter(|_| timed || word.bytes().all(|c| c.is_ascii_uppercase()))
+                .or_else(|| {
+                    // PostgreSQL's LOG: only in its own spelling.
+                    (timed && word == "LOG" && b.get(next) == Some(&b':')).then_some(Level::Info)
+                });
+            if terminated && let Some(l) = level {
                 h.level = Some(l);
-                let mut next = end;
                 if b.get(next) == Some(&b':') {
                     next += 1;
                 }
@@ -131,6 +162,61 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
     }
     h.len = pos;
     h
+}
+
+/// At a `-` or `|` separator at `pos`: the level word among the next three
+/// fields that are each followed by the same separator (with spaces around
+/// it), and where the text after that level's separator starts. A field is
+/// one whitespace-free token of at most 128 bytes; a token not followed by
+/// the separator ends the search.
+fn level_between_separators(text: &str, mut pos: usize) -> Option<(Level, usize)> {
+    let b = text.as_bytes();
+    let sep = b[pos];
+    for _ in 0..3 {
+        let start = skip_spaces(b, pos + 1);
+        let len = b[start..]
+            .iter()
+            .take(129)
+            .position(|c| c.is_ascii_whitespace())?;
+        if len == 0 || len > 128 {
+            return None;
+        }
+        let end = start + len;
+        let next = skip_spaces(b, end);
+        if b.get(next) != Some(&sep) || !matches!(b.get(next + 1), Some(b' ' | b'\t')) {
+            return None;
+        }
+        if let Some(l) = Level::from_word(&text[start..end]) {
+            return Some((l, skip_spaces(b, next + 1)));
+        }
+        pos = next;
+    }
+    None
+}
+
+/// The level a message states at its start, for formats whose header has
+/// no level (syslog without `<PRI>`): a level word in `[…]`, an upper-case
+/// level word (`ERROR disk full`), or a level word in any case followed by
+/// `:` (`error: kex_exchange_identification`, as sshd writes). A level word
+/// in lower case without `:` is prose (`error reading file`).
+pub(super) fn level_at_start(message: &str) -> Option<Level> {
+    let b = message.as_bytes();
+    if b.first() == Some(&b'[') {
+        let close = b.iter().take(16).position(|&c| c == b']')?;
+        return Level::from_word(message[1..close].trim());
+    }
+    let end = b
+        .iter()
+        .position(|c| !c.is_ascii_alphabetic())
+        .unwrap_or(b.len());
+    let word = &message[..end];
+    match b.get(end) {
+        Some(b':') => Level::from_word(word),
+        None | Some(b' ' | b'\t') if word.bytes().all(|c| c.is_ascii_uppercase()) => {
+            Level::from_word(word)
+        }
+        _ => None,
+    }
 }
 
 fn skip_spaces(b: &[u8], mut pos: usize) -> usize {
@@ -258,6 +344,165 @@ mod tests {
             Some(Level::Error),
             "failed",
         );
+    }
+
+    /// Level words in the layouts of PostgreSQL, Python logging and loguru.
+    #[test]
+    fn levels_in_common_layouts() {
+        // 2024-03-01T10:00:00Z
+        const T: i64 = 1_709_287_200_000_000;
+        const H: i64 = 3_600_000_000;
+        for (text, ts, level, message) in [
+            (
+                r#"2024-03-01 10:00:00.123 CET [12345] ERROR:  relation "x" does not exist"#,
+                T - H + 123_000,
+                Level::Error,
+                r#"relation "x" does not exist"#,
+            ),
+            (
+                "2024-03-01 10:00:00.123 UTC [7] LOG:  checkpoint starting: time",
+                T + 123_000,
+                Level::Info,
+                "checkpoint starting: time",
+            ),
+            (
+                "2024-03-01 10:00:00 UTC [7] WARNING:  out of shared memory",
+                T,
+                Level::Warn,
+                "out of shared memory",
+            ),
+            (
+                "2024-03-01 10:00:00 UTC [7] FATAL:  role \"x\" does not exist",
+                T,
+                Level::Fatal,
+                "role \"x\" does not exist",
+            ),
+            (
+                "2024-03-01 10:00:00 UTC [7] PANIC:  could not write",
+                T,
+                Level::Fatal,
+                "could not write",
+            ),
+            (
+                "2024-03-01 10:00:00 UTC [7] DEBUG2:  autovacuum",
+                T,
+                Level::Debug,
+                "autovacuum",
+            ),
+            (
+                "2024-03-01 10:00:00,123 - myapp - ERROR - python docs format",
+                T + 123_000,
+                Level::Error,
+                "python docs format",
+            ),
+            (
+                "2024-03-01 10:00:00,123 - a.b.c - warning - lower case",
+                T + 123_000,
+                Level::Warn,
+                "lower case",
+            ),
+            (
+                "2024-03-01 10:00:00 - INFO - level first",
+                T,
+                Level::Info,
+                "level first",
+            ),
+            (
+                "2024-03-01 10:00:00.123 | ERROR    | mod:func:12 - loguru",
+                T + 123_000,
+                Level::Error,
+                "loguru",
+            ),
+            (
+                "2024-03-01 10:00:00.123 | CRITICAL | app.main:run:7 - down",
+                T + 123_000,
+                Level::Fatal,
+                "down",
+            ),
+        ] {
+            check(text, Some(ts), Some(level), message);
+        }
+    }
+
+    /// Words of prose are not levels: not at the start, not between
+    /// separators unless alone, and PostgreSQL's other prefixes are not
+    /// levels.
+    #[test]
+    fn prose_words_are_not_levels() {
+        const T: i64 = 1_709_287_200_000_000;
+        check("user error count is 3", None, None, "user error count is 3");
+        check(
+            "2024-03-01 10:00:00 user error count is 3",
+            Some(T),
+            None,
+            "user error count is 3",
+        );
+        check(
+            "2024-03-01 10:00:00 - user - error count is 3",
+            Some(T),
+            None,
+            "- user - error count is 3",
+        );
+        check(
+            "2024-03-01 10:00:00 | a | b | c | ERROR | too far",
+            Some(T),
+            None,
+            "| a | b | c | ERROR | too far",
+        );
+        check(
+            "2024-03-01 10:00:00 - error-prone code - kept",
+            Some(T),
+            None,
+            "- error-prone code - kept",
+        );
+        check(
+            "2024-03-01 10:00:00 UTC [7] STATEMENT:  select 1",
+            Some(T),
+            None,
+            "STATEMENT:  select 1",
+        );
+        // `LOG` and `DEBUGn` only in PostgreSQL's spelling, after a time.
+        check("LOG: x", None, None, "LOG: x");
+        check("2024-03-01 10:00:00 log: x", Some(T), None, "log: x");
+        check("2024-03-01 10:00:00 DEBUG7: x", Some(T), None, "DEBUG7: x");
+        // An unknown word after the time is not a zone and stays text.
+        check(
+            "2024-03-01 10:00:00 XYZ [1] ERROR: x",
+            Some(T),
+            None,
+            "XYZ [1] ERROR: x",
+        );
+    }
+
+    /// An impossible offset after the time: flagged, the entry kept, the
+    /// offset part of the (bad) time.
+    #[test]
+    fn impossible_offset_is_a_bad_timestamp() {
+        let pp = parser();
+        let e = pp.parse("2024-03-01T10:00:00+25:00 INFO bad offset");
+        assert_eq!(e.error, Some(EntryError::BadTimestamp));
+        assert_eq!((e.ts, e.level), (None, Some(Level::Info)));
+        assert_eq!(e.header, "2024-03-01T10:00:00+25:00 INFO ");
+        assert_eq!(e.message, "bad offset");
+    }
+
+    #[test]
+    fn level_at_the_start_of_a_message() {
+        for (m, want) in [
+            ("ERROR disk full", Some(Level::Error)),
+            ("WARN", Some(Level::Warn)),
+            ("error: kex_exchange_identification", Some(Level::Error)),
+            ("Warning: low memory", Some(Level::Warn)),
+            ("[info] started", Some(Level::Info)),
+            ("error reading file", None),
+            ("Error reading file", None),
+            ("user error count is 3", None),
+            ("ERRORS: 3", None),
+            ("[main] started", None),
+            ("", None),
+        ] {
+            assert_eq!(level_at_start(m), want, "{m}");
+        }
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! RFC 5424 and RFC 3164 syslog.
+//!
+//! The level of an RFC 3164 entry comes from its `<PRI>`; without one, from
+//! a level word opening the message ([`super::plain::level_at_start`]:
+//! `app: ERROR …`, `sshd[1]: error: …`), which stays part of the message. A
+//! PRI wins over a level word in the message.
 
 use std::borrow::Cow;
 
+use super::plain::level_at_start;
 use super::{EntryError, Format, ParsedEntry, push_json_str};
 use crate::level::Level;
 use crate::timestamp::{TimestampDetector, TsScan};
@@ -213,6 +219,39 @@ fn rfc3164<'a>(
         }
         _ => return None,
     }
+    host_and_tag(p, text, pos, pri, want_fields, false)
+}
+
+/// The rsyslog high-precision (`RSYSLOG_FileFormat`) and syslog-ng ISO
+/// layout: an RFC 3339 time, already read (`ts`, `len` bytes), then
+/// `host tag[pid]: msg`, with no PRI. Plain lines start with RFC 3339 times
+/// too, so this is stricter than the `Mmm dd` layout: the host must be a
+/// host name (letters, digits, `.`, `-`, `_`) and not a level word (`… INFO
+/// main[1]: started` is plain text), and the tag must carry its `[pid]`
+/// (`… Server started: on 8080` is plain text, not host `Server`).
+pub(super) fn rfc3164_iso(
+    text: &str,
+    ts: i64,
+    len: usize,
+    want_fields: bool,
+) -> Option<ParsedEntry<'_>> {
+    let mut p = ParsedEntry::plain(text);
+    p.format = Format::Syslog3164;
+    p.ts = Some(ts);
+    host_and_tag(p, text, len, None, want_fields, true)
+}
+
+/// What follows the time of an RFC 3164 header, from `pos`: ` host
+/// tag[pid]: msg`. `strict` asks for a host name that is not a level word
+/// and a `[pid]` (see [`rfc3164_iso`]).
+fn host_and_tag<'a>(
+    mut p: ParsedEntry<'a>,
+    text: &'a str,
+    mut pos: usize,
+    pri: Option<u8>,
+    want_fields: bool,
+    strict: bool,
+) -> Option<ParsedEntry<'a>> {
     let b = text.as_bytes();
     if b.get(pos) != Some(&b' ') {
         return None;
@@ -227,6 +266,14 @@ fn rfc3164<'a>(
         p.message = Cow::Borrowed(&text[host_start..]);
         return Some(p);
     };
+    if strict
+        && (!host
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+            || Level::from_word(host).is_some())
+    {
+        return None;
+    }
     p.host = Some(Cow::Borrowed(host));
     let tag_start = pos;
     let mut i = pos;
@@ -245,7 +292,7 @@ fn rfc3164<'a>(
             i = c + 1;
         }
     }
-    if tag_end > tag_start && b.get(i) == Some(&b':') {
+    if tag_end > tag_start && b.get(i) == Some(&b':') && (pid.is_some() || !strict) {
         p.service = Some(Cow::Borrowed(&text[tag_start..tag_end]));
         i += 1;
         if b.get(i) == Some(&b' ') {
@@ -260,6 +307,9 @@ fn rfc3164<'a>(
         }
         p.header = &text[..i];
         p.message = Cow::Borrowed(&text[i..]);
+        if pri.is_none() {
+            p.level = level_at_start(&text[i..]);
+        }
         return Some(p);
     }
     // No `tag:`; only trust the host field when a PRI says this is syslog.
@@ -334,5 +384,74 @@ mod tests {
         assert_eq!(e.format, Format::Plain);
         assert_eq!(e.ts, Some(T0));
         assert_eq!(e.message, "something happened here");
+    }
+
+    /// Without a PRI the level comes from a level word opening the message;
+    /// with one, the PRI wins.
+    #[test]
+    fn level_word_without_pri() {
+        let p = parser();
+        let e = p.parse("Mar  1 10:00:00 h app: ERROR syslog file without PRI");
+        assert_eq!(e.format, Format::Syslog3164);
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(e.message, "ERROR syslog file without PRI");
+        let e = p.parse("Mar  1 10:00:00 h sshd[9]: error: kex_exchange_identification");
+        assert_eq!(e.level, Some(Level::Error));
+        let e = p.parse("Mar  1 10:00:00 h app: error reading file");
+        assert_eq!(e.level, None);
+        // <14> is informational.
+        let e = p.parse("<14>Mar  1 10:00:00 h app: ERROR in the message");
+        assert_eq!(e.level, Some(Level::Info));
+    }
+
+    /// `Mmm d` with one space and one digit, with and without PRI.
+    #[test]
+    fn single_digit_day() {
+        let p = parser();
+        let mar1 = 1_709_287_200_000_000;
+        for text in [
+            "Mar 1 10:00:00 host app: single space single digit day",
+            "<13>Mar 1 10:00:00 host app: single space single digit day",
+        ] {
+            let e = p.parse(text);
+            assert_eq!(e.format, Format::Syslog3164, "{text}");
+            assert_eq!(e.ts, Some(mar1), "{text}");
+            assert_eq!(e.host.as_deref(), Some("host"));
+            assert_eq!(e.service.as_deref(), Some("app"));
+            assert_eq!(e.message, "single space single digit day");
+        }
+    }
+
+    /// rsyslog's high-precision layout: RFC 3339 time, host, `tag[pid]:`.
+    #[test]
+    fn rfc3339_time_host_and_tag() {
+        let p = parser();
+        let text = "2024-03-01T10:00:00.123456+01:00 myhost sshd[123]: rsyslog high precision";
+        let e = p.parse(text);
+        assert_eq!(e.format, Format::Syslog3164);
+        assert_eq!(e.ts, Some(1_709_287_200_000_000 - 3_600_000_000 + 123_456));
+        assert_eq!(e.host.as_deref(), Some("myhost"));
+        assert_eq!(e.service.as_deref(), Some("sshd"));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"pid":"123"}"#));
+        assert_eq!(
+            e.header,
+            "2024-03-01T10:00:00.123456+01:00 myhost sshd[123]: "
+        );
+        assert_eq!(e.message, "rsyslog high precision");
+        let e = p.parse("2024-03-01T10:00:00Z web-1.example.com cron[7]: WARN late");
+        assert_eq!(e.host.as_deref(), Some("web-1.example.com"));
+        assert_eq!(e.level, Some(Level::Warn));
+        // Plain lines of the same start stay plain.
+        for text in [
+            "2024-03-01T10:00:00Z INFO main[1]: started",
+            "2024-03-01T10:00:00Z Server started: listening on 8080",
+            "2024-03-01T10:00:00Z [main] app[1]: x",
+            "2024-03-01T10:00:00 myhost sshd[123]: no zone",
+            "2024-03-01 10:00:00Z myhost sshd[123]: no T",
+        ] {
+            let e = p.parse(text);
+            assert_eq!(e.format, Format::Plain, "{text}");
+            assert_eq!(e.host, None, "{text}");
+        }
     }
 }
