@@ -11,7 +11,11 @@
 //! 3. **Common/combined log format** — `client ident user [ts] "request" status
 //!    bytes ["referer" "agent"]`.
 //! 4. **logfmt** — every whitespace-separated token is `key=value` (value
-//!    optionally double-quoted with `\` escapes), at least two of them.
+//!    optionally double-quoted with `\` escapes), at least two of them; or,
+//!    in a multi-line entry, every token of the first line is, and the lines
+//!    after it (a stack trace, a goroutine dump) are the message's body: the
+//!    message is the message key's value followed by them, line terminator
+//!    included, as a plain-text entry keeps them.
 //! 5. **plain text** — see [`scan_plain_header`].
 //!
 //! # Promoted keys (JSON and logfmt)

@@ -800,6 +800,7 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("Caused by: x.y.Z: q".to_owned()),
         Just("... 3 more".to_owned()),
         Just("a lone\rcarriage return".to_owned()),
+        Just("ts=2024-01-02T15:04:05Z level=error msg=\"x y\" k=v".to_owned()),
         "[a-z =\\{\\}\"]{0,30}",
     ]
 }
@@ -844,13 +845,18 @@ proptest! {
         let text = lines.join("\n");
         let mut f = EntryFramer::new(text.as_bytes(), FramerConfig::default());
         let mut entries = 0u64;
-        while f.next_entry().unwrap().is_some() {
+        let mut texts = Vec::new();
+        while let Some(e) = f.next_entry().unwrap() {
             entries += 1;
+            texts.push(e.text.into_owned());
         }
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "x.log", text.as_bytes());
         let (rows, stats) = ingest(vec![InputSpec::File(p)], IngestOptions { background_parse: false, ..opts() });
         prop_assert_eq!(rows.len() as u64, entries);
+        // Each row's `raw`, rebuilt from its residual, is its entry's text.
+        let raw: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
+        prop_assert_eq!(raw, texts.iter().map(String::as_str).collect::<Vec<_>>());
         prop_assert_eq!(stats.entries, entries);
         prop_assert_eq!(stats.lines, f.lines_read());
     }

@@ -8,9 +8,12 @@ use super::{
 };
 use crate::level::Level;
 
+/// An entry's `key=value` pairs, in order, values unquoted.
+type Pairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
+
 /// Splits logfmt pairs; `None` unless every token is a pair and there are at
 /// least two.
-pub(crate) fn pairs(text: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
+pub(crate) fn pairs(text: &str) -> Option<Pairs<'_>> {
     let b = text.as_bytes();
     // Sized for a typical line, so pushing rarely reallocates.
     let mut out = Vec::with_capacity(16);
@@ -131,8 +134,21 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The pairs of `text`; failing that, of its first line, with the rest
+/// (from the first line's terminator, `\r\n` or `\n`) as the body that
+/// follows the message: a stack trace or goroutine dump after a logfmt line.
+fn pairs_and_body(text: &str) -> Option<(Pairs<'_>, &str)> {
+    if let Some(p) = pairs(text) {
+        return Some((p, ""));
+    }
+    let nl = memchr::memchr(b'\n', text.as_bytes())?;
+    let first = &text[..nl];
+    let first = first.strip_suffix('\r').unwrap_or(first);
+    Some((pairs(first)?, &text[first.len()..]))
+}
+
 pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
-    let mut pairs = pairs(text)?;
+    let (mut pairs, body) = pairs_and_body(text)?;
     drop_repeated_keys(&mut pairs);
     let time_keys = &parser.options().time_keys;
     let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
@@ -170,7 +186,11 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
                 p.level.is_some()
             }
             r if r == KeyRole::Message.index() => {
-                p.message = v.clone();
+                p.message = if body.is_empty() {
+                    v.clone()
+                } else {
+                    Cow::Owned([v, body].concat())
+                };
                 has_message = true;
                 true
             }
@@ -356,6 +376,73 @@ mod tests {
         // Keys that only share a length and first byte are all kept.
         let e = p.parse("msg=m ab=1 ac=2 ad=3");
         assert_eq!(e.fields.as_deref(), Some(r#"{"ab":"1","ac":"2","ad":"3"}"#));
+    }
+
+    /// A logfmt line followed by lines that are not pairs (a stack trace, a
+    /// goroutine dump, indented text) is read as the single line would be,
+    /// and the lines after it are the message's body, terminators as written.
+    #[test]
+    fn continuation_lines_are_the_message_body() {
+        let p = parser();
+        let text = "ts=2024-03-01T10:00:00Z level=error msg=\"request failed\"\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)";
+        let e = p.parse(text);
+        assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.ts, Some(1_709_287_200_000_000));
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(
+            e.message,
+            "request failed\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)"
+        );
+        assert_eq!(
+            (e.fields, e.shape, e.error, e.raw),
+            (None, None, None, text)
+        );
+        // Fields as on the single line; the shape ends the first line.
+        let single = p.parse("ts=2024-03-01T10:00:00Z level=warn msg=stuck user=bob n=3");
+        for (body, sep) in [
+            (
+                "goroutine 1 [running]:\nmain.main()\n\t/app/main.go:12 +0x1d",
+                "\n",
+            ),
+            ("  indented detail\n  more", "\r\n"),
+        ] {
+            let text =
+                format!("ts=2024-03-01T10:00:00Z level=warn msg=stuck user=bob n=3{sep}{body}");
+            let e = p.parse(&text);
+            assert_eq!(e.format, Format::Logfmt, "{text:?}");
+            assert_eq!(
+                (e.ts, e.level, &e.fields, &e.shape),
+                (single.ts, single.level, &single.fields, &single.shape)
+            );
+            let sep = sep.strip_prefix('\r').map_or(sep, |_| "\r\n");
+            assert_eq!(e.message, format!("stuck{sep}{body}"));
+            let mut buf = String::new();
+            let first = e.drain_input(&mut buf).split('\n').next().unwrap();
+            assert!(
+                first.starts_with("stuck") && first.ends_with(" {n,user}"),
+                "{first:?}"
+            );
+        }
+        // Without a message key the whole entry is the message.
+        let e = p.parse("method=GET status=500\n\tat x.Y.z(Y.java:3)");
+        assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.message, "method=GET status=500\n\tat x.Y.z(Y.java:3)");
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"method":"GET","status":"500"}"#)
+        );
+        // Continuation lines of pairs are still pairs.
+        let e = p.parse("msg=m a=1\n  b=2");
+        assert_eq!(e.message, "m");
+        assert_eq!(e.fields.as_deref(), Some(r#"{"a":"1","b":"2"}"#));
+        // A first line that would not be logfmt alone is not logfmt.
+        for text in [
+            "msg=boom\n\tat a.B.c(B.java:1)",
+            "a=1 b\n c d",
+            "a=\"open b=2\n  c\"x",
+        ] {
+            assert_eq!(p.parse(text).format, Format::Plain, "{text:?}");
+        }
     }
 
     #[test]
