@@ -58,4 +58,4 @@ pub use inputs::{Compression, InputSpec, expand_inputs, open_input};
 pub use level::Level;
 pub use parse::{EntryError, EntryParser, Format, ParseOptions, ParsedEntry, parse_entry};
 pub use pipeline::{IngestOptions, IngestStats, InputFailure, Pipeline, Progress};
-pub use timestamp::{TimestampDetector, TsScan};
+pub use timestamp::{TimeValue, TimestampDetector, TsScan};

@@ -26,12 +26,17 @@
 //! 4. **Common/combined log format** — `client ident user [ts] "request" status
 //!    bytes ["referer" "agent"]`.
 //! 5. **logfmt** — every whitespace-separated token is `key=value` (value
-//!    optionally double-quoted with `\` escapes), at least two of them.
+//!    optionally double-quoted with `\` escapes), at least two of them; or,
+//!    in a multi-line entry, every token of the first line is, and the lines
+//!    after it (a stack trace, a goroutine dump) are the message's body: the
+//!    message is the message key's value followed by them, line terminator
+//!    included, as a plain-text entry keeps them.
 //! 6. **plain text** — see [`scan_plain_header`].
 //!
 //! # Promoted keys (JSON and logfmt)
 //!
-//! The highest-priority key present wins (flattened dotted names):
+//! For each column the keys are tried by priority (flattened dotted names)
+//! and the first whose value fits wins:
 //!
 //! | column | keys, by priority |
 //! |---|---|
@@ -44,13 +49,24 @@
 //! | span_id | `span_id`, `spanId`, `spanID`, `span.id`, `dd.span_id` |
 //! | parent_span_id | `parent_span_id`, `parentSpanId`, `parentSpanID`, `parent_id`, `parentId` |
 //!
+//! A time fits when it is a time ([`TimestampDetector::parse_value`], or a
+//! JSON number as an epoch); a level when it is a level word, letter or
+//! number; a JSON message when it is a string (any string, empty too; a
+//! logfmt value always is); the others when they are a non-empty string (or
+//! a JSON number or bool). So `{"msg":42,"message":"m"}` has the message `m`.
+//!
 //! In Kubernetes logs the container name is the service and the pod name the
 //! host; the namespace stays in `fields`. A promoted key is removed from
-//! `fields`; a value that cannot be promoted (a level key holding `"x"`, a
-//! message key holding an object) stays there. If the chosen time key does
-//! not hold a time, the row gets `bad_timestamp` and the key stays in fields.
+//! `fields`; a value that was not promoted (a level key holding `"x"`, a
+//! message key holding an object, a key a better one won over) stays there.
+//! The row gets `bad_timestamp` only when no key gives a time and one holds
+//! an impossible time ([`TimeValue::Impossible`]: `2025-02-30T10:00:00Z`,
+//! an epoch out of range); a word (`"Monday"`) or a small number is no time
+//! and just stays in `fields`.
 //! `--service`/`--host` given for an input win over anything in the entry.
 //! A key repeated in one entry keeps its last value (JSON and logfmt alike).
+//!
+//! [`TimeValue::Impossible`]: crate::timestamp::TimeValue::Impossible
 //!
 //! # Ids in text (plain and syslog)
 //!
@@ -502,6 +518,18 @@ pub(crate) enum KeyRole {
 
 pub(crate) const ROLES: usize = 8;
 
+/// Every role, in the order of [`KeyRole::index`].
+pub(crate) const ROLES_IN_ORDER: [KeyRole; ROLES] = [
+    KeyRole::Time,
+    KeyRole::Level,
+    KeyRole::Message,
+    KeyRole::Service,
+    KeyRole::Host,
+    KeyRole::TraceId,
+    KeyRole::SpanId,
+    KeyRole::ParentSpanId,
+];
+
 impl KeyRole {
     pub(crate) fn index(self) -> usize {
         self as usize
@@ -570,6 +598,65 @@ pub(crate) fn key_role(key: &str, time_keys: &[String]) -> Option<(KeyRole, u8)>
     })
 }
 
+/// The keys of one entry that could fill each promoted column, found in the
+/// pass that asks every key its [`key_role`]: per role the best one (lowest
+/// priority, then first position) and how many there are.
+///
+/// [`pick`](Self::pick) tries them in priority order until a value fits, so
+/// a key whose value cannot be promoted (a level key holding `"banana"`)
+/// gives way to the next one (`severity`). Only the best candidate is kept:
+/// the others are found by asking the keys again, which happens only when a
+/// value did not fit and another key holds the role, so an entry costs no
+/// allocation and the common case no second pass.
+#[derive(Default)]
+pub(crate) struct Candidates {
+    best: [Option<(u8, usize)>; ROLES],
+    count: [u32; ROLES],
+}
+
+impl Candidates {
+    /// Records that key `i` has `role` (if any).
+    pub(crate) fn note(&mut self, i: usize, role: Option<(KeyRole, u8)>) {
+        if let Some((role, prio)) = role {
+            let r = role.index();
+            self.count[r] += 1;
+            if self.best[r].is_none_or(|(p, _)| prio < p) {
+                self.best[r] = Some((prio, i));
+            }
+        }
+    }
+
+    /// The first of `role`'s candidates, in priority order, for which
+    /// `fits` (which promotes the value when it can) returns `true`.
+    /// `role_of(j)` gives key `j`'s role again, for the `keys` keys noted.
+    pub(crate) fn pick(
+        &self,
+        role: KeyRole,
+        keys: usize,
+        role_of: impl Fn(usize) -> Option<(KeyRole, u8)>,
+        mut fits: impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
+        let mut candidate = self.best[role.index()];
+        let mut left = self.count[role.index()];
+        while let Some((prio, i)) = candidate {
+            if fits(i) {
+                return Some(i);
+            }
+            left -= 1;
+            if left == 0 {
+                return None;
+            }
+            candidate = (0..keys)
+                .filter_map(|j| match role_of(j) {
+                    Some((r, p)) if r == role && (p, j) > (prio, i) => Some((p, j)),
+                    _ => None,
+                })
+                .min();
+        }
+        None
+    }
+}
+
 /// Keys that label where an entry came from rather than what it says; kept
 /// out of the shape so templates do not split per pod or host. A key is a
 /// label when it has a role ([`key_role`]), has a source prefix, or is one of
@@ -629,11 +716,6 @@ pub(crate) fn shape_of(keys: &mut Vec<&str>) -> Option<String> {
     }
     s.push('}');
     Some(s)
-}
-
-/// A time field's value as text → time, or `Err` when present but not a time.
-pub(crate) fn time_from_str(det: &TimestampDetector, s: &str) -> Result<i64, EntryError> {
-    det.parse_value(s).ok_or(EntryError::BadTimestamp)
 }
 
 /// Appends `s` as a JSON string literal.

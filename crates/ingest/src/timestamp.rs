@@ -51,6 +51,18 @@ pub enum TsScan {
     },
 }
 
+/// What the value of a time field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeValue {
+    /// A time, UTC microseconds since the epoch.
+    Time(i64),
+    /// Shaped like a time, or a number as large as an epoch, but not a
+    /// valid one: the row gets `bad_timestamp` when no other key gives a time.
+    Impossible,
+    /// Not a time at all (a word, a number too small to be an epoch).
+    NotTime,
+}
+
 /// Detects timestamps; holds the ingest clock used to infer missing years.
 #[derive(Debug, Clone, Copy)]
 pub struct TimestampDetector {
@@ -126,6 +138,28 @@ impl TimestampDetector {
             }
         }
         None
+    }
+
+    /// What a time field's value holds (see [`TimeValue`]): a time as
+    /// [`parse_value`](Self::parse_value) reads it; else
+    /// [`TimeValue::Impossible`] when it starts with a time's shape whose
+    /// values are impossible (`2025-02-30T10:00:00Z`, a date alone such as
+    /// `2025-13-01`) or is a number too large or too negative for an epoch;
+    /// else [`TimeValue::NotTime`] (a word, a small number).
+    pub fn classify_value(&self, s: &str) -> TimeValue {
+        if let Some(t) = self.parse_value(s) {
+            return TimeValue::Time(t);
+        }
+        let s = s.trim();
+        let b = s.as_bytes();
+        let shaped = matches!(self.scan_prefix(s), TsScan::Bad { .. })
+            || (b.len() == 10 && scan_date(b).is_some())
+            || epoch_out_of_range(s);
+        if shaped {
+            TimeValue::Impossible
+        } else {
+            TimeValue::NotTime
+        }
     }
 
     fn scan_syslog(&self, b: &[u8]) -> TsScan {
@@ -462,6 +496,24 @@ pub fn epoch_from_int(v: i64) -> Option<i64> {
     })
 }
 
+/// Whether `s` is a number (optional `-`, then a digit first) at least as
+/// large as an epoch (|n| ≥ 1e8) that is still no time: negative, or too
+/// large for microseconds in an `i64`. Smaller numbers are counts, not times.
+pub fn epoch_out_of_range(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if !digits.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let Ok(f) = s.parse::<f64>() else {
+        return false;
+    };
+    let epoch = match s.parse::<i64>() {
+        Ok(n) => epoch_from_int(n),
+        Err(_) => epoch_from_float(f),
+    };
+    f.abs() >= 1e8 && epoch.is_none()
+}
+
 /// A floating-point epoch value, unit by magnitude.
 pub fn epoch_from_float(f: f64) -> Option<i64> {
     if !f.is_finite() || f < 1e8 {
@@ -780,5 +832,32 @@ mod tests {
         assert_eq!(d.parse_value("2024-01-02T15:04:05Z trailing"), None);
         assert_eq!(epoch_from_float(1_704_207_845_123.0), Some(T0 + 123_000));
         assert_eq!(epoch_from_int(42), None);
+    }
+
+    #[test]
+    fn values_are_times_impossible_times_or_no_times() {
+        let d = det();
+        for (s, want) in [
+            ("2024-01-02T15:04:05Z", TimeValue::Time(T0)),
+            (" 1704207845 ", TimeValue::Time(T0)),
+            ("2025-02-30T10:00:00Z", TimeValue::Impossible),
+            ("2024-13-45 25:00:00 UTC", TimeValue::Impossible),
+            ("2025-02-30", TimeValue::Impossible),
+            ("Feb 30 10:00:00", TimeValue::Impossible),
+            ("-1704207845", TimeValue::Impossible),
+            ("1e30", TimeValue::Impossible),
+            ("99999999999999999999999999", TimeValue::Impossible),
+            ("abc", TimeValue::NotTime),
+            ("Monday", TimeValue::NotTime),
+            ("not a time", TimeValue::NotTime),
+            ("42", TimeValue::NotTime),
+            ("-3.5", TimeValue::NotTime),
+            ("", TimeValue::NotTime),
+            ("NaN", TimeValue::NotTime),
+            ("inf", TimeValue::NotTime),
+            ("2024-01-02T15:04:05Z trailing", TimeValue::NotTime),
+        ] {
+            assert_eq!(d.classify_value(s), want, "{s:?}");
+        }
     }
 }

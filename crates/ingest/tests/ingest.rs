@@ -827,6 +827,96 @@ fn common_layouts_give_time_level_host_and_service() {
     }
 }
 
+/// A logfmt line with a stack trace or goroutine dump under it, and JSON
+/// entries whose first promoted key holds no usable value: one row each,
+/// with the columns read as on a single line or from the next key that
+/// fits, and `raw` (rebuilt from residuals, or stored whole) byte for byte.
+#[test]
+fn logfmt_traces_and_json_fallbacks_come_back_whole() {
+    let entries = [
+        "ts=2024-03-01T10:00:00Z level=error msg=\"request failed\"\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)",
+        "ts=2024-03-01T10:00:01Z level=warn msg=stuck user=bob\r\ngoroutine 1 [running]:\r\nmain.main()\r\n\t/app/main.go:12 +0x1d",
+        "ts=2024-03-01T10:00:02Z level=error msg=boom\n\tat a.B.c(B.java:2)\n\tat a.B.d(B.java:3)",
+        r#"{"ts":"not a time","time":"2025-01-01T00:00:00Z","msg":"a"}"#,
+        r#"{"t":"abc","msg":"b"}"#,
+        r#"{"date":"Monday","msg":"c"}"#,
+        r#"{"msg":42,"message":"real message","level":"banana","severity":"error"}"#,
+        r#"{"when":"garbage","ts":"2024-03-01T10:00:03Z","msg":"d"}"#,
+    ];
+    let t0 = 1_709_287_200_000_000i64;
+    let sec = 1_000_000;
+    let expected = [
+        (
+            Some(t0),
+            Some("ERROR"),
+            "request failed\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)",
+            None,
+        ),
+        (
+            Some(t0 + sec),
+            Some("WARN"),
+            "stuck\r\ngoroutine 1 [running]:\r\nmain.main()\r\n\t/app/main.go:12 +0x1d",
+            Some(r#"{"user":"bob"}"#),
+        ),
+        (
+            Some(t0 + 2 * sec),
+            Some("ERROR"),
+            "boom\n\tat a.B.c(B.java:2)\n\tat a.B.d(B.java:3)",
+            None,
+        ),
+        (
+            Some(1_735_689_600_000_000),
+            None,
+            "a",
+            Some(r#"{"ts":"not a time"}"#),
+        ),
+        (None, None, "b", Some(r#"{"t":"abc"}"#)),
+        (None, None, "c", Some(r#"{"date":"Monday"}"#)),
+        (
+            None,
+            Some("ERROR"),
+            "real message",
+            Some(r#"{"level":"banana","msg":42}"#),
+        ),
+        (Some(t0 + 3 * sec), None, "d", Some(r#"{"when":"garbage"}"#)),
+    ];
+    let input = entries.join("\n") + "\n";
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "fallbacks.log", input.as_bytes());
+    for (derive_text, time_keys) in [
+        (true, vec![]),
+        (false, vec![]),
+        (true, vec!["when".to_owned()]),
+    ] {
+        let (rows, stats) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                derive_text,
+                time_keys: time_keys.clone(),
+                ..opts()
+            },
+        );
+        let context = format!("derive_text {derive_text}, time keys {time_keys:?}");
+        assert_eq!(stats.entries, entries.len() as u64, "{context}");
+        assert_eq!(stats.errors, 0, "{context}");
+        let raw: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
+        assert_eq!(raw, entries, "{context}");
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.ts,
+                    r.level.as_deref(),
+                    r.message.as_str(),
+                    r.fields.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "{context}");
+        assert!(rows.iter().all(|r| r.error.is_none()), "{context}");
+    }
+}
+
 #[test]
 fn options_override_service_and_host() {
     let dir = tempfile::tempdir().unwrap();
@@ -1043,6 +1133,8 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("Caused by: x.y.Z: q".to_owned()),
         Just("... 3 more".to_owned()),
         Just("a lone\rcarriage return".to_owned()),
+        Just("ts=2024-01-02T15:04:05Z level=error msg=\"x y\" k=v".to_owned()),
+        Just("{\"t\":\"abc\",\"level\":\"x\",\"severity\":\"warn\",\"msg\":1}".to_owned()),
         "[a-z =\\{\\}\"]{0,30}",
     ]
 }
@@ -1087,13 +1179,18 @@ proptest! {
         let text = lines.join("\n");
         let mut f = EntryFramer::new(text.as_bytes(), FramerConfig::default());
         let mut entries = 0u64;
-        while f.next_entry().unwrap().is_some() {
+        let mut texts = Vec::new();
+        while let Some(e) = f.next_entry().unwrap() {
             entries += 1;
+            texts.push(e.text.into_owned());
         }
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "x.log", text.as_bytes());
         let (rows, stats) = ingest(vec![InputSpec::File(p)], IngestOptions { background_parse: false, ..opts() });
         prop_assert_eq!(rows.len() as u64, entries);
+        // Each row's `raw`, rebuilt from its residual, is its entry's text.
+        let raw: Vec<&str> = rows.iter().map(|r| r.raw.as_str()).collect();
+        prop_assert_eq!(raw, texts.iter().map(String::as_str).collect::<Vec<_>>());
         prop_assert_eq!(stats.entries, entries);
         prop_assert_eq!(stats.lines, f.lines_read());
     }

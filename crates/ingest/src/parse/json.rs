@@ -9,11 +9,13 @@ use std::cell::RefCell;
 
 use super::jsonflat::{Flat, Leaf, LeafKind, scan_object};
 use super::{
-    EntryError, EntryParser, Format, KeyRole, LabelKeys, ParsedEntry, ROLES, key_role,
-    push_json_str, shape_of, time_from_str,
+    Candidates, EntryError, EntryParser, Format, KeyRole, LabelKeys, ParsedEntry, ROLES,
+    ROLES_IN_ORDER, key_role, push_json_str, shape_of,
 };
 use crate::level::Level;
-use crate::timestamp::{epoch_from_float, epoch_from_int};
+use crate::timestamp::{
+    TimeValue, TimestampDetector, epoch_from_float, epoch_from_int, epoch_out_of_range,
+};
 
 thread_local! {
     /// Scratch leaves, reused by every entry parsed on this thread.
@@ -34,7 +36,14 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
 
 fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry<'a> {
     let time_keys = &parser.options().time_keys;
-    let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
+    // A null is no value: it is not promoted and no fallback considers it.
+    let role_of = |i: usize| {
+        let leaf = &flat.leaves[i];
+        (leaf.kind != LeafKind::Null)
+            .then(|| key_role(flat.key(leaf), time_keys))
+            .flatten()
+    };
+    let mut candidates = Candidates::default();
     let mut labels = LabelKeys::default();
     for (i, leaf) in flat.leaves.iter().enumerate() {
         if leaf.kind == LeafKind::Null {
@@ -42,81 +51,75 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
         }
         let role = key_role(flat.key(leaf), time_keys);
         labels.note(i, role.is_some());
-        if let Some((role, prio)) = role {
-            let slot = &mut best[role.index()];
-            if slot.is_none_or(|(p, _)| prio < p) {
-                *slot = Some((prio, i));
-            }
-        }
+        candidates.note(i, role);
     }
 
     let mut p = ParsedEntry::plain(text);
     p.format = Format::Json;
     p.message = Cow::Borrowed("");
     let mut promoted = [usize::MAX; ROLES];
+    let mut impossible_time = false;
     let det = parser.detector();
-    for (role_idx, slot) in best.iter().enumerate() {
-        let Some((_, i)) = *slot else { continue };
-        let leaf = &flat.leaves[i];
-        let raw = &text[leaf.value.clone()];
-        let role = ROLES_IN_ORDER[role_idx];
-        let ok = match role {
-            KeyRole::Time => {
-                let t = match leaf.kind {
-                    LeafKind::String { .. } => {
-                        string(text, leaf).and_then(|s| time_from_str(det, &s).ok())
+    for role in ROLES_IN_ORDER {
+        let fits = |i: usize| {
+            let leaf = &flat.leaves[i];
+            match role {
+                KeyRole::Time => match time_value(text, leaf, det) {
+                    TimeValue::Time(t) => {
+                        p.ts = Some(t);
+                        true
                     }
-                    LeafKind::Number => raw
-                        .parse::<i64>()
-                        .ok()
-                        .and_then(epoch_from_int)
-                        .or_else(|| raw.parse::<f64>().ok().and_then(epoch_from_float)),
-                    _ => None,
-                };
-                match t {
-                    Some(t) => p.ts = Some(t),
-                    None => p.error = Some(EntryError::BadTimestamp),
-                }
-                t.is_some()
-            }
-            KeyRole::Level => {
-                p.level = match leaf.kind {
-                    LeafKind::String { .. } => {
-                        string(text, leaf).and_then(|s| Level::from_value_str(&s))
+                    TimeValue::Impossible => {
+                        impossible_time = true;
+                        false
                     }
-                    LeafKind::Number => raw.parse::<f64>().ok().and_then(Level::from_number),
-                    _ => None,
-                };
-                p.level.is_some()
-            }
-            KeyRole::Message => match string(text, leaf) {
-                Some(s) => {
-                    // Docker's `log` values end with the line's newline.
-                    p.message = match s {
-                        Cow::Borrowed(b) => Cow::Borrowed(b.trim_end_matches(['\n', '\r'])),
-                        Cow::Owned(o) => Cow::Owned(o.trim_end_matches(['\n', '\r']).to_owned()),
+                    TimeValue::NotTime => false,
+                },
+                KeyRole::Level => {
+                    p.level = match leaf.kind {
+                        LeafKind::String { .. } => {
+                            string(text, leaf).and_then(|s| Level::from_value_str(&s))
+                        }
+                        LeafKind::Number => text[leaf.value.clone()]
+                            .parse::<f64>()
+                            .ok()
+                            .and_then(Level::from_number),
+                        _ => None,
                     };
-                    true
+                    p.level.is_some()
                 }
-                None => false,
-            },
-            _ => {
-                let s = scalar_text(text, leaf);
-                let ok = s.is_some();
-                let dest = match role {
-                    KeyRole::Service => &mut p.service,
-                    KeyRole::Host => &mut p.host,
-                    KeyRole::TraceId => &mut p.trace_id,
-                    KeyRole::SpanId => &mut p.span_id,
-                    _ => &mut p.parent_span_id,
-                };
-                *dest = s;
-                ok
+                KeyRole::Message => match string(text, leaf) {
+                    Some(s) => {
+                        // Docker's `log` values end with the line's newline.
+                        p.message = match s {
+                            Cow::Borrowed(b) => Cow::Borrowed(b.trim_end_matches(['\n', '\r'])),
+                            Cow::Owned(o) => {
+                                Cow::Owned(o.trim_end_matches(['\n', '\r']).to_owned())
+                            }
+                        };
+                        true
+                    }
+                    None => false,
+                },
+                _ => {
+                    let dest = match role {
+                        KeyRole::Service => &mut p.service,
+                        KeyRole::Host => &mut p.host,
+                        KeyRole::TraceId => &mut p.trace_id,
+                        KeyRole::SpanId => &mut p.span_id,
+                        _ => &mut p.parent_span_id,
+                    };
+                    *dest = scalar_text(text, leaf);
+                    dest.is_some()
+                }
             }
         };
-        if ok {
-            promoted[role_idx] = i;
+        if let Some(i) = candidates.pick(role, flat.leaves.len(), role_of, fits) {
+            promoted[role.index()] = i;
         }
+    }
+    if p.ts.is_none() && impossible_time {
+        p.error = Some(EntryError::BadTimestamp);
     }
 
     let want_fields = !parser.options().skip_fields;
@@ -159,16 +162,29 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
     p
 }
 
-const ROLES_IN_ORDER: [KeyRole; ROLES] = [
-    KeyRole::Time,
-    KeyRole::Level,
-    KeyRole::Message,
-    KeyRole::Service,
-    KeyRole::Host,
-    KeyRole::TraceId,
-    KeyRole::SpanId,
-    KeyRole::ParentSpanId,
-];
+/// A time leaf's value: a string as [`TimestampDetector::classify_value`]
+/// reads it, a number as an epoch (unit by magnitude).
+fn time_value(text: &str, leaf: &Leaf, det: &TimestampDetector) -> TimeValue {
+    match leaf.kind {
+        LeafKind::String { .. } => {
+            string(text, leaf).map_or(TimeValue::NotTime, |s| det.classify_value(&s))
+        }
+        LeafKind::Number => {
+            let raw = &text[leaf.value.clone()];
+            let t = raw
+                .parse::<i64>()
+                .ok()
+                .and_then(epoch_from_int)
+                .or_else(|| raw.parse::<f64>().ok().and_then(epoch_from_float));
+            match t {
+                Some(t) => TimeValue::Time(t),
+                None if epoch_out_of_range(raw) => TimeValue::Impossible,
+                None => TimeValue::NotTime,
+            }
+        }
+        _ => TimeValue::NotTime,
+    }
+}
 
 /// The text of a string leaf, borrowed unless it holds escapes.
 fn string<'a>(text: &'a str, leaf: &Leaf) -> Option<Cow<'a, str>> {
@@ -286,13 +302,142 @@ mod tests {
         assert_eq!(e.ts, Some(1_704_207_845_123_456));
     }
 
+    /// `bad_timestamp` is for a time that is shaped right but impossible, and
+    /// only when no other time key gives a time.
     #[test]
-    fn bad_time_value() {
+    fn impossible_times_are_flagged() {
         let pp = parser(&[]);
-        let e = pp.parse(r#"{"timestamp":"not a time","msg":"m"}"#);
-        assert_eq!(e.ts, None);
-        assert_eq!(e.error, Some(EntryError::BadTimestamp));
-        assert!(e.fields.unwrap().contains("not a time"));
+        for text in [
+            r#"{"timestamp":"2025-02-30T10:00:00Z","msg":"m"}"#,
+            r#"{"ts":"2025-13-01","msg":"m"}"#,
+            r#"{"time":"Feb 30 10:00:00","msg":"m"}"#,
+            r#"{"ts":-1704207845,"msg":"m"}"#,
+            r#"{"ts":1e30,"msg":"m"}"#,
+            r#"{"ts":"-1704207845123","msg":"m"}"#,
+            // A word before an impossible time: still flagged.
+            r#"{"ts":"soon","date":"2025-02-30","msg":"m"}"#,
+        ] {
+            let e = pp.parse(text);
+            assert_eq!(
+                (e.ts, e.error),
+                (None, Some(EntryError::BadTimestamp)),
+                "{text}"
+            );
+            // Not promoted, so still a field, as written.
+            let fields: Value = serde_json::from_str(e.fields.as_deref().unwrap()).unwrap();
+            let original: Value = serde_json::from_str(text).unwrap();
+            let mut original = original.as_object().unwrap().clone();
+            original.remove("msg");
+            assert_eq!(fields, Value::Object(original), "{text}");
+        }
+        // An impossible time with a valid one elsewhere: the valid one wins.
+        let e = pp.parse(r#"{"ts":"2025-02-30T10:00:00Z","time":"2024-01-02T15:04:05Z"}"#);
+        assert_eq!((e.ts, e.error), (Some(1_704_207_845_000_000), None));
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"ts":"2025-02-30T10:00:00Z"}"#)
+        );
+    }
+
+    /// Each column takes the first key, by priority, whose value fits; the
+    /// keys passed over stay in `fields` as written.
+    #[test]
+    fn promoted_keys_fall_back_to_the_next_that_fits() {
+        let pp = parser(&[]);
+        let e = pp.parse(r#"{"ts":"not a time","time":"2025-01-01T00:00:00Z","msg":"a"}"#);
+        assert_eq!((e.ts, e.error), (Some(1_735_689_600_000_000), None));
+        assert_eq!(e.message, "a");
+        assert_eq!(e.fields.as_deref(), Some(r#"{"ts":"not a time"}"#));
+        // Words and small numbers in time keys are not times: no flag.
+        for (text, fields) in [
+            (r#"{"t":"abc","msg":"b"}"#, r#"{"t":"abc"}"#),
+            (r#"{"date":"Monday","msg":"c"}"#, r#"{"date":"Monday"}"#),
+            (r#"{"t":5,"date":true,"msg":"d"}"#, r#"{"date":true,"t":5}"#),
+            (
+                r#"{"ts":"2024-01-02T15:04:05Z (approx)","msg":"e"}"#,
+                r#"{"ts":"2024-01-02T15:04:05Z (approx)"}"#,
+            ),
+        ] {
+            let e = pp.parse(text);
+            assert_eq!((e.ts, e.error), (None, None), "{text}");
+            assert_eq!(e.fields.as_deref(), Some(fields), "{text}");
+        }
+        let e =
+            pp.parse(r#"{"msg":42,"message":"real message","level":"banana","severity":"error"}"#);
+        assert_eq!(e.message, "real message");
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"level":"banana","msg":42}"#));
+        // Labels stay out of the shape whether promoted or not.
+        assert_eq!(e.shape, None);
+        // Service, host and ids skip empty and non-scalar values.
+        let e = pp.parse(
+            r#"{"service":"","app":"api","host":{"ip":1},"hostname":"h1","trace_id":[1],"traceId":"t1","msg":"m"}"#,
+        );
+        assert_eq!(
+            (
+                e.service.as_deref(),
+                e.host.as_deref(),
+                e.trace_id.as_deref()
+            ),
+            (Some("api"), Some("h1"), Some("t1"))
+        );
+        let fields: Value = serde_json::from_str(e.fields.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            fields,
+            serde_json::json!({"service":"","host.ip":1,"trace_id":[1]})
+        );
+        // A string message wins over a later one however short; with no
+        // string at all there is no message and the keys stay fields.
+        let e = pp.parse(r#"{"msg":"","message":"later"}"#);
+        assert_eq!(e.message, "");
+        assert_eq!(e.fields.as_deref(), Some(r#"{"message":"later"}"#));
+        let e = pp.parse(r#"{"msg":{"a":1},"message":7,"n":1}"#);
+        assert_eq!(e.message, "");
+        let fields: Value = serde_json::from_str(e.fields.as_deref().unwrap()).unwrap();
+        assert_eq!(fields, serde_json::json!({"msg.a":1,"message":7,"n":1}));
+        // Nulls are no candidates.
+        let e = pp.parse(r#"{"level":null,"lvl":"warn","msg":"m"}"#);
+        assert_eq!(e.level, Some(Level::Warn));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"level":null}"#));
+    }
+
+    /// A `--time-key` holding no time gives way to the default keys; several
+    /// time keys are tried in the order given.
+    #[test]
+    fn time_keys_that_hold_no_time_give_way() {
+        let p = parser(&["when", "at"]);
+        let e = p.parse(r#"{"when":"garbage","ts":"2024-01-02T15:04:05Z","msg":"m"}"#);
+        assert_eq!((e.ts, e.error), (Some(1_704_207_845_000_000), None));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"when":"garbage"}"#));
+        let e = p.parse(r#"{"when":"x","at":1704207845,"ts":"2025-01-01T00:00:00Z"}"#);
+        assert_eq!(e.ts, Some(1_704_207_845_000_000));
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"ts":"2025-01-01T00:00:00Z","when":"x"}"#)
+        );
+        let e = p.parse(r#"{"when":"2025-02-30T10:00:00Z","ts":"later"}"#);
+        assert_eq!((e.ts, e.error), (None, Some(EntryError::BadTimestamp)));
+    }
+
+    /// A fallback past the 64 keys whose roles are remembered, and time keys
+    /// beyond the tenth (which share a priority) in the order of the keys.
+    #[test]
+    fn fallback_past_many_keys() {
+        let mut text = String::from(r#"{"level":"x""#);
+        for i in 0..80 {
+            text.push_str(&format!(r#","k{i:02}":{i}"#));
+        }
+        text.push_str(r#","severity":"warn"}"#);
+        let pp = parser(&[]);
+        let e = pp.parse(&text);
+        assert_eq!(e.level, Some(Level::Warn));
+        assert!(e.fields.as_deref().unwrap().starts_with(r#"{"k00":0,"#));
+        assert!(e.fields.as_deref().unwrap().contains(r#""level":"x""#));
+        let keys: Vec<String> = (0..12).map(|i| format!("w{i:02}")).collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let pp = parser(&keys);
+        let e = pp.parse(r#"{"w10":"no","w11":1704207845,"ts":"2025-01-01"}"#);
+        assert_eq!(e.ts, Some(1_704_207_845_000_000));
     }
 
     #[test]

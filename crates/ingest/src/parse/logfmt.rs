@@ -3,14 +3,18 @@
 use std::borrow::Cow;
 
 use super::{
-    EntryParser, Format, KeyRole, LabelKeys, ParsedEntry, ROLES, key_role, push_json_str, shape_of,
-    time_from_str,
+    Candidates, EntryError, EntryParser, Format, KeyRole, LabelKeys, ParsedEntry, ROLES,
+    ROLES_IN_ORDER, key_role, push_json_str, shape_of,
 };
 use crate::level::Level;
+use crate::timestamp::TimeValue;
+
+/// An entry's `key=value` pairs, in order, values unquoted.
+type Pairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
 
 /// Splits logfmt pairs; `None` unless every token is a pair and there are at
 /// least two.
-pub(crate) fn pairs(text: &str) -> Option<Vec<(&str, Cow<'_, str>)>> {
+pub(crate) fn pairs(text: &str) -> Option<Pairs<'_>> {
     let b = text.as_bytes();
     // Sized for a typical line, so pushing rarely reallocates.
     let mut out = Vec::with_capacity(16);
@@ -131,69 +135,85 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// The pairs of `text`; failing that, of its first line, with the rest
+/// (from the first line's terminator, `\r\n` or `\n`) as the body that
+/// follows the message: a stack trace or goroutine dump after a logfmt line.
+fn pairs_and_body(text: &str) -> Option<(Pairs<'_>, &str)> {
+    if let Some(p) = pairs(text) {
+        return Some((p, ""));
+    }
+    let nl = memchr::memchr(b'\n', text.as_bytes())?;
+    let first = &text[..nl];
+    let first = first.strip_suffix('\r').unwrap_or(first);
+    Some((pairs(first)?, &text[first.len()..]))
+}
+
 pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
-    let mut pairs = pairs(text)?;
+    let (mut pairs, body) = pairs_and_body(text)?;
     drop_repeated_keys(&mut pairs);
     let time_keys = &parser.options().time_keys;
-    let mut best: [Option<(u8, usize)>; ROLES] = [None; ROLES];
+    let role_of = |i: usize| key_role(pairs[i].0, time_keys);
+    let mut candidates = Candidates::default();
     let mut labels = LabelKeys::default();
-    for (i, (k, _)) in pairs.iter().enumerate() {
-        let role = key_role(k, time_keys);
+    for i in 0..pairs.len() {
+        let role = role_of(i);
         labels.note(i, role.is_some());
-        if let Some((role, prio)) = role {
-            let slot = &mut best[role.index()];
-            if slot.is_none_or(|(p, _)| prio < p) {
-                *slot = Some((prio, i));
-            }
-        }
+        candidates.note(i, role);
     }
     let mut p = ParsedEntry::plain(text);
     p.format = Format::Logfmt;
     let mut promoted = [usize::MAX; ROLES];
-    let mut has_message = false;
-    for (role_idx, slot) in best.iter().enumerate() {
-        let Some((_, i)) = *slot else { continue };
-        let v = &pairs[i].1;
-        let ok = match role_idx {
-            r if r == KeyRole::Time.index() => match time_from_str(parser.detector(), v) {
-                Ok(t) => {
-                    p.ts = Some(t);
+    let mut impossible_time = false;
+    let det = parser.detector();
+    for role in ROLES_IN_ORDER {
+        let fits = |i: usize| {
+            let v = &pairs[i].1;
+            match role {
+                KeyRole::Time => match det.classify_value(v) {
+                    TimeValue::Time(t) => {
+                        p.ts = Some(t);
+                        true
+                    }
+                    TimeValue::Impossible => {
+                        impossible_time = true;
+                        false
+                    }
+                    TimeValue::NotTime => false,
+                },
+                KeyRole::Level => {
+                    p.level = Level::from_value_str(v);
+                    p.level.is_some()
+                }
+                // Any value is a message, the empty one too.
+                KeyRole::Message => {
+                    p.message = if body.is_empty() {
+                        v.clone()
+                    } else {
+                        Cow::Owned([v, body].concat())
+                    };
                     true
                 }
-                Err(e) => {
-                    p.error = Some(e);
-                    false
-                }
-            },
-            r if r == KeyRole::Level.index() => {
-                p.level = Level::from_value_str(v);
-                p.level.is_some()
-            }
-            r if r == KeyRole::Message.index() => {
-                p.message = v.clone();
-                has_message = true;
-                true
-            }
-            r => {
-                if v.is_empty() {
-                    false
-                } else {
-                    let dest = match r {
-                        r if r == KeyRole::Service.index() => &mut p.service,
-                        r if r == KeyRole::Host.index() => &mut p.host,
-                        r if r == KeyRole::TraceId.index() => &mut p.trace_id,
-                        r if r == KeyRole::SpanId.index() => &mut p.span_id,
+                _ => {
+                    let dest = match role {
+                        KeyRole::Service => &mut p.service,
+                        KeyRole::Host => &mut p.host,
+                        KeyRole::TraceId => &mut p.trace_id,
+                        KeyRole::SpanId => &mut p.span_id,
                         _ => &mut p.parent_span_id,
                     };
-                    *dest = Some(v.clone());
-                    true
+                    *dest = (!v.is_empty()).then(|| v.clone());
+                    dest.is_some()
                 }
             }
         };
-        if ok {
-            promoted[role_idx] = i;
+        if let Some(i) = candidates.pick(role, pairs.len(), role_of, fits) {
+            promoted[role.index()] = i;
         }
     }
+    if p.ts.is_none() && impossible_time {
+        p.error = Some(EntryError::BadTimestamp);
+    }
+    let has_message = promoted[KeyRole::Message.index()] != usize::MAX;
     let want_fields = !parser.options().skip_fields;
     // Empty (no allocation) when not wanted.
     let mut fields = if want_fields {
@@ -356,6 +376,99 @@ mod tests {
         // Keys that only share a length and first byte are all kept.
         let e = p.parse("msg=m ab=1 ac=2 ad=3");
         assert_eq!(e.fields.as_deref(), Some(r#"{"ab":"1","ac":"2","ad":"3"}"#));
+    }
+
+    /// A logfmt line followed by lines that are not pairs (a stack trace, a
+    /// goroutine dump, indented text) is read as the single line would be,
+    /// and the lines after it are the message's body, terminators as written.
+    #[test]
+    fn continuation_lines_are_the_message_body() {
+        let p = parser();
+        let text = "ts=2024-03-01T10:00:00Z level=error msg=\"request failed\"\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)";
+        let e = p.parse(text);
+        assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.ts, Some(1_709_287_200_000_000));
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(
+            e.message,
+            "request failed\njava.lang.IllegalStateException: boom\n\tat a.B.c(B.java:1)"
+        );
+        assert_eq!(
+            (e.fields, e.shape, e.error, e.raw),
+            (None, None, None, text)
+        );
+        // Fields as on the single line; the shape ends the first line.
+        let single = p.parse("ts=2024-03-01T10:00:00Z level=warn msg=stuck user=bob n=3");
+        for (body, sep) in [
+            (
+                "goroutine 1 [running]:\nmain.main()\n\t/app/main.go:12 +0x1d",
+                "\n",
+            ),
+            ("  indented detail\n  more", "\r\n"),
+        ] {
+            let text =
+                format!("ts=2024-03-01T10:00:00Z level=warn msg=stuck user=bob n=3{sep}{body}");
+            let e = p.parse(&text);
+            assert_eq!(e.format, Format::Logfmt, "{text:?}");
+            assert_eq!(
+                (e.ts, e.level, &e.fields, &e.shape),
+                (single.ts, single.level, &single.fields, &single.shape)
+            );
+            let sep = sep.strip_prefix('\r').map_or(sep, |_| "\r\n");
+            assert_eq!(e.message, format!("stuck{sep}{body}"));
+            let mut buf = String::new();
+            let first = e.drain_input(&mut buf).split('\n').next().unwrap();
+            assert!(
+                first.starts_with("stuck") && first.ends_with(" {n,user}"),
+                "{first:?}"
+            );
+        }
+        // Without a message key the whole entry is the message.
+        let e = p.parse("method=GET status=500\n\tat x.Y.z(Y.java:3)");
+        assert_eq!(e.format, Format::Logfmt);
+        assert_eq!(e.message, "method=GET status=500\n\tat x.Y.z(Y.java:3)");
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"method":"GET","status":"500"}"#)
+        );
+        // Continuation lines of pairs are still pairs.
+        let e = p.parse("msg=m a=1\n  b=2");
+        assert_eq!(e.message, "m");
+        assert_eq!(e.fields.as_deref(), Some(r#"{"a":"1","b":"2"}"#));
+        // A first line that would not be logfmt alone is not logfmt.
+        for text in [
+            "msg=boom\n\tat a.B.c(B.java:1)",
+            "a=1 b\n c d",
+            "a=\"open b=2\n  c\"x",
+        ] {
+            assert_eq!(p.parse(text).format, Format::Plain, "{text:?}");
+        }
+    }
+
+    /// Keys passed over for a value that does not fit stay fields; only an
+    /// impossible time is flagged, and only when no key gives a time.
+    #[test]
+    fn promoted_keys_fall_back_to_the_next_that_fits() {
+        let p = parser();
+        let e = p
+            .parse("t=abc date=Monday time=2024-01-02T15:04:05Z level=banana severity=error msg=x");
+        assert_eq!((e.ts, e.error), (Some(1_704_207_845_000_000), None));
+        assert_eq!(e.level, Some(Level::Error));
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"t":"abc","date":"Monday","level":"banana"}"#)
+        );
+        let e = p.parse("t=abc msg=x");
+        assert_eq!((e.ts, e.error), (None, None));
+        let e = p.parse("ts=2025-02-30T10:00:00Z t=abc msg=x");
+        assert_eq!((e.ts, e.error), (None, Some(EntryError::BadTimestamp)));
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"ts":"2025-02-30T10:00:00Z","t":"abc"}"#)
+        );
+        let e = p.parse("service= app=api msg=x");
+        assert_eq!(e.service.as_deref(), Some("api"));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"service":""}"#));
     }
 
     #[test]
