@@ -854,17 +854,19 @@ fn zero_bounds_are_usage_errors() {
     assert!(!store.exists());
 }
 
-/// `--service` and `--host` name something: an empty value is a usage error.
+/// `--service` and `--host` name something: an empty or blank value is a usage error.
 #[test]
 fn empty_service_or_host_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("archive");
     let input = data("samples/app.log");
     for flag in ["--service", "--host"] {
-        let out = run(&["ingest", s(&input), "--to", s(&store), flag, ""]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
-        assert!(err.contains(flag), "{err}");
+        for value in ["", " \t"] {
+            let out = run(&["ingest", s(&input), "--to", s(&store), flag, value]);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{flag}: {err}");
+            assert!(err.contains(flag) && err.contains("blank"), "{err}");
+        }
     }
     assert!(!store.exists());
 }

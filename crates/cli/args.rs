@@ -127,10 +127,10 @@ pub(crate) struct IngestArgs {
     #[arg(long = "time-key", value_name = "KEY")]
     pub(crate) time_keys: Vec<String>,
     /// Service name for every entry; overrides the service an entry names itself.
-    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "NAME", value_parser = crate::config::parse_name)]
     pub(crate) service: Option<String>,
     /// Host name for every entry; overrides the host an entry names itself.
-    #[arg(long, value_name = "NAME", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(long, value_name = "NAME", value_parser = crate::config::parse_name)]
     pub(crate) host: Option<String>,
     /// Largest entry kept whole, in bytes; longer entries are cut and flagged `truncated`.
     #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bound, default_value_t = 1 << 20)]

@@ -60,6 +60,14 @@ pub(crate) fn parse_mask(s: &str) -> Result<MaskRule, String> {
     Ok(MaskRule::new(name, regex))
 }
 
+/// Parses a name given for every entry (`--service`, `--host`): not empty, not only blanks.
+pub(crate) fn parse_name(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must name something: empty or blank".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
 /// Parses a bound (a count or a size in bytes): a whole number of at least 1.
 pub(crate) fn parse_bound(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -86,7 +94,7 @@ pub(crate) fn new_catalog(
 ) -> anyhow::Result<TemplateCatalog> {
     let config = DrainConfig {
         extra_masks: masks,
-        shape_drop_keys: drop_keys,
+        shape_drop_keys: Some(drop_keys),
         ..DrainConfig::default()
     };
     TemplateCatalog::try_new(config).context("invalid mask (from --mask or the --config file)")
@@ -94,27 +102,31 @@ pub(crate) fn new_catalog(
 
 /// `drop_keys` are a property of an archive's catalog, as masks are: shapes built without a key
 /// would not match those built with it. An existing catalog keeps its keys (the config file may
-/// leave them out); asking for a different set is an error.
-pub(crate) fn check_drop_keys(
-    catalog: &TemplateCatalog,
+/// leave them out); asking for a different set is an error. A catalog stored before the keys were
+/// kept takes the ones given now, as every ingest did then. Returns the keys to ingest with.
+pub(crate) fn settle_drop_keys(
+    catalog: &mut TemplateCatalog,
     drop_keys: &[String],
     location: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let sorted = |keys: &[String]| {
         let mut keys = keys.to_vec();
         keys.sort();
         keys.dedup();
         keys
     };
-    let have = sorted(&catalog.config().shape_drop_keys);
-    if !drop_keys.is_empty() && have != sorted(drop_keys) {
+    let Some(have) = catalog.config().shape_drop_keys.clone() else {
+        catalog.set_shape_drop_keys(drop_keys.to_vec());
+        return Ok(drop_keys.to_vec());
+    };
+    if !drop_keys.is_empty() && sorted(&have) != sorted(drop_keys) {
         bail!(
             "the archive at {location} builds template shapes with drop_keys [{}]; drop_keys cannot \
              change on an existing archive (ingest into a new location, or give the same keys)",
-            have.join(", ")
+            sorted(&have).join(", ")
         );
     }
-    Ok(())
+    Ok(have)
 }
 
 /// Masks are a property of an archive's catalog: templates learnt with one set
@@ -171,18 +183,35 @@ mod tests {
     #[test]
     fn drop_keys_are_checked_against_an_existing_catalog() {
         let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let catalog = new_catalog(Vec::new(), keys(&["user", "req"])).unwrap();
-        assert_eq!(catalog.config().shape_drop_keys, keys(&["user", "req"]));
+        let mut catalog = new_catalog(Vec::new(), keys(&["user", "req"])).unwrap();
+        assert_eq!(
+            catalog.config().shape_drop_keys,
+            Some(keys(&["user", "req"]))
+        );
         // None given keeps the archive's; the same set in any order is fine.
-        assert!(check_drop_keys(&catalog, &[], "x").is_ok());
-        assert!(check_drop_keys(&catalog, &keys(&["req", "user"]), "x").is_ok());
-        let err = check_drop_keys(&catalog, &keys(&["user"]), "x")
-            .unwrap_err()
-            .to_string();
+        let mut settle = |given: &[&str]| settle_drop_keys(&mut catalog, &keys(given), "x");
+        assert_eq!(settle(&[]).unwrap(), keys(&["user", "req"]));
+        assert_eq!(settle(&["req", "user"]).unwrap(), keys(&["user", "req"]));
+        let err = settle(&["user"]).unwrap_err().to_string();
         assert!(err.contains("drop_keys [req, user]"), "{err}");
         // They survive the catalog's round trip through storage.
         let loaded = TemplateCatalog::from_json(&catalog.to_json()).unwrap();
-        assert_eq!(loaded.config().shape_drop_keys, keys(&["user", "req"]));
+        assert_eq!(
+            loaded.config().shape_drop_keys,
+            Some(keys(&["user", "req"]))
+        );
+        // A catalog stored before the keys were kept takes those given, then keeps them.
+        let mut json: serde_json::Value = serde_json::from_str(&loaded.to_json()).unwrap();
+        let config = json["config"].as_object_mut().expect("a stored config");
+        assert!(config.remove("shape_drop_keys").is_some());
+        let mut old = TemplateCatalog::from_json(&json.to_string()).unwrap();
+        assert_eq!(old.config().shape_drop_keys, None);
+        assert_eq!(
+            settle_drop_keys(&mut old, &keys(&["user"]), "x").unwrap(),
+            keys(&["user"])
+        );
+        assert_eq!(old.config().shape_drop_keys, Some(keys(&["user"])));
+        assert!(settle_drop_keys(&mut old, &keys(&["req"]), "x").is_err());
     }
 
     #[test]

@@ -67,12 +67,11 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         {
             Some(catalog) => {
                 config::check_masks(&catalog, &masks, &a.to)?;
-                config::check_drop_keys(&catalog, &file.drop_keys, &a.to)?;
                 catalog
             }
             None => config::new_catalog(masks, file.drop_keys.clone())?,
         };
-        opts.drop_keys = catalog.config().shape_drop_keys.clone();
+        opts.drop_keys = config::settle_drop_keys(&mut catalog, &file.drop_keys, &a.to)?;
         catalog.set_max_templates(a.max_templates);
         catalog.set_max_catalog_bytes(a.max_catalog_bytes);
         let ids_before: HashSet<u64> = catalog.templates().map(|t| t.id).collect();

@@ -75,8 +75,10 @@ pub struct DrainConfig {
     /// Field keys left out of structured (JSON, logfmt) template shapes.
     /// Templating does not read this: the ingest layer does, and keeping it
     /// here stores it with the catalog, so that every ingest into an archive
-    /// builds shapes the same way, as the masks do.
-    pub shape_drop_keys: Vec<String>,
+    /// builds shapes the same way, as the masks do. `None` for a catalog
+    /// stored before the keys were kept (they were given per ingest then).
+    #[serde(default)]
+    pub shape_drop_keys: Option<Vec<String>>,
 }
 
 /// Bytes counted for each template against [`DrainConfig::max_catalog_bytes`],
@@ -154,7 +156,7 @@ impl Default for DrainConfig {
             max_templates: 100_000,
             max_catalog_bytes: 64 << 20,
             max_tokens: 256,
-            shape_drop_keys: Vec::new(),
+            shape_drop_keys: Some(Vec::new()),
         }
     }
 }
@@ -491,6 +493,12 @@ impl TemplateCatalog {
     /// added from now on; templates already issued stay.
     pub fn set_max_catalog_bytes(&mut self, max: usize) {
         self.config.max_catalog_bytes = max.max(1);
+    }
+
+    /// Sets [`DrainConfig::shape_drop_keys`], for a catalog stored before
+    /// they were kept: from then on they are the catalog's.
+    pub fn set_shape_drop_keys(&mut self, keys: Vec<String>) {
+        self.config.shape_drop_keys = Some(keys);
     }
 
     /// What the templates count against [`DrainConfig::max_catalog_bytes`].

@@ -371,7 +371,7 @@ fn config_survives_persistence() {
         max_templates: 13,
         max_catalog_bytes: 17,
         max_tokens: 19,
-        shape_drop_keys: vec!["user".into()],
+        shape_drop_keys: Some(vec!["user".into()]),
     };
     let cat = TemplateCatalog::new(cfg.clone());
     let loaded = TemplateCatalog::from_json(&cat.to_json()).unwrap();

@@ -32,19 +32,24 @@ pub enum IngestError {
         path: PathBuf,
     },
     /// A glob pattern matched no file.
-    #[error("{pattern}: pattern matched no files{}", match specials {
+    #[error("{pattern}: pattern matched no files{}{}", match specials {
         0 => String::new(),
         n => format!(" but {n} special (FIFO, socket, device), which are read only when named directly"),
+    }, match archived {
+        0 => String::new(),
+        n => format!(" but {n} in the archive being written, which are not read"),
     })]
     NoMatch {
         /// The pattern as given.
         pattern: String,
         /// Special files (FIFOs, sockets, devices) it matched, which globs leave out.
         specials: usize,
+        /// Paths in the archive being written it matched, which are left out.
+        archived: usize,
     },
-    /// A directory named as an input is the archive being written.
-    #[error("{}: is the archive being written; its files are not read as logs", path.display())]
-    IsArchive {
+    /// A path named as an input is the archive being written, or inside it.
+    #[error("{}: is in the archive being written; its files are not read as logs", path.display())]
+    InArchive {
         /// The path as given.
         path: PathBuf,
     },

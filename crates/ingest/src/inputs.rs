@@ -103,16 +103,17 @@ pub fn expand<S: AsRef<OsStr>>(args: &[S]) -> Expansion {
     expand_except(args, None)
 }
 
-/// [`expand`], leaving out the directory `archive` wherever a directory walk
-/// meets it, so that ingesting a directory that holds the archive being
-/// written does not read the archive's own files back in. Naming the archive
-/// directory itself is an error.
+/// [`expand`], leaving out the archive being written: a directory walk or a
+/// glob that meets the directory `archive` passes over it, so that ingesting
+/// a directory that holds the archive does not read the archive's own files
+/// back in; naming the archive, or a file or directory inside it, is an
+/// error.
 pub fn expand_except<S: AsRef<OsStr>>(args: &[S], archive: Option<&Path>) -> Expansion {
+    let archive = archive.and_then(|p| Some((fs::metadata(p).ok()?, fs::canonicalize(p).ok()?)));
     let mut walk = Walk {
         found: Expansion::default(),
-        skip: archive
-            .and_then(|p| fs::metadata(p).ok())
-            .map(|m| (m.dev(), m.ino())),
+        skip: archive.as_ref().map(|(m, _)| (m.dev(), m.ino())),
+        archive: archive.map(|(_, canonical)| canonical),
     };
     for arg in args {
         let arg = arg.as_ref();
@@ -121,17 +122,16 @@ pub fn expand_except<S: AsRef<OsStr>>(args: &[S], archive: Option<&Path>) -> Exp
             continue;
         }
         let path = Path::new(arg);
+        let meta = fs::metadata(path);
+        if meta.is_ok() && walk.in_archive(path) {
+            walk.found.errors.push(IngestError::InArchive {
+                path: path.to_path_buf(),
+            });
+            continue;
+        }
         let found = &mut walk.found;
-        match fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                if walk.skip == Some((meta.dev(), meta.ino())) {
-                    walk.found.errors.push(IngestError::IsArchive {
-                        path: path.to_path_buf(),
-                    });
-                } else {
-                    walk.dir(path);
-                }
-            }
+        match meta {
+            Ok(meta) if meta.is_dir() => walk.dir(path),
             Ok(meta) if meta.is_file() => match File::open(path) {
                 Ok(_) => found.inputs.push(InputSpec::File(path.to_path_buf())),
                 Err(source) => found.errors.push(IngestError::Unreadable {
@@ -172,17 +172,16 @@ fn is_glob(s: &str) -> bool {
 /// component matched by `**` itself must not start with `.`.
 fn shell_visible(pattern: &str, matched: &Path) -> bool {
     // Raw components: `Path::iter` would drop the `.` that `.*` can match.
-    let pat: Vec<&[u8]> = pattern
-        .as_bytes()
-        .split(|&c| c == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
-    let got: Vec<&[u8]> = matched
-        .as_os_str()
-        .as_encoded_bytes()
-        .split(|&c| c == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
+    // A leading `./` is left out of both: the glob crate drops it from
+    // what it returns.
+    fn split(b: &[u8]) -> Vec<&[u8]> {
+        b.split(|&c| c == b'/')
+            .filter(|c| !c.is_empty())
+            .skip_while(|c| *c == b".")
+            .collect()
+    }
+    let pat = split(pattern.as_bytes());
+    let got = split(matched.as_os_str().as_encoded_bytes());
     let special = |c: &[u8]| c == b"." || c == b"..";
     let dot = |c: &[u8]| !special(c) && c.starts_with(b".");
     let first = pat.iter().position(|c| *c == b"**");
@@ -191,8 +190,9 @@ fn shell_visible(pattern: &str, matched: &Path) -> bool {
         (Some(f), Some(l)) => (f, pat.len() - l - 1),
         _ => (pat.len(), 0),
     };
-    if got.len() < head + tail {
-        return true;
+    // A component that went missing was a `.` matched by a wildcard.
+    if got.len() < head + tail || (first.is_none() && got.len() != pat.len()) {
+        return false;
     }
     // `.` and `..` only where the pattern says so (bash's `globskipdots`).
     let fits = |p: &[u8], g: &[u8]| match special(g) {
@@ -218,9 +218,18 @@ struct Walk {
     found: Expansion,
     /// Device and inode of the archive directory being written, if local.
     skip: Option<(u64, u64)>,
+    /// Its canonical path.
+    archive: Option<PathBuf>,
 }
 
 impl Walk {
+    /// Whether `path` is the archive being written or lies inside it.
+    fn in_archive(&self, path: &Path) -> bool {
+        self.archive
+            .as_ref()
+            .is_some_and(|a| fs::canonicalize(path).is_ok_and(|c| c.starts_with(a)))
+    }
+
     fn glob(&mut self, pattern: &str) {
         let options = glob::MatchOptions {
             require_literal_leading_dot: false,
@@ -239,8 +248,10 @@ impl Walk {
         let (inputs_before, errors_before) = (self.found.inputs.len(), self.found.errors.len());
         let mut matched: Vec<PathBuf> = Vec::new();
         let mut specials = 0usize;
+        let mut archived = 0usize;
         for entry in paths {
             match entry {
+                Ok(p) if self.in_archive(&p) => archived += 1,
                 Ok(p) if shell_visible(pattern, &p) => matched.push(p),
                 Ok(_) => {}
                 Err(e) => self.found.errors.push(IngestError::Unreadable {
@@ -252,11 +263,7 @@ impl Walk {
         matched.sort();
         for p in matched {
             match fs::metadata(&p) {
-                Ok(m) if m.is_dir() => {
-                    if self.skip != Some((m.dev(), m.ino())) {
-                        self.dir(&p)
-                    }
-                }
+                Ok(m) if m.is_dir() => self.dir(&p),
                 Ok(m) if m.is_file() => self.found.inputs.push(InputSpec::File(p)),
                 // Special files are taken only when named directly.
                 Ok(_) => specials += 1,
@@ -271,6 +278,7 @@ impl Walk {
             self.found.errors.push(IngestError::NoMatch {
                 pattern: pattern.to_owned(),
                 specials,
+                archived,
             });
         }
     }
@@ -448,24 +456,28 @@ fn wrap_decoder(
 /// preallocated and not filled) and warns about anything else there. Here
 /// trailing NUL bytes are dropped too, and any other trailing bytes are read
 /// as they are, not decompressed, so that text appended to a `.gz` file is
-/// not lost; a zero run followed by more bytes is kept. A member that is
-/// corrupt or cut short is a read error, as is a damaged member header.
+/// not lost; a zero run followed by more bytes is kept, unless a member
+/// follows it. A member that is corrupt or cut short is a read error, as is
+/// a damaged member header.
 struct GzMembers<R: BufRead> {
-    state: Option<Gz<R>>,
+    state: Gz<R>,
 }
 
 enum Gz<R: BufRead> {
     /// Inside a member.
     Member(Box<flate2::bufread::GzDecoder<R>>),
-    /// After the last member: `zeros` NUL bytes held back, written out only
-    /// when more bytes follow them (`flush`).
-    Trailing { inner: R, zeros: u64, flush: bool },
+    /// Between members, or after the last one: `zeros` NUL bytes held back,
+    /// written out only when bytes that are not a member follow them
+    /// (`flush`).
+    Between { inner: R, zeros: u64, flush: bool },
+    /// Taken out for a moment while the state changes.
+    Moving,
 }
 
 impl<R: BufRead> GzMembers<R> {
     fn new(inner: R) -> Self {
         GzMembers {
-            state: Some(Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner)))),
+            state: Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner))),
         }
     }
 }
@@ -476,37 +488,27 @@ impl<R: BufRead> Read for GzMembers<R> {
             return Ok(0);
         }
         loop {
-            match self.state.as_mut() {
-                None => return Ok(0),
-                Some(Gz::Member(decoder)) => {
+            match &mut self.state {
+                Gz::Moving => return Ok(0),
+                Gz::Member(decoder) => {
                     let n = decoder.read(buf)?;
                     if n > 0 {
                         return Ok(n);
                     }
-                    let Some(Gz::Member(decoder)) = self.state.take() else {
+                    let Gz::Member(decoder) = std::mem::replace(&mut self.state, Gz::Moving) else {
                         unreachable!("matched a member above")
                     };
-                    let mut inner = decoder.into_inner();
-                    let head = inner.fill_buf()?;
-                    self.state = match head {
-                        [] => None,
-                        // A lone 0x1f at the end of the buffer is taken for a
-                        // member; the decoder reports it if it is not one.
-                        [0x1f, 0x8b, ..] | [0x1f] => {
-                            Some(Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner))))
-                        }
-                        _ => Some(Gz::Trailing {
-                            inner,
-                            zeros: 0,
-                            flush: false,
-                        }),
+                    self.state = Gz::Between {
+                        inner: decoder.into_inner(),
+                        zeros: 0,
+                        flush: false,
                     };
                 }
-                Some(Gz::Trailing {
+                Gz::Between {
                     inner,
                     zeros,
                     flush,
-                }) => {
+                } => {
                     if *flush {
                         if *zeros == 0 {
                             *flush = false;
@@ -517,26 +519,35 @@ impl<R: BufRead> Read for GzMembers<R> {
                         *zeros -= n as u64;
                         return Ok(n);
                     }
+                    // An error here leaves the state as it is, to be retried.
                     let head = inner.fill_buf()?;
-                    if head.is_empty() {
-                        // Only padding was left.
-                        self.state = None;
-                        return Ok(0);
+                    match head {
+                        // Only padding was left, if anything.
+                        [] => return Ok(0),
+                        [0, ..] => {
+                            let run = head.iter().take_while(|&&b| b == 0).count();
+                            *zeros += run as u64;
+                            inner.consume(run);
+                        }
+                        // A lone 0x1f at the end of the buffer is taken for a
+                        // member; the decoder reports it if it is not one.
+                        [0x1f, 0x8b, ..] | [0x1f] => {
+                            let Gz::Between { inner, .. } =
+                                std::mem::replace(&mut self.state, Gz::Moving)
+                            else {
+                                unreachable!("matched between members above")
+                            };
+                            self.state =
+                                Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner)));
+                        }
+                        _ if *zeros > 0 => *flush = true,
+                        _ => {
+                            let text = memchr::memchr(0, head).unwrap_or(head.len()).min(buf.len());
+                            buf[..text].copy_from_slice(&head[..text]);
+                            inner.consume(text);
+                            return Ok(text);
+                        }
                     }
-                    let run = head.iter().take_while(|&&b| b == 0).count();
-                    if run > 0 {
-                        *zeros += run as u64;
-                        inner.consume(run);
-                        continue;
-                    }
-                    if *zeros > 0 {
-                        *flush = true;
-                        continue;
-                    }
-                    let text = memchr::memchr(0, head).unwrap_or(head.len()).min(buf.len());
-                    buf[..text].copy_from_slice(&head[..text]);
-                    inner.consume(text);
-                    return Ok(text);
                 }
             }
         }
@@ -610,6 +621,9 @@ mod tests {
         let mut two = with(&gzip("second member\n"));
         two.extend_from_slice(b"tail\n\0");
         assert_eq!(decode_all(two), format!("{text}second member\ntail\n"));
+        // A member after zero padding is still a member.
+        let padded = with(&[&[0u8; 512][..], &gzip("after padding\n")].concat());
+        assert_eq!(decode_all(padded), format!("{text}after padding\n"));
         // A member cut short is still an error, not trailing text.
         let cut = gzip(&text);
         let mut reader = decode_reader(
@@ -618,6 +632,62 @@ mod tests {
         )
         .unwrap();
         assert!(reader.read_to_end(&mut Vec::new()).is_err());
+    }
+
+    /// A read interrupted between members is retried, not taken for the end.
+    #[test]
+    fn gzip_reads_interrupted_after_a_member_go_on() {
+        struct Steps(Vec<io::Result<Vec<u8>>>);
+        impl Read for Steps {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let bytes = self.0.remove(0)?;
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+        }
+        let steps = Steps(vec![
+            Ok(gzip("in the member\n")),
+            Err(io::ErrorKind::Interrupted.into()),
+            Ok(b"after it\n".to_vec()),
+        ]);
+        let mut reader = decode_reader(Box::new(steps), Path::new("t")).unwrap();
+        let mut text = String::new();
+        reader.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "in the member\nafter it\n");
+    }
+
+    /// The shell's rule for hidden names, on what the glob crate returns
+    /// (which drops a leading `./`, also one that `.*` matched).
+    #[test]
+    fn glob_matches_a_shell_would_give() {
+        let cases = [
+            ("./*", "a.log", true),
+            ("./*", ".hid", false),
+            ("./d/*", "d/a.log", true),
+            ("./d/*", "d/.h.log", false),
+            ("./.*", ".h.log", true),
+            (".*/*", ".h/x", true),
+            (".*/*", "a.log", false),
+            (".*/*", "./a.log", false),
+            (".*/*", "../x", false),
+            ("../*", "../x", true),
+            ("/t/*.log", "/t/.z.log", false),
+            ("/t/.*.log", "/t/.z.log", true),
+            ("d/**/y", "d/a/b/y", true),
+            ("d/**/y", "d/.hid/y", false),
+            ("d/**/.hid/y", "d/.hid/y", true),
+            ("d/**/y", "d/y", true),
+        ];
+        for (pattern, matched, visible) in cases {
+            assert_eq!(
+                shell_visible(pattern, Path::new(matched)),
+                visible,
+                "{pattern} {matched}"
+            );
+        }
     }
 
     #[test]

@@ -1084,11 +1084,29 @@ fn the_archive_being_written_is_not_read() {
             .len(),
         3
     );
-    // Naming the archive itself is an error that says why.
-    let found = logoscope_ingest::inputs::expand_except(&[archive.as_os_str()], Some(&archive));
+    // Naming the archive, or a file in it, is an error that says why.
+    let inside = archive.join("_delta_log/0.json");
+    for named in [&archive, &inside] {
+        let found = logoscope_ingest::inputs::expand_except(&[named.as_os_str()], Some(&archive));
+        assert!(found.inputs.is_empty());
+        let err = found.errors[0].to_string();
+        assert!(err.contains("is in the archive being written"), "{err}");
+    }
+    // A glob passes over it, and says so when that leaves nothing.
+    let glob = |pattern: &str| {
+        let pattern = format!("{}/{pattern}", d.display());
+        logoscope_ingest::inputs::expand_except(&[pattern], Some(&archive))
+    };
+    let found = glob("*/*");
     assert!(found.inputs.is_empty());
     let err = found.errors[0].to_string();
-    assert!(err.contains("is the archive being written"), "{err}");
+    assert!(err.contains("but 2 in the archive being written"), "{err}");
+    let found = glob("**/*");
+    assert_eq!(
+        found.inputs,
+        [InputSpec::File(d.join("app.log"))],
+        "{found:?}"
+    );
 }
 
 #[test]
