@@ -400,11 +400,18 @@ fn config_survives_persistence() {
         ),
         (3, 0.7, 1, 1, 1, 1, 1)
     );
-    // A catalog saved before the limits existed loads with the defaults.
+    // A catalog saved before the limits existed loads with the defaults,
+    // but for drop keys, which it did not keep: unknown, not none.
     let old =
         r#"{"version":1,"config":{"depth":4,"similarity":0.7,"max_children":100},"templates":[]}"#;
     let loaded = TemplateCatalog::from_json(old).unwrap();
-    assert_eq!(loaded.config(), &DrainConfig::default());
+    assert_eq!(
+        loaded.config(),
+        &DrainConfig {
+            shape_drop_keys: None,
+            ..DrainConfig::default()
+        }
+    );
 }
 
 /// A full leaf lets go of its least recently used template; the template
