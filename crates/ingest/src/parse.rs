@@ -20,9 +20,12 @@
 //!    header (kept in `header`, so the text rebuilds exactly); the payload's
 //!    time wins, the prefix's is used when the payload has none (a payload
 //!    time that is impossible is flagged `bad_timestamp` and the prefix's
-//!    time is used). A payload that is neither JSON nor logfmt makes the
-//!    line plain text (unflagged: a container may print anything); CRI
-//!    partial lines (`P`) are not joined.
+//!    time is used); a payload time without a year takes the prefix's year
+//!    (or the year before, when that would put it more than a day after the
+//!    prefix). A payload that is neither JSON nor logfmt makes the
+//!    line plain text (unflagged: a container may print anything); an empty
+//!    CRI payload is an empty message; CRI partial lines (`P`) are not
+//!    joined.
 //! 4. **Common/combined log format** — `client ident user [ts] "request" status
 //!    bytes ["referer" "agent"]`.
 //! 5. **logfmt** — every whitespace-separated token is `key=value` (value
@@ -61,9 +64,16 @@
 //! message key holding an object, a key a better one won over) stays there.
 //! The row gets `bad_timestamp` only when no key gives a time and one holds
 //! an impossible time ([`TimeValue::Impossible`]: `2025-02-30T10:00:00Z`,
-//! an epoch out of range); a word (`"Monday"`) or a small number is no time
-//! and just stays in `fields`.
-//! `--service`/`--host` given for an input win over anything in the entry.
+//! an epoch out of range); a word (`"Monday"`), a small number or a date
+//! alone (`"2024-03-01"`, no time of day; a separate `time` key is not
+//! combined with it) is no time and just stays in `fields`.
+//! `--service`/`--host` given for an input win over anything in the entry:
+//! the entry's own keys of that column are not promoted and stay in
+//! `fields`.
+//!
+//! With [`ParseOptions::first_key_only`] a column is taken only from its
+//! best key, as before keys fell back; [`ParsedEntry::fell_back`] tells an
+//! entry whose `fields` that parse would not give back.
 //! A key repeated in one entry keeps its last value (JSON and logfmt alike).
 //!
 //! [`TimeValue::Impossible`]: crate::timestamp::TimeValue::Impossible
@@ -114,8 +124,28 @@ pub struct ParseOptions {
     pub drop_keys: Vec<String>,
     /// Leave [`ParsedEntry::fields`] unset: for a caller that stores no
     /// `fields` because the query layer parses the entry again (ingest with
-    /// derived text), building the JSON text would be wasted work.
+    /// derived text), building the JSON text would be wasted work. An entry
+    /// whose `fields` that parse would not give back
+    /// ([`ParsedEntry::fell_back`]) still gets them.
     pub skip_fields: bool,
+    /// Promote each column of a JSON/logfmt entry only from its
+    /// best-priority key, with no fallback to the next key when that one's
+    /// value does not fit: how archives written before the fallback were
+    /// parsed, and so how the query layer rebuilds a `fields` left out
+    /// ([`crate::residual::derived_fields`]).
+    pub first_key_only: bool,
+}
+
+impl ParseOptions {
+    /// Whether an option names the column `role` fills, so the entry's own
+    /// keys of that role are not promoted and stay in `fields`.
+    pub(crate) fn overrides(&self, role: KeyRole) -> bool {
+        match role {
+            KeyRole::Service => self.service.is_some(),
+            KeyRole::Host => self.host.is_some(),
+            _ => false,
+        }
+    }
 }
 
 /// The format an entry was recognised as.
@@ -161,6 +191,37 @@ impl EntryError {
             EntryError::MalformedJson => "malformed_json",
             EntryError::BadTimestamp => "bad_timestamp",
         }
+    }
+
+    /// What the flag means for the entry, in words (for warnings). True
+    /// whatever else the row holds: a `bad_timestamp` row's `ts` is null, or
+    /// the time of a prefix before the entry (a CRI or `docker logs -t`
+    /// line), so the text says only that the bad time was not used.
+    pub fn description(self) -> &'static str {
+        match self {
+            EntryError::Truncated => {
+                "cut short: longer than --max-entry-bytes, or the input broke off in it; the start is kept"
+            }
+            EntryError::Binary => "binary bytes (NUL or control characters); kept as read",
+            EntryError::InvalidUtf8 => "not valid UTF-8; kept with U+FFFD for the bad bytes",
+            EntryError::MalformedJson => "starts like JSON but does not parse; kept as text",
+            EntryError::BadTimestamp => {
+                "a timestamp that is not a valid time; kept as text, not used for ts"
+            }
+        }
+    }
+
+    /// The flag stored as `s` ([`as_str`](Self::as_str)).
+    pub fn from_name(s: &str) -> Option<EntryError> {
+        [
+            EntryError::Truncated,
+            EntryError::Binary,
+            EntryError::InvalidUtf8,
+            EntryError::MalformedJson,
+            EntryError::BadTimestamp,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
     }
 
     /// The error a row gets from framing flags and the parse result.
@@ -211,6 +272,11 @@ pub struct ParsedEntry<'a> {
     pub shape: Option<String>,
     /// Parse problem, if any (framing problems are added by the caller).
     pub error: Option<EntryError>,
+    /// A column of this JSON/logfmt entry was promoted from a key other than
+    /// its best-priority one (see [`ParseOptions::first_key_only`]), so a
+    /// parse that does not fall back gives other `fields`; they are built
+    /// even with [`ParseOptions::skip_fields`], and must be stored.
+    pub fell_back: bool,
     /// The whole entry text.
     pub raw: &'a str,
 }
@@ -231,6 +297,7 @@ impl<'a> ParsedEntry<'a> {
             fields: None,
             shape: None,
             error: None,
+            fell_back: false,
             raw,
         }
     }
@@ -290,7 +357,7 @@ impl EntryParser {
 
     /// Extracts fields from one entry's text.
     pub fn parse<'a>(&'a self, text: &'a str) -> ParsedEntry<'a> {
-        let mut p = self.detect(text);
+        let mut p = self.detect(text, &self.detector);
         if let Some(s) = &self.opts.service {
             p.service = Some(Cow::Borrowed(s));
         }
@@ -300,14 +367,16 @@ impl EntryParser {
         p
     }
 
-    fn detect<'a>(&'a self, text: &'a str) -> ParsedEntry<'a> {
+    /// The entry `text`, its times without a year read by `det` (the ingest
+    /// clock, or the time of a prefix the text followed).
+    fn detect<'a>(&self, text: &'a str, det: &TimestampDetector) -> ParsedEntry<'a> {
         let b = text.as_bytes();
         let first = b.iter().find(|c| !c.is_ascii_whitespace()).copied();
         if first == Some(b'{') {
-            return match json::parse(text, self) {
+            return match json::parse(text, self, det) {
                 Some(p) => p,
                 None => {
-                    let (mut p, _) = plain::parse(text, &self.detector);
+                    let (mut p, _) = plain::parse(text, det);
                     p.error = Some(EntryError::MalformedJson);
                     ids_in_text(text, 0, &mut p);
                     p
@@ -317,19 +386,19 @@ impl EntryParser {
         let want_fields = !self.options().skip_fields;
         match b.first() {
             Some(b'<') => {
-                if let Some(mut p) = syslog::parse(text, &self.detector, want_fields) {
+                if let Some(mut p) = syslog::parse(text, det, want_fields) {
                     ids_in_text(text, 0, &mut p);
                     return p;
                 }
             }
             Some(c) if c.is_ascii_uppercase() => {
-                if let Some(mut p) = syslog::parse(text, &self.detector, want_fields) {
+                if let Some(mut p) = syslog::parse(text, det, want_fields) {
                     ids_in_text(text, 0, &mut p);
                     return p;
                 }
             }
             Some(c) if c.is_ascii_digit() => {
-                if let Some(p) = self.time_prefixed(text, want_fields) {
+                if let Some(p) = self.time_prefixed(text, det, want_fields) {
                     return p;
                 }
             }
@@ -337,16 +406,16 @@ impl EntryParser {
         }
         if b.first()
             .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b':')
-            && let Some(p) = clf::parse(text, &self.detector, want_fields)
+            && let Some(p) = clf::parse(text, det, want_fields)
         {
             return p;
         }
         if memchr::memchr(b'=', b).is_some()
-            && let Some(p) = logfmt::parse(text, self)
+            && let Some(p) = logfmt::parse(text, self, det)
         {
             return p;
         }
-        let (mut p, time_end) = plain::parse(text, &self.detector);
+        let (mut p, time_end) = plain::parse(text, det);
         // Ids never sit inside the leading time (whose `:`s are many).
         ids_in_text(text, time_end, &mut p);
         p
@@ -355,15 +424,23 @@ impl EntryParser {
 
 impl EntryParser {
     /// An entry that is an RFC 3339 time, a space and a structured payload
-    /// (see the module doc, step 3); `None` for any other text.
-    fn time_prefixed<'a>(&'a self, text: &'a str, want_fields: bool) -> Option<ParsedEntry<'a>> {
+    /// (see the module doc, step 3); `None` for any other text. A time
+    /// without a year in the payload takes the prefix's year (or the year
+    /// before, when that would put it more than a day after the prefix), as
+    /// it would the ingest clock's.
+    fn time_prefixed<'a>(
+        &self,
+        text: &'a str,
+        det: &TimestampDetector,
+        want_fields: bool,
+    ) -> Option<ParsedEntry<'a>> {
         let b = text.as_bytes();
         // `YYYY-MM-DDT` before reading the time: plain lines with a space
         // there pay one byte test.
         if b.len() < 22 || !matches!(b[10], b'T' | b't') {
             return None;
         }
-        let TsScan::Found { micros, len } = self.detector.scan_prefix(text) else {
+        let TsScan::Found { micros, len } = det.scan_prefix(text) else {
             return None;
         };
         let zoned = matches!(b[len - 1], b'Z' | b'z')
@@ -374,17 +451,20 @@ impl EntryParser {
         let at = len + 1;
         let rest = &b[at..];
         let payload = &text[at..];
-        if rest.len() > 9
+        let payload_det = TimestampDetector::new(micros);
+        // The CRI tags end the line when the container wrote an empty line.
+        if rest.len() >= 8
             && (rest.starts_with(b"stdout ") || rest.starts_with(b"stderr "))
             && matches!(rest[7], b'F' | b'P')
-            && rest[8] == b' '
+            && matches!(rest.get(8), None | Some(b' '))
         {
-            let p = self.detect(&payload[9..]);
-            return Some(with_prefix(p, text, at + 9, micros));
+            let at = text.len().min(at + 9);
+            let p = self.detect(&text[at..], &payload_det);
+            return Some(with_prefix(p, text, at, micros));
         }
         let p = match rest.first() {
-            Some(b'{') => json::parse(payload, self)?,
-            _ if starts_with_pair(rest) => logfmt::parse(payload, self)?,
+            Some(b'{') => json::parse(payload, self, &payload_det)?,
+            _ if starts_with_pair(rest) => logfmt::parse(payload, self, &payload_det)?,
             _ => {
                 let mut p = syslog::rfc3164_iso(text, micros, len, want_fields)?;
                 ids_in_text(text, 0, &mut p);
@@ -627,12 +707,14 @@ impl Candidates {
     }
 
     /// The first of `role`'s candidates, in priority order, for which
-    /// `fits` (which promotes the value when it can) returns `true`.
-    /// `role_of(j)` gives key `j`'s role again, for the `keys` keys noted.
+    /// `fits` (which promotes the value when it can) returns `true`; with
+    /// `first_only` only the best one is tried. `role_of(j)` gives key `j`'s
+    /// role again, for the `keys` keys noted.
     pub(crate) fn pick(
         &self,
         role: KeyRole,
         keys: usize,
+        first_only: bool,
         role_of: impl Fn(usize) -> Option<(KeyRole, u8)>,
         mut fits: impl FnMut(usize) -> bool,
     ) -> Option<usize> {
@@ -643,7 +725,7 @@ impl Candidates {
                 return Some(i);
             }
             left -= 1;
-            if left == 0 {
+            if left == 0 || first_only {
                 return None;
             }
             candidate = (0..keys)
@@ -654,6 +736,11 @@ impl Candidates {
                 .min();
         }
         None
+    }
+
+    /// Whether key `i` is `role`'s best-priority candidate.
+    pub(crate) fn is_best(&self, role: KeyRole, i: usize) -> bool {
+        self.best[role.index()].is_some_and(|(_, b)| b == i)
     }
 }
 
@@ -924,6 +1011,25 @@ mod tests {
                 "x",
                 None,
             ),
+            // An empty container line: an empty message.
+            (
+                "2024-03-01T10:00:00Z stdout F ",
+                Format::Plain,
+                Some(T),
+                None,
+                "2024-03-01T10:00:00Z stdout F ",
+                "",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00Z stderr P",
+                Format::Plain,
+                Some(T),
+                None,
+                "2024-03-01T10:00:00Z stderr P",
+                "",
+                None,
+            ),
             // Not a payload: plain text, as before.
             (
                 "2024-03-01T10:00:00Z {not json",
@@ -970,10 +1076,76 @@ mod tests {
             assert_eq!(e.raw, text);
             assert_eq!(e.error, None, "{text}");
         }
-        // An impossible payload time is flagged; the prefix's time is used.
+        // An impossible payload time is flagged; the prefix's time is used,
+        // and the flag's words do not say otherwise.
         let e = parser.parse(r#"2024-03-01T10:00:00Z {"ts":"2024-02-30T00:00:00Z","msg":"x"}"#);
         assert_eq!((e.format, e.ts), (Format::Json, Some(T)));
         assert_eq!(e.error, Some(EntryError::BadTimestamp));
+        let words = EntryError::BadTimestamp.description();
+        assert!(!words.contains("empty"), "{words}");
+        assert!(words.contains("not used for ts"), "{words}");
+    }
+
+    /// Every flag has words and reads back from its stored name.
+    #[test]
+    fn flags_have_names_and_words() {
+        use super::EntryError::*;
+        for e in [Truncated, Binary, InvalidUtf8, MalformedJson, BadTimestamp] {
+            assert_eq!(super::EntryError::from_name(e.as_str()), Some(e));
+            assert!(!e.description().is_empty());
+        }
+        assert_eq!(super::EntryError::from_name("other"), None);
+    }
+
+    /// A payload time without a year takes the prefix's year (the year
+    /// before when it would be more than a day after the prefix), not the
+    /// ingest clock's.
+    #[test]
+    fn payload_times_without_a_year_take_the_prefix_year() {
+        // 2024-03-01T10:00:00Z; the clock reads 2026-11-22.
+        const T: i64 = 1_709_287_200_000_000;
+        const S: i64 = 1_000_000;
+        let parser = EntryParser::new(ParseOptions {
+            now_micros: Some(1_795_305_600_000_000),
+            ..ParseOptions::default()
+        });
+        for (text, ts) in [
+            (
+                "2024-03-01T10:00:00Z stdout F <13>Mar  1 10:00:04 h app: x",
+                T + 4 * S,
+            ),
+            (
+                "2024-03-01T10:00:00Z stderr F I0301 10:00:04.000000 1 m.go:1] x",
+                T + 4 * S,
+            ),
+            (
+                r#"2024-03-01T10:00:00Z {"time":"Mar  1 10:00:04","msg":"x"}"#,
+                T + 4 * S,
+            ),
+            (
+                "2024-03-01T10:00:00Z time=\"Mar  1 10:00:04\" msg=x",
+                T + 4 * S,
+            ),
+            (
+                r#"2024-03-01T10:00:00Z stdout F {"time":"Mar  1 10:00:04","msg":"x"}"#,
+                T + 4 * S,
+            ),
+            // A day after the prefix is still its year; more is the year before.
+            (
+                "2024-03-01T10:00:00Z stdout F <13>Mar  2 10:00:00 h app: x",
+                T + 86_400 * S,
+            ),
+            (
+                "2025-01-01T00:00:05Z stdout F <13>Dec 31 23:59:59 h app: x",
+                1_735_689_599_000_000,
+            ),
+        ] {
+            let e = parser.parse(text);
+            assert_eq!((e.ts, e.error), (Some(ts), None), "{text}");
+        }
+        // Outside a prefix the clock's year is used, as before.
+        let e = parser.parse("<13>Mar  1 10:00:04 h app: x");
+        assert_eq!(e.ts, Some(1_772_359_204_000_000));
     }
 
     #[test]

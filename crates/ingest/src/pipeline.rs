@@ -73,7 +73,9 @@ pub struct IngestOptions {
     /// Ingest clock (UTC µs) for inferring syslog years; system clock if `None`.
     pub now_micros: Option<i64>,
     /// Leave out of the rows what the query layer rebuilds exactly: `fields`
-    /// (from the entry text; only without `time_keys`), and the time,
+    /// (from the entry text; only without `time_keys`, `service` and `host`,
+    /// and not for an entry whose column came from a later key, see
+    /// [`ParsedEntry::fell_back`](crate::ParsedEntry::fell_back)), and the time,
     /// message and ids inside the header and entry text (holes, see
     /// [`crate::residual`]). On by default; off stores every text whole.
     pub derive_text: bool,
@@ -246,7 +248,9 @@ impl Chunk {
         let span_id = put_opt(&p.span_id, self);
         let parent_span_id = put_opt(&p.parent_span_id, self);
         let fields = match &p.fields {
-            _ if derive.fields => None,
+            // A column promoted from a later key: a parse that does not
+            // fall back (the query layer's) gives other fields.
+            _ if derive.fields && !p.fell_back => None,
             Some(f) => Some(self.put(f, text, raw_at)),
             // Null would tell the query layer to parse the text again, with
             // the default time keys: `{}` stands for "no fields" instead.
@@ -536,6 +540,13 @@ impl Pipeline {
     /// first [`next_batch`](Self::next_batch) or [`run`](Self::run).
     pub fn new(inputs: Vec<InputSpec>, opts: IngestOptions) -> Self {
         let sources = inputs.iter().map(InputSpec::source_name).collect();
+        // `fields` depends on which key is the time and on whether the
+        // entry's own service and host keys are promoted: only the default
+        // choice is what a parse at query time makes.
+        let derive_fields = opts.derive_text
+            && opts.time_keys.is_empty()
+            && opts.service.is_none()
+            && opts.host.is_none();
         let producer = Producer {
             inputs,
             next_input: 0,
@@ -546,7 +557,8 @@ impl Pipeline {
                 host: opts.host.clone(),
                 now_micros: opts.now_micros,
                 drop_keys: opts.drop_keys.clone(),
-                skip_fields: opts.derive_text && opts.time_keys.is_empty(),
+                skip_fields: derive_fields,
+                first_key_only: false,
             }),
             framer: FramerConfig {
                 max_entry_bytes: opts.max_entry_bytes,
@@ -555,9 +567,7 @@ impl Pipeline {
             chunk_rows: opts.chunk_rows.max(1),
             chunk_bytes: opts.chunk_bytes.max(1),
             derive: Derive {
-                // `fields` depends on which key is the time: only the default
-                // choice is what a parse at query time makes.
-                fields: opts.derive_text && opts.time_keys.is_empty(),
+                fields: derive_fields,
                 holes: opts.derive_text,
             },
             text_hint: 0,

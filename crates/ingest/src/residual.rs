@@ -803,11 +803,22 @@ pub fn strip_shape(rendered: &str) -> Option<String> {
 }
 
 /// The `fields` a parse of the entry text `raw` gives with the default
-/// options: what a row whose `fields` was left out holds (see
+/// options and no fallback past a column's best key
+/// ([`ParseOptions::first_key_only`]): what a row whose `fields` was left
+/// out holds (see
 /// [`IngestOptions::derive_text`](crate::IngestOptions::derive_text)).
+/// Archives written before promoted keys fell back left `fields` out of
+/// every row, so this parse must stay theirs: a row whose column came from
+/// a later key stores its `fields` instead ([`ParsedEntry::fell_back`]).
+///
+/// [`ParsedEntry::fell_back`]: crate::ParsedEntry::fell_back
 pub fn derived_fields(raw: &str) -> Option<String> {
-    static PARSER: std::sync::LazyLock<EntryParser> =
-        std::sync::LazyLock::new(|| EntryParser::new(ParseOptions::default()));
+    static PARSER: std::sync::LazyLock<EntryParser> = std::sync::LazyLock::new(|| {
+        EntryParser::new(ParseOptions {
+            first_key_only: true,
+            ..ParseOptions::default()
+        })
+    });
     PARSER.parse(raw).fields
 }
 

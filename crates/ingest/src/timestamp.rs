@@ -140,21 +140,25 @@ impl TimestampDetector {
         None
     }
 
-    /// What a time field's value holds (see [`TimeValue`]): a time as
+    /// What a time field's value holds (see [`TimeValue`]): a date alone
+    /// (`2024-03-01`, possible or not) is [`TimeValue::NotTime`], as it
+    /// gives no time of day (a `date` key beside a `time` key holding
+    /// `10:00:00` is not the event's midnight); else a time as
     /// [`parse_value`](Self::parse_value) reads it; else
     /// [`TimeValue::Impossible`] when it starts with a time's shape whose
-    /// values are impossible (`2025-02-30T10:00:00Z`, a date alone such as
-    /// `2025-13-01`) or is a number too large or too negative for an epoch;
-    /// else [`TimeValue::NotTime`] (a word, a small number).
+    /// values are impossible (`2025-02-30T10:00:00Z`) or is a number too
+    /// large or too negative for an epoch; else [`TimeValue::NotTime`] (a
+    /// word, a small number).
     pub fn classify_value(&self, s: &str) -> TimeValue {
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() == 10 && scan_date(b).is_some() {
+            return TimeValue::NotTime;
+        }
         if let Some(t) = self.parse_value(s) {
             return TimeValue::Time(t);
         }
-        let s = s.trim();
-        let b = s.as_bytes();
-        let shaped = matches!(self.scan_prefix(s), TsScan::Bad { .. })
-            || (b.len() == 10 && scan_date(b).is_some())
-            || epoch_out_of_range(s);
+        let shaped = matches!(self.scan_prefix(s), TsScan::Bad { .. }) || epoch_out_of_range(s);
         if shaped {
             TimeValue::Impossible
         } else {
@@ -842,7 +846,11 @@ mod tests {
             (" 1704207845 ", TimeValue::Time(T0)),
             ("2025-02-30T10:00:00Z", TimeValue::Impossible),
             ("2024-13-45 25:00:00 UTC", TimeValue::Impossible),
-            ("2025-02-30", TimeValue::Impossible),
+            // A date alone gives no time of day: no event time, possible or not.
+            ("2024-03-01", TimeValue::NotTime),
+            (" 2024/03/01 ", TimeValue::NotTime),
+            ("2025-02-30", TimeValue::NotTime),
+            ("10:00:00", TimeValue::NotTime),
             ("Feb 30 10:00:00", TimeValue::Impossible),
             ("-1704207845", TimeValue::Impossible),
             ("1e30", TimeValue::Impossible),

@@ -917,24 +917,138 @@ fn logfmt_traces_and_json_fallbacks_come_back_whole() {
     }
 }
 
+/// Rows whose column was promoted from a key other than its best one store
+/// their `fields`: the query layer's parse ([`residual::derived_fields`])
+/// does not fall back, so that rows written before the fallback existed
+/// keep reading as they were written, every key outside the columns kept.
+#[test]
+fn rows_whose_column_came_from_a_later_key_store_their_fields() {
+    let fell_back = [
+        r#"{"ts":"not a time","time":"2024-01-02T15:04:05Z","msg":"a"}"#,
+        r#"{"level":"banana","severity":"error","msg":"b"}"#,
+        r#"{"msg":42,"message":"real"}"#,
+        r#"{"service":"","app":"api","msg":"d"}"#,
+        "ts=soon time=2024-01-02T15:04:05Z level=banana severity=warn msg=c",
+    ];
+    // What rows written before the fallback show for these texts.
+    let before = [
+        r#"{"time":"2024-01-02T15:04:05Z","ts":"not a time"}"#,
+        r#"{"level":"banana","severity":"error"}"#,
+        r#"{"message":"real","msg":42}"#,
+        r#"{"app":"api","service":""}"#,
+        r#"{"ts":"soon","time":"2024-01-02T15:04:05Z","level":"banana","severity":"warn"}"#,
+    ];
+    // No fallback: `fields` is left to the parse at query time.
+    let derived = [
+        r#"{"ts":"2024-01-02T15:04:05Z","msg":"e","n":1}"#,
+        r#"{"date":"2024-03-01","time":"10:00:00","msg":"x"}"#,
+        "date=2024-03-01 time=10:00:00 level=info msg=x",
+        "ts=2024-01-02T15:04:05Z level=warn msg=ok n=1",
+    ];
+    for (text, want) in fell_back.iter().zip(before) {
+        assert_eq!(
+            residual::derived_fields(text).as_deref(),
+            Some(want),
+            "{text}"
+        );
+    }
+    let full = logoscope_ingest::EntryParser::new(logoscope_ingest::ParseOptions {
+        now_micros: Some(NOW),
+        ..Default::default()
+    });
+    let entries: Vec<&str> = fell_back.iter().chain(&derived).copied().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "f.log", (entries.join("\n") + "\n").as_bytes());
+    let (rows, stats) = ingest(vec![InputSpec::File(p)], opts());
+    assert_eq!((stats.entries, stats.errors), (entries.len() as u64, 0));
+    for (i, (row, text)) in rows.iter().zip(&entries).enumerate() {
+        assert_eq!(&row.raw, text);
+        let e = full.parse(text);
+        assert_eq!(row.fields, e.fields, "{text}");
+        assert_eq!(row.fields_stored, i < fell_back.len(), "{text}");
+        assert_eq!(row.ts, e.ts, "{text}");
+    }
+}
+
+/// `--service` and `--host` win over the entry's own keys, which stay in
+/// `fields`; a parse at query time would promote them, so `fields` is stored.
 #[test]
 fn options_override_service_and_host() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(
         dir.path(),
         "s.log",
-        b"{\"msg\":\"m\",\"service\":\"inner\"}\nplain\n",
+        concat!(
+            "{\"msg\":\"m\",\"service\":\"inner\"}\n",
+            "{\"service\":\"\",\"app\":\"api\",\"host\":\"h1\",\"msg\":\"m\"}\n",
+            "service=orig hostname=h2 msg=m\n",
+            "plain\n",
+        )
+        .as_bytes(),
     );
-    let (rows, _) = ingest(
-        vec![InputSpec::File(p)],
-        IngestOptions {
-            service: Some("outer".into()),
-            host: Some("box".into()),
-            ..opts()
-        },
-    );
-    assert!(rows.iter().all(|r| r.service.as_deref() == Some("outer")));
-    assert!(rows.iter().all(|r| r.host.as_deref() == Some("box")));
+    for derive_text in [true, false] {
+        let (rows, _) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                service: Some("outer".into()),
+                host: Some("box".into()),
+                derive_text,
+                ..opts()
+            },
+        );
+        assert!(rows.iter().all(|r| r.service.as_deref() == Some("outer")));
+        assert!(rows.iter().all(|r| r.host.as_deref() == Some("box")));
+        let fields: Vec<_> = rows.iter().map(|r| r.fields.as_deref()).collect();
+        assert_eq!(
+            fields,
+            [
+                Some(r#"{"service":"inner"}"#),
+                Some(r#"{"app":"api","host":"h1","service":""}"#),
+                Some(r#"{"service":"orig","hostname":"h2"}"#),
+                None,
+            ],
+            "derive_text {derive_text}"
+        );
+    }
+}
+
+/// Container log lines: an empty line is a row with an empty message, and
+/// a payload time without a year takes the year of the line's time.
+#[test]
+fn container_lines_empty_or_with_yearless_times() {
+    let entries = [
+        "2024-03-01T10:00:00Z stdout F ",
+        "2024-03-01T10:00:00Z stdout F <13>Mar  1 10:00:04 h app: x",
+        "2024-03-01T10:00:01Z stdout F after",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "c.log", (entries.join("\n") + "\n").as_bytes());
+    let t = 1_709_287_200_000_000i64;
+    for derive_text in [true, false] {
+        let (rows, stats) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                derive_text,
+                // 2026-11-22: not the year of the lines.
+                now_micros: Some(1_795_305_600_000_000),
+                ..opts()
+            },
+        );
+        assert_eq!(stats.entries, 3);
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.raw.as_str(), r.ts, r.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (entries[0], Some(t), ""),
+                (entries[1], Some(t + 4_000_000), "x"),
+                (entries[2], Some(t + 1_000_000), "after"),
+            ],
+            "derive_text {derive_text}"
+        );
+    }
 }
 
 #[test]

@@ -22,20 +22,31 @@ thread_local! {
     static FLAT: RefCell<Flat> = RefCell::new(Flat::default());
 }
 
-/// `None` when the text is not one JSON object.
-pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
+/// `None` when the text is not one JSON object. Times without a year take
+/// it from `det`'s clock.
+pub(super) fn parse<'a>(
+    text: &'a str,
+    parser: &EntryParser,
+    det: &TimestampDetector,
+) -> Option<ParsedEntry<'a>> {
     FLAT.with(|flat| {
         let mut flat = flat.borrow_mut();
         if !scan_object(text, &mut flat) {
             return None;
         }
         flat.sort_dedup();
-        Some(build(text, parser, &flat))
+        Some(build(text, parser, det, &flat))
     })
 }
 
-fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry<'a> {
-    let time_keys = &parser.options().time_keys;
+fn build<'a>(
+    text: &'a str,
+    parser: &EntryParser,
+    det: &TimestampDetector,
+    flat: &Flat,
+) -> ParsedEntry<'a> {
+    let opts = parser.options();
+    let time_keys = &opts.time_keys;
     // A null is no value: it is not promoted and no fallback considers it.
     let role_of = |i: usize| {
         let leaf = &flat.leaves[i];
@@ -59,8 +70,10 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
     p.message = Cow::Borrowed("");
     let mut promoted = [usize::MAX; ROLES];
     let mut impossible_time = false;
-    let det = parser.detector();
     for role in ROLES_IN_ORDER {
+        if opts.overrides(role) {
+            continue;
+        }
         let fits = |i: usize| {
             let leaf = &flat.leaves[i];
             match role {
@@ -114,15 +127,17 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
                 }
             }
         };
-        if let Some(i) = candidates.pick(role, flat.leaves.len(), role_of, fits) {
+        let keys = flat.leaves.len();
+        if let Some(i) = candidates.pick(role, keys, opts.first_key_only, role_of, fits) {
             promoted[role.index()] = i;
+            p.fell_back |= !candidates.is_best(role, i);
         }
     }
     if p.ts.is_none() && impossible_time {
         p.error = Some(EntryError::BadTimestamp);
     }
 
-    let want_fields = !parser.options().skip_fields;
+    let want_fields = !opts.skip_fields || p.fell_back;
     // Empty (no allocation) when not wanted.
     let mut fields = if want_fields {
         Vec::with_capacity(text.len())
@@ -147,7 +162,7 @@ fn build<'a>(text: &'a str, parser: &'a EntryParser, flat: &Flat) -> ParsedEntry
             // The value exactly as written: valid JSON, already checked.
             fields.extend_from_slice(text[leaf.value.clone()].as_bytes());
         }
-        if !labels.is_label(i, k, parser.options()) {
+        if !labels.is_label(i, k, opts) {
             shape_keys.push(k);
         }
     }
@@ -309,13 +324,13 @@ mod tests {
         let pp = parser(&[]);
         for text in [
             r#"{"timestamp":"2025-02-30T10:00:00Z","msg":"m"}"#,
-            r#"{"ts":"2025-13-01","msg":"m"}"#,
+            r#"{"ts":"2025-13-01T00:00:00Z","msg":"m"}"#,
             r#"{"time":"Feb 30 10:00:00","msg":"m"}"#,
             r#"{"ts":-1704207845,"msg":"m"}"#,
             r#"{"ts":1e30,"msg":"m"}"#,
             r#"{"ts":"-1704207845123","msg":"m"}"#,
             // A word before an impossible time: still flagged.
-            r#"{"ts":"soon","date":"2025-02-30","msg":"m"}"#,
+            r#"{"ts":"soon","date":"2025-02-30 10:00:00","msg":"m"}"#,
         ] {
             let e = pp.parse(text);
             assert_eq!(
@@ -399,6 +414,128 @@ mod tests {
         let e = pp.parse(r#"{"level":null,"lvl":"warn","msg":"m"}"#);
         assert_eq!(e.level, Some(Level::Warn));
         assert_eq!(e.fields.as_deref(), Some(r#"{"level":null}"#));
+    }
+
+    /// A column promoted from a key other than its best one is marked, and
+    /// its `fields` are built even when skipped (they must be stored); with
+    /// `first_key_only` only the best key is tried and the keys stay fields,
+    /// as archives written before the fallback show them.
+    #[test]
+    fn fallbacks_are_marked_and_first_key_only_keeps_the_keys() {
+        let opts = ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        };
+        let full = EntryParser::new(opts.clone());
+        let skip = EntryParser::new(ParseOptions {
+            skip_fields: true,
+            ..opts.clone()
+        });
+        let first = EntryParser::new(ParseOptions {
+            first_key_only: true,
+            ..opts
+        });
+        for (text, fields, first_fields) in [
+            (
+                r#"{"ts":"not a time","time":"2024-01-02T15:04:05Z","msg":"a"}"#,
+                r#"{"ts":"not a time"}"#,
+                r#"{"time":"2024-01-02T15:04:05Z","ts":"not a time"}"#,
+            ),
+            (
+                r#"{"level":"banana","severity":"error","msg":"b"}"#,
+                r#"{"level":"banana"}"#,
+                r#"{"level":"banana","severity":"error"}"#,
+            ),
+            (
+                r#"{"msg":42,"message":"real"}"#,
+                r#"{"msg":42}"#,
+                r#"{"message":"real","msg":42}"#,
+            ),
+            (
+                r#"{"service":"","app":"api","msg":"m"}"#,
+                r#"{"service":""}"#,
+                r#"{"app":"api","service":""}"#,
+            ),
+        ] {
+            let e = full.parse(text);
+            assert!(e.fell_back, "{text}");
+            assert_eq!(e.fields.as_deref(), Some(fields), "{text}");
+            let s = skip.parse(text);
+            assert_eq!((s.fell_back, s.fields), (true, e.fields), "{text}");
+            let f = first.parse(text);
+            assert!(!f.fell_back, "{text}");
+            assert_eq!(f.fields.as_deref(), Some(first_fields), "{text}");
+        }
+        // The best key fits, no key to fall back to, or a null before the
+        // key (a null is no candidate): nothing to mark, the same fields.
+        for text in [
+            r#"{"ts":"2024-01-02T15:04:05Z","time":"x","msg":"a","n":1}"#,
+            r#"{"ts":"not a time","msg":"a"}"#,
+            r#"{"level":null,"lvl":"warn","msg":"m"}"#,
+        ] {
+            let e = full.parse(text);
+            assert!(!e.fell_back, "{text}");
+            assert_eq!(skip.parse(text).fields, None, "{text}");
+            assert_eq!(first.parse(text).fields, e.fields, "{text}");
+        }
+    }
+
+    /// A date alone is no event time: with a separate time of day (FortiGate
+    /// and others write `date` and `time` apart) the row has no time, no
+    /// flag, and both keys stay fields.
+    #[test]
+    fn a_date_alone_is_no_time() {
+        let pp = parser(&[]);
+        for (text, fields) in [
+            (
+                r#"{"date":"2024-03-01","time":"10:00:00","msg":"x"}"#,
+                r#"{"date":"2024-03-01","time":"10:00:00"}"#,
+            ),
+            (r#"{"ts":"2024-03-01","msg":"x"}"#, r#"{"ts":"2024-03-01"}"#),
+            (
+                r#"{"date":"2025-02-30","msg":"x"}"#,
+                r#"{"date":"2025-02-30"}"#,
+            ),
+        ] {
+            let e = pp.parse(text);
+            assert_eq!((e.ts, e.error, e.fell_back), (None, None, false), "{text}");
+            assert_eq!(e.fields.as_deref(), Some(fields), "{text}");
+        }
+        // A full time in a later key still wins over the date.
+        let e = pp.parse(r#"{"date":"2024-03-01","timestamp":"2024-03-01T10:00:00Z"}"#);
+        assert_eq!(e.ts, Some(1_709_287_200_000_000));
+    }
+
+    /// `--service` and `--host` name the columns; the entry's own keys of
+    /// those roles are not promoted and stay in `fields`.
+    #[test]
+    fn overridden_service_and_host_keys_stay_fields() {
+        let pp = EntryParser::new(ParseOptions {
+            service: Some("svc".into()),
+            host: Some("box".into()),
+            ..ParseOptions::default()
+        });
+        for (text, fields) in [
+            (
+                r#"{"service":"","app":"api","msg":"m"}"#,
+                r#"{"app":"api","service":""}"#,
+            ),
+            (r#"{"service":"orig","msg":"m"}"#, r#"{"service":"orig"}"#),
+            (
+                r#"{"hostname":"h1","kubernetes":{"pod_name":"p"},"msg":"m"}"#,
+                r#"{"hostname":"h1","kubernetes.pod_name":"p"}"#,
+            ),
+        ] {
+            let e = pp.parse(text);
+            assert_eq!(
+                (e.service.as_deref(), e.host.as_deref()),
+                (Some("svc"), Some("box")),
+                "{text}"
+            );
+            assert_eq!(e.fields.as_deref(), Some(fields), "{text}");
+            // Labels still: they do not split templates.
+            assert_eq!(e.shape, None, "{text}");
+        }
     }
 
     /// A `--time-key` holding no time gives way to the default keys; several

@@ -7,7 +7,7 @@ use super::{
     ROLES_IN_ORDER, key_role, push_json_str, shape_of,
 };
 use crate::level::Level;
-use crate::timestamp::TimeValue;
+use crate::timestamp::{TimeValue, TimestampDetector};
 
 /// An entry's `key=value` pairs, in order, values unquoted.
 type Pairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
@@ -148,10 +148,17 @@ fn pairs_and_body(text: &str) -> Option<(Pairs<'_>, &str)> {
     Some((pairs(first)?, &text[first.len()..]))
 }
 
-pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<ParsedEntry<'a>> {
+/// `None` when the text is not logfmt. Times without a year take it from
+/// `det`'s clock.
+pub(super) fn parse<'a>(
+    text: &'a str,
+    parser: &EntryParser,
+    det: &TimestampDetector,
+) -> Option<ParsedEntry<'a>> {
     let (mut pairs, body) = pairs_and_body(text)?;
     drop_repeated_keys(&mut pairs);
-    let time_keys = &parser.options().time_keys;
+    let opts = parser.options();
+    let time_keys = &opts.time_keys;
     let role_of = |i: usize| key_role(pairs[i].0, time_keys);
     let mut candidates = Candidates::default();
     let mut labels = LabelKeys::default();
@@ -164,8 +171,10 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
     p.format = Format::Logfmt;
     let mut promoted = [usize::MAX; ROLES];
     let mut impossible_time = false;
-    let det = parser.detector();
     for role in ROLES_IN_ORDER {
+        if opts.overrides(role) {
+            continue;
+        }
         let fits = |i: usize| {
             let v = &pairs[i].1;
             match role {
@@ -206,15 +215,16 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
                 }
             }
         };
-        if let Some(i) = candidates.pick(role, pairs.len(), role_of, fits) {
+        if let Some(i) = candidates.pick(role, pairs.len(), opts.first_key_only, role_of, fits) {
             promoted[role.index()] = i;
+            p.fell_back |= !candidates.is_best(role, i);
         }
     }
     if p.ts.is_none() && impossible_time {
         p.error = Some(EntryError::BadTimestamp);
     }
     let has_message = promoted[KeyRole::Message.index()] != usize::MAX;
-    let want_fields = !parser.options().skip_fields;
+    let want_fields = !opts.skip_fields || p.fell_back;
     // Empty (no allocation) when not wanted.
     let mut fields = if want_fields {
         // JSON adds quotes around each key and value: four bytes a pair.
@@ -238,7 +248,7 @@ pub(super) fn parse<'a>(text: &'a str, parser: &'a EntryParser) -> Option<Parsed
             fields.push(b':');
             push_json_str(&mut fields, v);
         }
-        if !labels.is_label(i, k, parser.options()) {
+        if !labels.is_label(i, k, opts) {
             shape_keys.push(*k);
         }
     }
@@ -469,6 +479,76 @@ mod tests {
         let e = p.parse("service= app=api msg=x");
         assert_eq!(e.service.as_deref(), Some("api"));
         assert_eq!(e.fields.as_deref(), Some(r#"{"service":""}"#));
+    }
+
+    /// As in JSON: a column from a later key is marked and its fields are
+    /// built even when skipped; `first_key_only` keeps the keys as fields.
+    #[test]
+    fn fallbacks_are_marked_and_first_key_only_keeps_the_keys() {
+        let skip = EntryParser::new(ParseOptions {
+            skip_fields: true,
+            ..ParseOptions::default()
+        });
+        let first = EntryParser::new(ParseOptions {
+            first_key_only: true,
+            ..ParseOptions::default()
+        });
+        let text = "ts=soon time=2024-01-02T15:04:05Z level=banana severity=warn msg=c";
+        let full = parser();
+        let e = full.parse(text);
+        assert_eq!(
+            (e.ts, e.level),
+            (Some(1_704_207_845_000_000), Some(Level::Warn))
+        );
+        assert!(e.fell_back);
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"ts":"soon","level":"banana"}"#)
+        );
+        assert_eq!(skip.parse(text).fields, e.fields);
+        let f = first.parse(text);
+        assert_eq!((f.ts, f.level, f.fell_back), (None, None, false));
+        assert_eq!(
+            f.fields.as_deref(),
+            Some(
+                r#"{"ts":"soon","time":"2024-01-02T15:04:05Z","level":"banana","severity":"warn"}"#
+            )
+        );
+        let text = "ts=2024-01-02T15:04:05Z level=warn msg=ok n=1";
+        assert!(!full.parse(text).fell_back);
+        assert_eq!(skip.parse(text).fields, None);
+    }
+
+    /// FortiGate writes the date and the time of day apart: a date alone is
+    /// no event time, so no time, no flag, both keys kept.
+    #[test]
+    fn a_date_alone_is_no_time() {
+        let pp = parser();
+        let e = pp.parse("date=2024-03-01 time=10:00:00 level=info msg=x");
+        assert_eq!((e.ts, e.error, e.level), (None, None, Some(Level::Info)));
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"date":"2024-03-01","time":"10:00:00"}"#)
+        );
+    }
+
+    /// With `--service`/`--host` the entry's own keys stay fields.
+    #[test]
+    fn overridden_service_and_host_keys_stay_fields() {
+        let pp = EntryParser::new(ParseOptions {
+            service: Some("svc".into()),
+            host: Some("box".into()),
+            ..ParseOptions::default()
+        });
+        let e = pp.parse("service= app=api host=h1 msg=m");
+        assert_eq!(
+            (e.service.as_deref(), e.host.as_deref()),
+            (Some("svc"), Some("box"))
+        );
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"service":"","app":"api","host":"h1"}"#)
+        );
     }
 
     #[test]

@@ -36,11 +36,15 @@ pub struct PlainHeader {
 ///    words too (`2024-… CET [12345] LOG:  checkpoint starting`; `DETAIL:`,
 ///    `HINT:`, `STATEMENT:` are not levels).
 ///    Also after a timestamp, fields between ` - ` or ` | ` separators:
-///    when one of the first three fields is a level word followed by the
-///    separator, the fields up to it are header (Python logging's
-///    `… - name - LEVEL - msg`, loguru's `… | LEVEL    | name:fn:1 - msg`). A
-///    level word must stand alone between separators, so `- user - error
-///    count` is a message.
+///    when one of the first three fields is an upper-case level name
+///    (`TRACE`, `DEBUG`, `INFO`, `NOTICE`, loguru's `SUCCESS` as INFO,
+///    `WARN`, `WARNING`, `ERROR`, `CRITICAL`, `FATAL`) followed by the
+///    separator, the fields up to it are
+///    header (Python logging's `… - name - LEVEL - msg`, loguru's
+///    `… | LEVEL    | name:fn:1 - msg`). Only that spelling counts, since
+///    a logger name before it may be a level word (`- config - ERROR -` is
+///    ERROR), and it must stand alone between separators, so `- user -
+///    error count` is a message.
 /// 4. Then, after a timestamp or level, a logger token followed by ` - `
 ///    (`com.foo.Bar - `).
 ///
@@ -186,12 +190,28 @@ fn level_between_separators(text: &str, mut pos: usize) -> Option<(Level, usize)
         if b.get(next) != Some(&sep) || !matches!(b.get(next + 1), Some(b' ' | b'\t')) {
             return None;
         }
-        if let Some(l) = Level::from_word(&text[start..end]) {
+        if let Some(l) = level_name(&text[start..end]) {
             return Some((l, skip_spaces(b, next + 1)));
         }
         pos = next;
     }
     None
+}
+
+/// A level as Python logging and loguru write it between separators: an
+/// upper-case level name. Logger names there are words too (`config`,
+/// `trace`, `alert`), which [`Level::from_word`] would read as levels.
+fn level_name(word: &str) -> Option<Level> {
+    Some(match word {
+        "TRACE" => Level::Trace,
+        "DEBUG" => Level::Debug,
+        // loguru's SUCCESS sits between INFO and WARNING.
+        "INFO" | "NOTICE" | "SUCCESS" => Level::Info,
+        "WARN" | "WARNING" => Level::Warn,
+        "ERROR" => Level::Error,
+        "CRITICAL" | "FATAL" => Level::Fatal,
+        _ => return None,
+    })
 }
 
 /// The level a message states at its start, for formats whose header has
@@ -395,11 +415,36 @@ mod tests {
                 Level::Error,
                 "python docs format",
             ),
+            // Logger names that are level words in other spellings.
             (
-                "2024-03-01 10:00:00,123 - a.b.c - warning - lower case",
+                "2024-03-01 10:00:00,123 - config - ERROR - failed",
+                T + 123_000,
+                Level::Error,
+                "failed",
+            ),
+            (
+                "2024-03-01 10:00:00,123 - trace - WARNING - slow",
                 T + 123_000,
                 Level::Warn,
-                "lower case",
+                "slow",
+            ),
+            (
+                "2024-03-01 10:00:00,123 - alert - INFO - sent",
+                T + 123_000,
+                Level::Info,
+                "sent",
+            ),
+            (
+                "2024-03-01 10:00:00,123 - notice - severe - CRITICAL - x",
+                T + 123_000,
+                Level::Fatal,
+                "x",
+            ),
+            (
+                "2024-03-01 10:00:00.123 | SUCCESS  | app:run:3 - done",
+                T + 123_000,
+                Level::Info,
+                "done",
             ),
             (
                 "2024-03-01 10:00:00 - INFO - level first",
@@ -448,6 +493,13 @@ mod tests {
             Some(T),
             None,
             "| a | b | c | ERROR | too far",
+        );
+        // Python logging writes level names in upper case only.
+        check(
+            "2024-03-01 10:00:00,123 - a.b.c - warning - lower case",
+            Some(T + 123_000),
+            None,
+            "- a.b.c - warning - lower case",
         );
         check(
             "2024-03-01 10:00:00 - error-prone code - kept",
