@@ -259,16 +259,7 @@ impl FlaggedEntries {
 
 /// What an `error` value means for the entry, in words.
 fn describe_flag(kind: &str) -> &'static str {
-    match kind {
-        "truncated" => {
-            "cut short: longer than --max-entry-bytes, or the input broke off in it; the start is kept"
-        }
-        "binary" => "binary bytes (NUL or control characters); kept as read",
-        "invalid_utf8" => "not valid UTF-8; kept with U+FFFD for the bad bytes",
-        "malformed_json" => "starts like JSON but does not parse; kept as text",
-        "bad_timestamp" => "a timestamp that is not a valid time; ts left empty",
-        _ => "kept, flagged",
-    }
+    logoscope_ingest::EntryError::from_name(kind).map_or("kept, flagged", |e| e.description())
 }
 
 enum PipelineStop {
