@@ -451,7 +451,8 @@ impl EntryParser {
         let at = len + 1;
         let rest = &b[at..];
         let payload = &text[at..];
-        let payload_det = TimestampDetector::new(micros);
+        // Made only for a payload: most lines here are plain text.
+        let payload_det = || TimestampDetector::new(micros);
         // The CRI tags end the line when the container wrote an empty line.
         if rest.len() >= 8
             && (rest.starts_with(b"stdout ") || rest.starts_with(b"stderr "))
@@ -459,12 +460,12 @@ impl EntryParser {
             && matches!(rest.get(8), None | Some(b' '))
         {
             let at = text.len().min(at + 9);
-            let p = self.detect(&text[at..], &payload_det);
+            let p = self.detect(&text[at..], &payload_det());
             return Some(with_prefix(p, text, at, micros));
         }
         let p = match rest.first() {
-            Some(b'{') => json::parse(payload, self, &payload_det)?,
-            _ if starts_with_pair(rest) => logfmt::parse(payload, self, &payload_det)?,
+            Some(b'{') => json::parse(payload, self, &payload_det())?,
+            _ if starts_with_pair(rest) => logfmt::parse(payload, self, &payload_det())?,
             _ => {
                 let mut p = syslog::rfc3164_iso(text, micros, len, want_fields)?;
                 ids_in_text(text, 0, &mut p);
