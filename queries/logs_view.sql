@@ -17,7 +17,9 @@
 --   header,  residuals: the text with holes where the row's ts, message and
 --   raw      ids were; fill_residual fills them. raw is null when
 --            header || message is the whole entry;
---   fields   null when a parse of the entry text gives it back: entry_fields;
+--   fields   null when a parse of the entry text gives it back: entry_fields,
+--            given the row's columns, so a key stays unless its column holds
+--            its value (rows written by older parsing rules lose nothing);
 --            '{}' when the entry has no fields and was parsed with other
 --            time keys than the default (a parse would find some): null.
 -- Each level of the query needs the one before: stored forms, then message,
@@ -37,7 +39,13 @@
 -- valid both for the archive (which has dt/hour) and for in-memory batches
 -- (which do not).
 SELECT t.* REPLACE (
-    CASE WHEN t.fields = '{}' THEN NULL ELSE COALESCE(t.fields, entry_fields(t.raw)) END
+    CASE WHEN t.fields = '{}' THEN NULL ELSE COALESCE(
+        t.fields,
+        entry_fields(
+            t.raw, t.ts, t.level, t.message, t.service, t.host,
+            t.trace_id, t.span_id, t.parent_span_id
+        )
+    ) END
         AS fields
 )
 FROM (

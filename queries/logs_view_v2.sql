@@ -11,7 +11,9 @@
 --   header,  residuals: the text with holes where the row's ts, message and
 --   raw      ids were; fill_residual fills them. raw is null when
 --            header || message is the whole entry;
---   fields   null when a parse of the entry text gives it back: entry_fields.
+--   fields   null when a parse of the entry text gives it back: entry_fields,
+--            given the row's columns, so a key stays unless its column holds
+--            its value (rows written by older parsing rules lose nothing).
 -- Each level of the query needs the one before: message, then the texts,
 -- then fields from the rebuilt text.
 -- The join is a LEFT JOIN on the ingest-time template id (every id ever
@@ -28,7 +30,15 @@
 -- `fields`, `header` and `raw` rebuilt. Selecting `*` keeps the one SQL text
 -- valid both for the archive (which has dt/hour) and for in-memory batches
 -- (which do not).
-SELECT t.* REPLACE (COALESCE(t.fields, entry_fields(t.raw)) AS fields)
+SELECT t.* REPLACE (
+    COALESCE(
+        t.fields,
+        entry_fields(
+            t.raw, t.ts, t.level, t.message, t.service, t.host,
+            t.trace_id, t.span_id, t.parent_span_id
+        )
+    ) AS fields
+)
 FROM (
     SELECT m.* REPLACE (
         fill_residual(m.header, m.ts, m.message, m.trace_id, m.span_id, m.parent_span_id)

@@ -456,8 +456,10 @@ fn wrap_decoder(
 /// preallocated and not filled) and warns about anything else there. Here
 /// trailing NUL bytes are dropped too, and any other trailing bytes are read
 /// as they are, not decompressed, so that text appended to a `.gz` file is
-/// not lost; a zero run followed by more bytes is kept, unless a member
-/// follows it. A member that is corrupt or cut short is a read error, as is
+/// not lost: a NUL run right after a member is padding, dropped when the
+/// input or another member follows it and kept when other bytes do; from
+/// the first byte read as it is, the rest of the input is read as it is,
+/// whatever it holds (where a buffer happens to start must not decide it). A member that is corrupt or cut short is a read error, as is
 /// a damaged member header.
 struct GzMembers<R: BufRead> {
     state: Gz<R>,
@@ -468,8 +470,13 @@ enum Gz<R: BufRead> {
     Member(Box<flate2::bufread::GzDecoder<R>>),
     /// Between members, or after the last one: `zeros` NUL bytes held back,
     /// written out only when bytes that are not a member follow them
-    /// (`flush`).
-    Between { inner: R, zeros: u64, flush: bool },
+    /// (`flush`); once bytes have been read as they are, `text`.
+    Between {
+        inner: R,
+        zeros: u64,
+        flush: bool,
+        text: bool,
+    },
     /// Taken out for a moment while the state changes.
     Moving,
 }
@@ -502,12 +509,14 @@ impl<R: BufRead> Read for GzMembers<R> {
                         inner: decoder.into_inner(),
                         zeros: 0,
                         flush: false,
+                        text: false,
                     };
                 }
                 Gz::Between {
                     inner,
                     zeros,
                     flush,
+                    text,
                 } => {
                     if *flush {
                         if *zeros == 0 {
@@ -524,14 +533,14 @@ impl<R: BufRead> Read for GzMembers<R> {
                     match head {
                         // Only padding was left, if anything.
                         [] => return Ok(0),
-                        [0, ..] => {
+                        [0, ..] if !*text => {
                             let run = head.iter().take_while(|&&b| b == 0).count();
                             *zeros += run as u64;
                             inner.consume(run);
                         }
                         // A lone 0x1f at the end of the buffer is taken for a
                         // member; the decoder reports it if it is not one.
-                        [0x1f, 0x8b, ..] | [0x1f] => {
+                        [0x1f, 0x8b, ..] | [0x1f] if !*text => {
                             let Gz::Between { inner, .. } =
                                 std::mem::replace(&mut self.state, Gz::Moving)
                             else {
@@ -540,12 +549,16 @@ impl<R: BufRead> Read for GzMembers<R> {
                             self.state =
                                 Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner)));
                         }
-                        _ if *zeros > 0 => *flush = true,
+                        _ if *zeros > 0 => {
+                            *flush = true;
+                            *text = true;
+                        }
                         _ => {
-                            let text = memchr::memchr(0, head).unwrap_or(head.len()).min(buf.len());
-                            buf[..text].copy_from_slice(&head[..text]);
-                            inner.consume(text);
-                            return Ok(text);
+                            *text = true;
+                            let n = head.len().min(buf.len());
+                            buf[..n].copy_from_slice(&head[..n]);
+                            inner.consume(n);
+                            return Ok(n);
                         }
                     }
                 }
@@ -570,6 +583,13 @@ mod tests {
         frame.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
         frame.extend_from_slice(payload);
         frame
+    }
+
+    fn decode_all_bytes(bytes: Vec<u8>) -> Vec<u8> {
+        let mut reader = decode_reader(Box::new(io::Cursor::new(bytes)), Path::new("t")).unwrap();
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        out
     }
 
     fn decode_all(bytes: Vec<u8>) -> String {
@@ -617,10 +637,22 @@ mod tests {
             decode_all(with(b"appended plain\n")),
             format!("{text}appended plain\n")
         );
-        assert_eq!(decode_all(with(b"\0\0x\0y\0\0")), format!("{text}\0\0x\0y"));
+        assert_eq!(
+            decode_all(with(b"\0\0x\0y\0\0")),
+            format!("{text}\0\0x\0y\0\0")
+        );
         let mut two = with(&gzip("second member\n"));
         two.extend_from_slice(b"tail\n\0");
-        assert_eq!(decode_all(two), format!("{text}second member\ntail\n"));
+        assert_eq!(decode_all(two), format!("{text}second member\ntail\n\0"));
+        // After text, a member is bytes too, wherever the read buffers fall.
+        for gap in [1, 4096, 65536 - 40, 65536, 200_000] {
+            let mut bytes = with(&vec![b'x'; gap]);
+            let member = gzip("two\n");
+            bytes.extend_from_slice(&member);
+            let got = decode_all_bytes(bytes);
+            assert_eq!(got.len(), text.len() + gap + member.len(), "gap {gap}");
+            assert!(got.ends_with(&member), "gap {gap}");
+        }
         // A member after zero padding is still a member.
         let padded = with(&[&[0u8; 512][..], &gzip("after padding\n")].concat());
         assert_eq!(decode_all(padded), format!("{text}after padding\n"));

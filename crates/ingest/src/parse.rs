@@ -134,17 +134,24 @@ pub struct ParseOptions {
     /// parsed, and so how the query layer rebuilds a `fields` left out
     /// ([`crate::residual::derived_fields`]).
     pub first_key_only: bool,
+    /// Columns whose keys are not promoted and stay in `fields`, one bit
+    /// each: 0 `ts`, 1 `level`, 2 `message`, 3 `service`, 4 `host`,
+    /// 5 `trace_id`, 6 `span_id`, 7 `parent_span_id`. The query layer's
+    /// parse for a row whose column does not hold what the keys give (see
+    /// [`crate::residual::derived_fields`]).
+    pub unpromoted: u8,
 }
 
 impl ParseOptions {
-    /// Whether an option names the column `role` fills, so the entry's own
-    /// keys of that role are not promoted and stay in `fields`.
+    /// Whether the entry's own keys of column `role` are not promoted and
+    /// stay in `fields`: an option names the column, or the caller asked.
     pub(crate) fn overrides(&self, role: KeyRole) -> bool {
-        match role {
-            KeyRole::Service => self.service.is_some(),
-            KeyRole::Host => self.host.is_some(),
-            _ => false,
-        }
+        self.unpromoted >> role.index() & 1 != 0
+            || match role {
+                KeyRole::Service => self.service.is_some(),
+                KeyRole::Host => self.host.is_some(),
+                _ => false,
+            }
     }
 }
 

@@ -558,7 +558,7 @@ impl Pipeline {
                 now_micros: opts.now_micros,
                 drop_keys: opts.drop_keys.clone(),
                 skip_fields: derive_fields,
-                first_key_only: false,
+                ..ParseOptions::default()
             }),
             framer: FramerConfig {
                 max_entry_bytes: opts.max_entry_bytes,

@@ -37,6 +37,7 @@ use std::ops::Range;
 
 use memchr::memmem;
 
+use crate::Level;
 use crate::parse::{EntryParser, ParseOptions};
 use crate::timestamp::civil_from_days;
 
@@ -802,23 +803,85 @@ pub fn strip_shape(rendered: &str) -> Option<String> {
     Some(s)
 }
 
-/// The `fields` a parse of the entry text `raw` gives with the default
-/// options and no fallback past a column's best key
-/// ([`ParseOptions::first_key_only`]): what a row whose `fields` was left
-/// out holds (see
-/// [`IngestOptions::derive_text`](crate::IngestOptions::derive_text)).
-/// Archives written before promoted keys fell back left `fields` out of
-/// every row, so this parse must stay theirs: a row whose column came from
-/// a later key stores its `fields` instead ([`ParsedEntry::fell_back`]).
+/// What a row holds in its columns, as readers see them (the `logs` view):
+/// [`derived_fields`] leaves a key in `fields` unless its value is there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowColumns<'a> {
+    /// `ts`, UTC microseconds.
+    pub ts: Option<i64>,
+    /// `level`.
+    pub level: Option<&'a str>,
+    /// `message`.
+    pub message: Option<&'a str>,
+    /// `service`.
+    pub service: Option<&'a str>,
+    /// `host`.
+    pub host: Option<&'a str>,
+    /// `trace_id`.
+    pub trace_id: Option<&'a str>,
+    /// `span_id`.
+    pub span_id: Option<&'a str>,
+    /// `parent_span_id`.
+    pub parent_span_id: Option<&'a str>,
+}
+
+/// The `fields` of a row that left them out (see
+/// [`IngestOptions::derive_text`](crate::IngestOptions::derive_text)): a
+/// parse of its text `raw` with the default options and no fallback past a
+/// column's best key ([`ParseOptions::first_key_only`]), in which a key is
+/// promoted out of `fields` only when its value is what the row's column
+/// holds.
+///
+/// Rows written by an older Logoscope were parsed by older rules: a time
+/// written with a zone name or a level word that rules now recognise was
+/// not promoted then, so the row's column is null and the key must stay
+/// in `fields`. Checking each promoted value against the row keeps every
+/// value in a column or in `fields` whichever rules wrote the row. For
+/// rows written with these rules the check always agrees; a row whose
+/// column came from a later key stores its `fields` instead
+/// ([`ParsedEntry::fell_back`]).
 ///
 /// [`ParsedEntry::fell_back`]: crate::ParsedEntry::fell_back
-pub fn derived_fields(raw: &str) -> Option<String> {
-    static PARSER: std::sync::LazyLock<EntryParser> = std::sync::LazyLock::new(|| {
-        EntryParser::new(ParseOptions {
-            first_key_only: true,
-            ..ParseOptions::default()
-        })
-    });
+pub fn derived_fields(raw: &str, row: &RowColumns<'_>) -> Option<String> {
+    static PARSER: std::sync::LazyLock<EntryParser> =
+        std::sync::LazyLock::new(|| EntryParser::new(derive_options(0)));
+    let p = PARSER.parse(raw);
+    let same = |parsed: Option<&str>, column: Option<&str>| parsed.is_none() || parsed == column;
+    let agrees = [
+        p.ts.is_none() || p.ts == row.ts,
+        same(p.level.map(Level::as_str), row.level),
+        same(Some(&*p.message), row.message),
+        same(p.service.as_deref(), row.service),
+        same(p.host.as_deref(), row.host),
+        same(p.trace_id.as_deref(), row.trace_id),
+        same(p.span_id.as_deref(), row.span_id),
+        same(p.parent_span_id.as_deref(), row.parent_span_id),
+    ];
+    let unpromoted = agrees
+        .iter()
+        .enumerate()
+        .fold(0u8, |mask, (i, &agrees)| mask | u8::from(!agrees) << i);
+    if unpromoted == 0 {
+        return p.fields;
+    }
+    EntryParser::new(derive_options(unpromoted))
+        .parse(raw)
+        .fields
+}
+
+fn derive_options(unpromoted: u8) -> ParseOptions {
+    ParseOptions {
+        first_key_only: true,
+        unpromoted,
+        ..ParseOptions::default()
+    }
+}
+
+/// The `fields` a parse of the entry text `raw` gives with the default
+/// options, as `logoscope ingest` extracts them.
+pub fn parsed_fields(raw: &str) -> Option<String> {
+    static PARSER: std::sync::LazyLock<EntryParser> =
+        std::sync::LazyLock::new(|| EntryParser::new(ParseOptions::default()));
     PARSER.parse(raw).fields
 }
 

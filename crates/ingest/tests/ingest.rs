@@ -123,7 +123,19 @@ fn rows(batches: &[RecordBatch], catalog: &TemplateCatalog) -> Vec<Row> {
             let fields = match fields_col.as_deref() {
                 Some("{}") => None,
                 Some(_) => fields_col,
-                None => residual::derived_fields(&raw),
+                None => residual::derived_fields(
+                    &raw,
+                    &residual::RowColumns {
+                        ts: ts.is_valid(i).then(|| ts.value(i)),
+                        level: dict8(b, "level", i).as_deref(),
+                        message: Some(&message),
+                        service: dict32(b, "service", i).as_deref(),
+                        host: dict32(b, "host", i).as_deref(),
+                        trace_id: utf8(b, "trace_id", i).as_deref(),
+                        span_id: utf8(b, "span_id", i).as_deref(),
+                        parent_span_id: utf8(b, "parent_span_id", i).as_deref(),
+                    },
+                ),
             };
             out.push(Row {
                 ts: ts.is_valid(i).then(|| ts.value(i)),
@@ -945,9 +957,15 @@ fn rows_whose_column_came_from_a_later_key_store_their_fields() {
         "date=2024-03-01 time=10:00:00 level=info msg=x",
         "ts=2024-01-02T15:04:05Z level=warn msg=ok n=1",
     ];
-    for (text, want) in fell_back.iter().zip(before) {
+    // Those rows' columns: no ts, level, service; the message their best key gave.
+    let messages = ["a", "b", "", "d", "c"];
+    for ((text, want), message) in fell_back.iter().zip(before).zip(messages) {
+        let row = residual::RowColumns {
+            message: Some(message),
+            ..Default::default()
+        };
         assert_eq!(
-            residual::derived_fields(text).as_deref(),
+            residual::derived_fields(text, &row).as_deref(),
             Some(want),
             "{text}"
         );
@@ -968,6 +986,71 @@ fn rows_whose_column_came_from_a_later_key_store_their_fields() {
         assert_eq!(row.fields_stored, i < fell_back.len(), "{text}");
         assert_eq!(row.ts, e.ts, "{text}");
     }
+}
+
+/// A row written by older rules that did not read a value its key holds
+/// (a time with a zone name) has a null column: the query layer's parse
+/// keeps that key in `fields` rather than promote it to nowhere, and
+/// promotes it where the row's column holds the value.
+#[test]
+fn derived_fields_keep_what_the_row_did_not_promote() {
+    let ts = Some(1_709_287_200_000_000); // 2024-03-01T10:00:00Z
+    let cases = [
+        (
+            r#"{"time":"2024-03-01 10:00:00 UTC","msg":"x"}"#,
+            "x",
+            None,
+            Some(r#"{"time":"2024-03-01 10:00:00 UTC"}"#),
+        ),
+        (
+            r#"{"time":"2024-03-01 10:00:00 UTC","msg":"x"}"#,
+            "x",
+            ts,
+            None,
+        ),
+        (
+            r#"time="2024-03-01 10:00:00 CET" msg=y n=1"#,
+            "y",
+            None,
+            Some(r#"{"time":"2024-03-01 10:00:00 CET","n":"1"}"#),
+        ),
+        (
+            r#"{"level":"error","msg":"z","service":"s"}"#,
+            "z",
+            None,
+            Some(r#"{"level":"error","service":"s"}"#),
+        ),
+        (
+            r#"{"msg":"m","user":"u"}"#,
+            "other",
+            None,
+            Some(r#"{"msg":"m","user":"u"}"#),
+        ),
+    ];
+    for (text, message, ts, want) in cases {
+        let row = residual::RowColumns {
+            ts,
+            message: Some(message),
+            ..Default::default()
+        };
+        assert_eq!(
+            residual::derived_fields(text, &row).as_deref(),
+            want,
+            "{text}"
+        );
+    }
+    // With every column as the parse gives it, the parse's own fields.
+    let row = residual::RowColumns {
+        message: Some("z"),
+        level: Some("ERROR"),
+        service: Some("s"),
+        ..Default::default()
+    };
+    assert_eq!(
+        residual::derived_fields(r#"{"level":"error","msg":"z","service":"s","k":1}"#, &row)
+            .as_deref(),
+        Some(r#"{"k":1}"#)
+    );
 }
 
 /// `--service` and `--host` win over the entry's own keys, which stay in
