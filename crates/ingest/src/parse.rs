@@ -96,7 +96,7 @@
 use std::borrow::Cow;
 
 use crate::level::Level;
-use crate::timestamp::{TimestampDetector, TsScan};
+use crate::timestamp::{TimeValue, TimestampDetector, TsScan};
 
 mod clf;
 mod json;
@@ -289,6 +289,37 @@ pub struct ParsedEntry<'a> {
 }
 
 impl<'a> ParsedEntry<'a> {
+    /// Takes a key's time value for `ts`: whether it was a time. An
+    /// impossible one is noted in `impossible` (the row is flagged only if
+    /// no key gives a time).
+    pub(crate) fn take_time(&mut self, value: TimeValue, impossible: &mut bool) -> bool {
+        match value {
+            TimeValue::Time(t) => {
+                self.ts = Some(t);
+                true
+            }
+            TimeValue::Impossible => {
+                *impossible = true;
+                false
+            }
+            TimeValue::NotTime => false,
+        }
+    }
+
+    /// Takes a key's text for the service, host or id column of `role`
+    /// (any other role means the parent span id): whether there was one.
+    pub(crate) fn take_text(&mut self, role: KeyRole, value: Option<Cow<'a, str>>) -> bool {
+        let column = match role {
+            KeyRole::Service => &mut self.service,
+            KeyRole::Host => &mut self.host,
+            KeyRole::TraceId => &mut self.trace_id,
+            KeyRole::SpanId => &mut self.span_id,
+            _ => &mut self.parent_span_id,
+        };
+        *column = value;
+        column.is_some()
+    }
+
     fn plain(raw: &'a str) -> Self {
         ParsedEntry {
             format: Format::Plain,

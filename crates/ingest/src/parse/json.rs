@@ -77,17 +77,7 @@ fn build<'a>(
         let fits = |i: usize| {
             let leaf = &flat.leaves[i];
             match role {
-                KeyRole::Time => match time_value(text, leaf, det) {
-                    TimeValue::Time(t) => {
-                        p.ts = Some(t);
-                        true
-                    }
-                    TimeValue::Impossible => {
-                        impossible_time = true;
-                        false
-                    }
-                    TimeValue::NotTime => false,
-                },
+                KeyRole::Time => p.take_time(time_value(text, leaf, det), &mut impossible_time),
                 KeyRole::Level => {
                     p.level = match leaf.kind {
                         LeafKind::String { .. } => {
@@ -114,17 +104,7 @@ fn build<'a>(
                     }
                     None => false,
                 },
-                _ => {
-                    let dest = match role {
-                        KeyRole::Service => &mut p.service,
-                        KeyRole::Host => &mut p.host,
-                        KeyRole::TraceId => &mut p.trace_id,
-                        KeyRole::SpanId => &mut p.span_id,
-                        _ => &mut p.parent_span_id,
-                    };
-                    *dest = scalar_text(text, leaf);
-                    dest.is_some()
-                }
+                _ => p.take_text(role, scalar_text(text, leaf)),
             }
         };
         let keys = flat.leaves.len();

@@ -7,7 +7,7 @@ use super::{
     ROLES_IN_ORDER, key_role, push_json_str, shape_of,
 };
 use crate::level::Level;
-use crate::timestamp::{TimeValue, TimestampDetector};
+use crate::timestamp::TimestampDetector;
 
 /// An entry's `key=value` pairs, in order, values unquoted.
 type Pairs<'a> = Vec<(&'a str, Cow<'a, str>)>;
@@ -178,17 +178,7 @@ pub(super) fn parse<'a>(
         let fits = |i: usize| {
             let v = &pairs[i].1;
             match role {
-                KeyRole::Time => match det.classify_value(v) {
-                    TimeValue::Time(t) => {
-                        p.ts = Some(t);
-                        true
-                    }
-                    TimeValue::Impossible => {
-                        impossible_time = true;
-                        false
-                    }
-                    TimeValue::NotTime => false,
-                },
+                KeyRole::Time => p.take_time(det.classify_value(v), &mut impossible_time),
                 KeyRole::Level => {
                     p.level = Level::from_value_str(v);
                     p.level.is_some()
@@ -202,17 +192,7 @@ pub(super) fn parse<'a>(
                     };
                     true
                 }
-                _ => {
-                    let dest = match role {
-                        KeyRole::Service => &mut p.service,
-                        KeyRole::Host => &mut p.host,
-                        KeyRole::TraceId => &mut p.trace_id,
-                        KeyRole::SpanId => &mut p.span_id,
-                        _ => &mut p.parent_span_id,
-                    };
-                    *dest = (!v.is_empty()).then(|| v.clone());
-                    dest.is_some()
-                }
+                _ => p.take_text(role, (!v.is_empty()).then(|| v.clone())),
             }
         };
         if let Some(i) = candidates.pick(role, pairs.len(), opts.first_key_only, role_of, fits) {
