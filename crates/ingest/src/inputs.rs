@@ -465,14 +465,22 @@ struct GzMembers<R: BufRead> {
     state: Gz<R>,
 }
 
+/// The compressed input, behind a byte put back when a lone `0x1f` at the
+/// end of a read buffer had to be looked past.
+type Src<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+fn src<R: BufRead>(put_back: Vec<u8>, inner: R) -> Src<R> {
+    io::Cursor::new(put_back).chain(inner)
+}
+
 enum Gz<R: BufRead> {
     /// Inside a member.
-    Member(Box<flate2::bufread::GzDecoder<R>>),
+    Member(Box<flate2::bufread::GzDecoder<Src<R>>>),
     /// Between members, or after the last one: `zeros` NUL bytes held back,
     /// written out only when bytes that are not a member follow them
     /// (`flush`); once bytes have been read as they are, `text`.
     Between {
-        inner: R,
+        inner: Src<R>,
         zeros: u64,
         flush: bool,
         text: bool,
@@ -484,8 +492,49 @@ enum Gz<R: BufRead> {
 impl<R: BufRead> GzMembers<R> {
     fn new(inner: R) -> Self {
         GzMembers {
-            state: Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner))),
+            state: Gz::Member(Box::new(flate2::bufread::GzDecoder::new(src(
+                Vec::new(),
+                inner,
+            )))),
         }
+    }
+
+    /// Between members, with `0x1f` alone left in the read buffer: whether
+    /// `0x8b` follows decides between a member and bytes read as they are.
+    /// The byte is put back either way; an error leaves the state as it was.
+    fn past_lone_1f(&mut self) -> io::Result<()> {
+        let Gz::Between {
+            mut inner,
+            zeros,
+            flush,
+            text,
+        } = std::mem::replace(&mut self.state, Gz::Moving)
+        else {
+            unreachable!("called between members")
+        };
+        inner.consume(1);
+        let (_, mut rest) = inner.into_inner();
+        let next = rest.fill_buf().map(|b| b.first().copied());
+        let inner = src(vec![0x1f], rest);
+        self.state = match next {
+            Ok(Some(0x8b)) => Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner))),
+            Ok(_) => Gz::Between {
+                inner,
+                zeros,
+                flush: zeros > 0,
+                text: true,
+            },
+            Err(e) => {
+                self.state = Gz::Between {
+                    inner,
+                    zeros,
+                    flush,
+                    text,
+                };
+                return Err(e);
+            }
+        };
+        Ok(())
     }
 }
 
@@ -538,9 +587,7 @@ impl<R: BufRead> Read for GzMembers<R> {
                             *zeros += run as u64;
                             inner.consume(run);
                         }
-                        // A lone 0x1f at the end of the buffer is taken for a
-                        // member; the decoder reports it if it is not one.
-                        [0x1f, 0x8b, ..] | [0x1f] if !*text => {
+                        [0x1f, 0x8b, ..] if !*text => {
                             let Gz::Between { inner, .. } =
                                 std::mem::replace(&mut self.state, Gz::Moving)
                             else {
@@ -549,6 +596,7 @@ impl<R: BufRead> Read for GzMembers<R> {
                             self.state =
                                 Gz::Member(Box::new(flate2::bufread::GzDecoder::new(inner)));
                         }
+                        [0x1f] if !*text => self.past_lone_1f()?,
                         _ if *zeros > 0 => {
                             *flush = true;
                             *text = true;
@@ -664,6 +712,37 @@ mod tests {
         )
         .unwrap();
         assert!(reader.read_to_end(&mut Vec::new()).is_err());
+    }
+
+    /// A `0x1f` after a member is a member only when `0x8b` follows it, also
+    /// when it is the last byte of a read buffer.
+    #[test]
+    fn gzip_a_lone_1f_at_a_buffer_end_is_looked_past() {
+        struct Chunks(Vec<Vec<u8>>);
+        impl Read for Chunks {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let bytes = self.0.remove(0);
+                buf[..bytes.len()].copy_from_slice(&bytes);
+                Ok(bytes.len())
+            }
+        }
+        let member = gzip("in the member\n");
+        let second = gzip("second\n");
+        for (tail, want) in [
+            (b"\x1fsep\n".to_vec(), "in the member\n\u{1f}sep\n"),
+            (second.clone(), "in the member\nsecond\n"),
+            (b"\x1f".to_vec(), "in the member\n\u{1f}"),
+        ] {
+            // Each read of the file ends right after the 0x1f.
+            let chunks = Chunks(vec![[&member[..], &tail[..1]].concat(), tail[1..].to_vec()]);
+            let mut reader = decode_reader(Box::new(chunks), Path::new("t")).unwrap();
+            let mut text = String::new();
+            reader.read_to_string(&mut text).unwrap();
+            assert_eq!(text, want);
+        }
     }
 
     /// A read interrupted between members is retried, not taken for the end.

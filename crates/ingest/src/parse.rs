@@ -405,6 +405,19 @@ impl EntryParser {
         p
     }
 
+    /// [`parse`](Self::parse), with times that have no year read against
+    /// the clock `now_micros` instead of the parser's.
+    pub(crate) fn parse_at<'a>(&'a self, text: &'a str, now_micros: i64) -> ParsedEntry<'a> {
+        let mut p = self.detect(text, &TimestampDetector::new(now_micros));
+        if let Some(s) = &self.opts.service {
+            p.service = Some(Cow::Borrowed(s));
+        }
+        if let Some(h) = &self.opts.host {
+            p.host = Some(Cow::Borrowed(h));
+        }
+        p
+    }
+
     /// The entry `text`, its times without a year read by `det` (the ingest
     /// clock, or the time of a prefix the text followed).
     fn detect<'a>(&self, text: &'a str, det: &TimestampDetector) -> ParsedEntry<'a> {

@@ -845,7 +845,14 @@ pub struct RowColumns<'a> {
 pub fn derived_fields(raw: &str, row: &RowColumns<'_>) -> Option<String> {
     static PARSER: std::sync::LazyLock<EntryParser> =
         std::sync::LazyLock::new(|| EntryParser::new(derive_options(0)));
-    let p = PARSER.parse(raw);
+    // A time without a year took the ingest clock's year (or the year
+    // before); a clock a day past the row's time gives it the same year
+    // again, whenever the query runs.
+    let clock = row.ts.map(|ts| ts.saturating_add(86_400_000_000));
+    let p = match clock {
+        Some(now) => PARSER.parse_at(raw, now),
+        None => PARSER.parse(raw),
+    };
     let same = |parsed: Option<&str>, column: Option<&str>| parsed.is_none() || parsed == column;
     let agrees = [
         p.ts.is_none() || p.ts == row.ts,
@@ -864,9 +871,11 @@ pub fn derived_fields(raw: &str, row: &RowColumns<'_>) -> Option<String> {
     if unpromoted == 0 {
         return p.fields;
     }
-    EntryParser::new(derive_options(unpromoted))
-        .parse(raw)
-        .fields
+    let parser = EntryParser::new(derive_options(unpromoted));
+    match clock {
+        Some(now) => parser.parse_at(raw, now).fields,
+        None => parser.parse(raw).fields,
+    }
 }
 
 fn derive_options(unpromoted: u8) -> ParseOptions {

@@ -1039,6 +1039,37 @@ fn derived_fields_keep_what_the_row_did_not_promote() {
             "{text}"
         );
     }
+    // A time without a year reads as the year the row holds, whenever the
+    // query runs (years away from the ingest clock, at a year's edges).
+    for (text, ts) in [
+        (
+            r#"{"time":"Nov 23 06:00:07","msg":"m","k":1}"#,
+            1_574_488_807_000_000,
+        ), // 2019-11-23T06:00:07Z
+        (
+            r#"{"time":"Dec 31 23:30:00","msg":"m","k":1}"#,
+            1_577_835_000_000_000,
+        ), // 2019-12-31T23:30:00Z
+        (
+            r#"{"time":"Jan  1 00:10:00","msg":"m","k":1}"#,
+            1_577_837_400_000_000,
+        ), // 2020-01-01T00:10:00Z
+        (
+            r#"{"time":"Feb 29 12:00:00","msg":"m","k":1}"#,
+            1_330_516_800_000_000,
+        ), // 2012-02-29T12:00:00Z
+    ] {
+        let row = residual::RowColumns {
+            ts: Some(ts),
+            message: Some("m"),
+            ..Default::default()
+        };
+        assert_eq!(
+            residual::derived_fields(text, &row).as_deref(),
+            Some(r#"{"k":1}"#),
+            "{text}"
+        );
+    }
     // With every column as the parse gives it, the parse's own fields.
     let row = residual::RowColumns {
         message: Some("z"),
