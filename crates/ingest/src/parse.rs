@@ -395,20 +395,17 @@ impl EntryParser {
 
     /// Extracts fields from one entry's text.
     pub fn parse<'a>(&'a self, text: &'a str) -> ParsedEntry<'a> {
-        let mut p = self.detect(text, &self.detector);
-        if let Some(s) = &self.opts.service {
-            p.service = Some(Cow::Borrowed(s));
-        }
-        if let Some(h) = &self.opts.host {
-            p.host = Some(Cow::Borrowed(h));
-        }
-        p
+        self.parse_with(text, &self.detector)
     }
 
     /// [`parse`](Self::parse), with times that have no year read against
     /// the clock `now_micros` instead of the parser's.
     pub(crate) fn parse_at<'a>(&'a self, text: &'a str, now_micros: i64) -> ParsedEntry<'a> {
-        let mut p = self.detect(text, &TimestampDetector::new(now_micros));
+        self.parse_with(text, &TimestampDetector::new(now_micros))
+    }
+
+    fn parse_with<'a>(&'a self, text: &'a str, det: &TimestampDetector) -> ParsedEntry<'a> {
+        let mut p = self.detect(text, det);
         if let Some(s) = &self.opts.service {
             p.service = Some(Cow::Borrowed(s));
         }

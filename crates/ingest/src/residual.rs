@@ -38,7 +38,7 @@ use std::ops::Range;
 use memchr::memmem;
 
 use crate::Level;
-use crate::parse::{EntryParser, ParseOptions};
+use crate::parse::{EntryParser, ParseOptions, ParsedEntry};
 use crate::timestamp::civil_from_days;
 
 /// The escape byte that starts a hole.
@@ -849,10 +849,7 @@ pub fn derived_fields(raw: &str, row: &RowColumns<'_>) -> Option<String> {
     // before); a clock a day past the row's time gives it the same year
     // again, whenever the query runs.
     let clock = row.ts.map(|ts| ts.saturating_add(86_400_000_000));
-    let p = match clock {
-        Some(now) => PARSER.parse_at(raw, now),
-        None => PARSER.parse(raw),
-    };
+    let p = parse_clocked(&PARSER, raw, clock);
     let same = |parsed: Option<&str>, column: Option<&str>| parsed.is_none() || parsed == column;
     let agrees = [
         p.ts.is_none() || p.ts == row.ts,
@@ -872,9 +869,13 @@ pub fn derived_fields(raw: &str, row: &RowColumns<'_>) -> Option<String> {
         return p.fields;
     }
     let parser = EntryParser::new(derive_options(unpromoted));
+    parse_clocked(&parser, raw, clock).fields
+}
+
+fn parse_clocked<'a>(parser: &'a EntryParser, raw: &'a str, clock: Option<i64>) -> ParsedEntry<'a> {
     match clock {
-        Some(now) => parser.parse_at(raw, now).fields,
-        None => parser.parse(raw).fields,
+        Some(now) => parser.parse_at(raw, now),
+        None => parser.parse(raw),
     }
 }
 
