@@ -253,6 +253,16 @@ enum Tok {
     Partial(u16, u16),
 }
 
+/// Whether a token kind is a word: literal text, or a `<*>` framed by it.
+fn is_word(k: Tok) -> bool {
+    matches!(k, Tok::Const | Tok::Partial(..))
+}
+
+/// Whether a template of these token kinds has no word.
+fn wordless(kinds: &[Tok]) -> bool {
+    !kinds.iter().copied().any(is_word)
+}
+
 #[derive(Debug, Clone)]
 struct Cluster {
     /// Index of the live template in `infos`.
@@ -265,6 +275,9 @@ struct Cluster {
     vars: Vec<bool>,
     /// Whether any token is a [`Tok::Partial`] (else hashes decide alone).
     framed: bool,
+    /// Whether no token is a word ([`Tok::Const`] or [`Tok::Partial`]):
+    /// then a `<*>` takes only values (see [`Score::similarity`]).
+    wordless: bool,
     /// Positions of the `<*>` and [`Tok::Partial`] tokens: everywhere else
     /// a message's parameters are its own, in order.
     open: Vec<u32>,
@@ -415,12 +428,19 @@ struct Score {
     /// Positions that count for similarity.
     counted: usize,
     wild: usize,
+    /// Wildcard positions where the message has a word.
+    wild_words: usize,
 }
 
 impl Score {
+    /// The share of counted positions that agree. A template with none
+    /// (wildcards and values only, such as `<*>` generalised from `<PATH>`
+    /// and `<NUM>`) is as similar as can be to a message of values, and not
+    /// at all to one with a word where it has a wildcard: it says nothing
+    /// about words, so it must not take in every message of its length.
     fn similarity(self) -> f64 {
         if self.counted == 0 {
-            1.0
+            if self.wild_words == 0 { 1.0 } else { 0.0 }
         } else {
             self.equal as f64 / self.counted as f64
         }
@@ -1065,7 +1085,14 @@ impl TemplateCatalog {
         );
         (0..x.tokens.len()).all(|i| {
             x.tokens[i] == y.tokens[i]
-                || x.kinds[i] == Tok::Wild
+                // A wordless template's `<*>` takes only values.
+                || (x.kinds[i] == Tok::Wild
+                    && (!x.wordless
+                        || match y.kinds[i] {
+                            Tok::Var => true,
+                            Tok::Wild => y.wordless,
+                            _ => false,
+                        }))
                 || match (x.kinds[i], y.kinds[i]) {
                     (Tok::Partial(pre, suf), Tok::Const | Tok::Partial(..)) => {
                         let (a, b) = x.spans[i];
@@ -1100,6 +1127,7 @@ impl TemplateCatalog {
         c.tokens = tokens;
         c.vars = kinds.iter().map(|&k| k == Tok::Var).collect();
         c.framed = kinds.iter().any(|k| matches!(k, Tok::Partial(..)));
+        c.wordless = wordless(&kinds);
         c.kinds = kinds;
         c.spans = spans;
         self.cluster_of[idx as usize] = ci;
@@ -1163,6 +1191,7 @@ impl TemplateCatalog {
             info: idx,
             vars: kinds.iter().map(|&k| k == Tok::Var).collect(),
             framed: kinds.iter().any(|k| matches!(k, Tok::Partial(..))),
+            wordless: wordless(&kinds),
             open: open_positions(&tokens, &kinds, self.wildcard),
             tokens,
             kinds,
@@ -1366,15 +1395,17 @@ impl TemplateCatalog {
         if c.tokens.len() != scan.hashes.len() {
             return false;
         }
+        // A wordless template's `<*>` takes only values.
+        let words = !c.wordless;
         if !c.framed {
             return (c.tokens.iter().zip(&c.kinds))
-                .zip(&scan.hashes)
-                .all(|((&t, &k), &h)| t == h || k == Tok::Wild);
+                .zip(scan.hashes.iter().zip(&scan.vars))
+                .all(|((&t, &k), (&h, &v))| t == h || (k == Tok::Wild && (words || v)));
         }
         let text = &self.infos[c.info as usize].template;
         (0..c.tokens.len()).all(|i| {
             let (t, k) = (c.tokens[i], c.kinds[i]);
-            t == scan.hashes[i] || k == Tok::Wild || {
+            t == scan.hashes[i] || (k == Tok::Wild && (words || scan.vars[i])) || {
                 let (a, b) = c.spans[i];
                 token_matches(k, &text[a as usize..b as usize], scan, i, message)
             }
@@ -1394,6 +1425,7 @@ impl TemplateCatalog {
             equal: 0,
             counted: 0,
             wild: 0,
+            wild_words: 0,
         };
         if !c.framed {
             // Hashes decide alone: a branch-light loop over packed arrays.
@@ -1404,6 +1436,7 @@ impl TemplateCatalog {
                 let is_wild = t == wild;
                 let counts = !(is_wild || (tv && mv));
                 s.wild += usize::from(is_wild);
+                s.wild_words += usize::from(is_wild && !mv);
                 s.counted += usize::from(counts);
                 let agrees = t == h;
                 s.equal += usize::from(counts && agrees);
@@ -1419,6 +1452,7 @@ impl TemplateCatalog {
             let agrees = match k {
                 Tok::Wild => {
                     s.wild += 1;
+                    s.wild_words += usize::from(!m.var);
                     continue;
                 }
                 Tok::Var if m.var => continue,

@@ -82,6 +82,62 @@ fn groups_messages_of_one_shape() {
     assert_eq!(cat.get(a).unwrap().count, 2);
 }
 
+/// A template of wildcards only (values of two types generalised) takes in
+/// later values of any type, but not messages with words: each of those is
+/// an event of its own.
+#[test]
+fn a_template_of_wildcards_only_does_not_take_in_words() {
+    let mut cat = TemplateCatalog::default();
+    let (a, _) = add(&mut cat, "/var/run/app.sock");
+    let (b, _) = add(&mut cat, "42");
+    assert_eq!(template(&cat, b), "<*>");
+    assert_eq!(cat.get(a).unwrap().parent_id, Some(b));
+    let (c, _) = add(&mut cat, "10.0.0.1");
+    assert_eq!(c, b);
+    let words: Vec<TemplateId> = ["started", "shutdown", "ready"]
+        .iter()
+        .map(|m| add(&mut cat, m).0)
+        .collect();
+    for (w, m) in words.iter().zip(["started", "shutdown", "ready"]) {
+        assert_ne!(*w, b, "{m}");
+        assert_eq!(template(&cat, *w), m);
+    }
+    let mut four = TemplateCatalog::default();
+    let (v, _) = add(&mut four, "/a/b /c/d /e/f /g/h");
+    let (v2, _) = add(&mut four, "1.2.3.4 5 6 7");
+    assert_eq!(template(&four, v2), "<*> <*> <*> <*>");
+    assert_ne!(v, v2);
+    for m in ["user alice logged in", "service restarted after crash"] {
+        let (id, _) = add(&mut four, m);
+        assert_ne!(id, v2, "{m}");
+    }
+    let (again, _) = add(&mut four, "/x 9 10.0.0.2 0x1f");
+    assert_eq!(again, v2);
+
+    // Words first: making `<*>` later leaves their templates alone.
+    let mut late = TemplateCatalog::default();
+    let words: Vec<TemplateId> = ["started", "shutdown", "ready"]
+        .iter()
+        .map(|m| add(&mut late, m).0)
+        .collect();
+    let (n, _) = add(&mut late, "5 retries");
+    add(&mut late, "/var/run/app.sock");
+    let (wild, _) = add(&mut late, "42");
+    assert_eq!(template(&late, wild), "<*>");
+    add(&mut late, "/tmp/a /tmp/b");
+    let (pair, _) = add(&mut late, "7 8");
+    assert_eq!(template(&late, pair), "<*> <*>");
+    for id in words.iter().chain([&n]) {
+        let t = late.get(*id).unwrap();
+        assert_eq!(t.parent_id, None, "{}", t.template);
+    }
+    assert_eq!(late.live_len(), 6);
+    let mut params = Vec::new();
+    assert_eq!(late.find("started", &mut params), Some(words[0]));
+    assert_eq!(late.find("stopped", &mut params), None);
+    assert_eq!(late.find("9", &mut params), Some(wild));
+}
+
 #[test]
 fn generalisation_issues_new_id_and_links_parent() {
     let mut cat = TemplateCatalog::default();
