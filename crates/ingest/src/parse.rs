@@ -350,20 +350,26 @@ impl<'a> ParsedEntry<'a> {
             None => &self.message,
             Some(shape) => {
                 buf.clear();
-                let (first, rest) = match memchr::memchr(b'\n', self.message.as_bytes()) {
-                    Some(p) => self.message.split_at(p),
-                    None => (&*self.message, ""),
-                };
-                buf.push_str(first);
-                if !first.is_empty() {
-                    buf.push(' ');
-                }
-                buf.push_str(shape);
-                buf.push_str(rest);
+                push_drain_input(&self.message, shape, buf);
                 buf
             }
         }
     }
+}
+
+/// Appends the Drain input of `message` with its `shape` to `out` (see
+/// [`ParsedEntry::drain_input`]).
+pub(crate) fn push_drain_input(message: &str, shape: &str, out: &mut String) {
+    let (first, rest) = match memchr::memchr(b'\n', message.as_bytes()) {
+        Some(p) => message.split_at(p),
+        None => (message, ""),
+    };
+    out.push_str(first);
+    if !first.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(shape);
+    out.push_str(rest);
 }
 
 /// Parses entries; holds the options and the clock.

@@ -37,7 +37,7 @@ use crate::batch::{LogBatchBuilder, LogRow};
 use crate::framing::{Entry, EntryFramer, FramerConfig};
 use crate::inputs::{InputSpec, open_input};
 use crate::level::Level;
-use crate::parse::{EntryError, EntryParser, Format, ParseOptions};
+use crate::parse::{EntryError, EntryParser, Format, ParseOptions, push_drain_input};
 use crate::residual::{self, Hole, HoleKind, find_ts};
 
 /// Ingest configuration.
@@ -268,11 +268,22 @@ impl Chunk {
                 let start = self.text.len();
                 self.text.push_str(&p.message);
                 let m = (start, self.text.len());
-                if !p.message.is_empty() {
-                    self.text.push(' ');
-                }
-                self.text.push_str(shape);
-                (m, (start, self.text.len()))
+                // One line: the Drain input is the message and its shape,
+                // and shares the message's text. More: the shape ends the
+                // first line (a trace after it stays one value), so the
+                // input is written apart.
+                let d = if p.message.contains('\n') {
+                    let d = self.text.len();
+                    push_drain_input(&p.message, shape, &mut self.text);
+                    d
+                } else {
+                    if !p.message.is_empty() {
+                        self.text.push(' ');
+                    }
+                    self.text.push_str(shape);
+                    start
+                };
+                (m, (d, self.text.len()))
             }
         };
         let ids = [

@@ -1182,6 +1182,35 @@ fn json_shape_groups_templates_by_keys_not_values() {
     assert_eq!(rows[0].message, "login");
 }
 
+/// A multi-line JSON message (a stack trace in `msg`): the key set ends the
+/// first line of Drain's input, so it stays in the template instead of
+/// joining the trace's value, and the single-line messages with the same
+/// text keep templates of their own.
+#[test]
+fn json_shape_stays_in_the_template_of_a_multi_line_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "j.log",
+        br#"{"msg":"boom\n\tat a.b(C.java:1)","user":"x"}
+{"msg":"boom\n\tat a.b(C.java:2)","order":7}
+{"msg":"boom\n\tat a.b(C.java:3)","user":"y"}
+{"msg":"boom","user":"x"}
+{"msg":"boom","order":7}
+"#,
+    );
+    let (rows, _) = ingest(vec![InputSpec::File(p)], opts());
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0].template_id, rows[2].template_id);
+    let ids: std::collections::HashSet<u64> = rows.iter().map(|r| r.template_id).collect();
+    assert_eq!(ids.len(), 4, "{rows:#?}");
+    assert_eq!(rows[0].message, "boom\n\tat a.b(C.java:1)");
+    assert_eq!(rows[1].message, "boom\n\tat a.b(C.java:2)");
+    // Escaped in the JSON text, a multi-line message is stored; the others
+    // are rebuilt.
+    assert!(!rows[3].message_stored && !rows[4].message_stored);
+}
+
 #[test]
 fn expansion_rules() {
     let dir = tempfile::tempdir().unwrap();
