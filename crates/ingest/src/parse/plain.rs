@@ -44,7 +44,10 @@ pub struct PlainHeader {
 ///    `… | LEVEL    | name:fn:1 - msg`). Only that spelling counts, since
 ///    a logger name before it may be a level word (`- config - ERROR -` is
 ///    ERROR), and it must stand alone between separators, so `- user -
-///    error count` is a message.
+///    error count` is a message. When the first two fields are both level
+///    names, the second is the level (`- TRACE - ERROR -`: a logger named
+///    in capitals); after a logger that is not one, the first level name
+///    is (`- AUDIT - INFO - ERROR - x` is INFO).
 /// 4. Then, after a timestamp or level, a logger token followed by ` - `
 ///    (`com.foo.Bar - `).
 ///
@@ -176,26 +179,42 @@ pub fn scan_plain_header(text: &str, det: &TimestampDetector) -> PlainHeader {
 fn level_between_separators(text: &str, mut pos: usize) -> Option<(Level, usize)> {
     let b = text.as_bytes();
     let sep = b[pos];
-    for _ in 0..3 {
-        let start = skip_spaces(b, pos + 1);
-        let len = b[start..]
-            .iter()
-            .take(129)
-            .position(|c| c.is_ascii_whitespace())?;
-        if len == 0 || len > 128 {
-            return None;
-        }
-        let end = start + len;
-        let next = skip_spaces(b, end);
-        if b.get(next) != Some(&sep) || !matches!(b.get(next + 1), Some(b' ' | b'\t')) {
-            return None;
-        }
-        if let Some(l) = level_name(&text[start..end]) {
+    for i in 0..3 {
+        let (field, next) = separated_field(text, pos, sep)?;
+        if let Some(l) = level_name(field) {
+            // A logger named in capitals (`- TRACE - ERROR -`): the level
+            // is the field right after it. Only for the first field: after
+            // a logger (`- AUDIT - INFO - ERROR -`) the level is found.
+            let (l, next) = separated_field(text, next, sep)
+                .filter(|_| i == 0)
+                .and_then(|(f, n)| Some((level_name(f)?, n)))
+                .unwrap_or((l, next));
             return Some((l, skip_spaces(b, next + 1)));
         }
         pos = next;
     }
     None
+}
+
+/// The whitespace-free field (at most 128 bytes) after the separator at
+/// `pos`, when the same separator, with a space after it, follows it; and
+/// where that separator is.
+fn separated_field(text: &str, pos: usize, sep: u8) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    let start = skip_spaces(b, pos + 1);
+    let len = b[start..]
+        .iter()
+        .take(129)
+        .position(|c| c.is_ascii_whitespace())?;
+    if len == 0 || len > 128 {
+        return None;
+    }
+    let end = start + len;
+    let next = skip_spaces(b, end);
+    if b.get(next) != Some(&sep) || !matches!(b.get(next + 1), Some(b' ' | b'\t')) {
+        return None;
+    }
+    Some((&text[start..end], next))
 }
 
 /// A level as Python logging and loguru write it between separators: an
@@ -445,6 +464,20 @@ mod tests {
                 T + 123_000,
                 Level::Info,
                 "done",
+            ),
+            // A logger whose name is a level in capitals.
+            (
+                "2024-03-01 10:00:00,123 - TRACE - ERROR - tracer failed",
+                T + 123_000,
+                Level::Error,
+                "tracer failed",
+            ),
+            (
+                "2024-03-01 10:00:00,123 - AUDIT - INFO - ERROR - quoted",
+                T + 123_000,
+                Level::Info,
+                // `ERROR - ` is then a logger token, as loguru's `mod:fn:1 - `.
+                "quoted",
             ),
             (
                 "2024-03-01 10:00:00 - INFO - level first",

@@ -274,6 +274,15 @@ fn host_and_tag<'a>(
     {
         return None;
     }
+    // Without a PRI, an upper-case level word where the host would be is a
+    // plain line's level (`Mar  1 10:00:00 ERROR main: x`); host names are
+    // not written in capitals.
+    if pri.is_none()
+        && !host.bytes().any(|c| c.is_ascii_lowercase())
+        && Level::from_word(host).is_some()
+    {
+        return None;
+    }
     p.host = Some(Cow::Borrowed(host));
     let tag_start = pos;
     let mut i = pos;
@@ -402,6 +411,34 @@ mod tests {
         // <14> is informational.
         let e = p.parse("<14>Mar  1 10:00:00 h app: ERROR in the message");
         assert_eq!(e.level, Some(Level::Info));
+    }
+
+    /// Without a PRI, an upper-case level word after the time is the
+    /// level of a plain line, not a host; in lower case, or under a PRI, it
+    /// is still a host.
+    #[test]
+    fn level_word_where_the_host_would_be() {
+        let p = parser();
+        let mar1 = 1_709_287_200_000_000;
+        for text in [
+            "Mar 1 10:00:00 ERROR main: connection refused",
+            "Mar  1 10:00:00 WARN worker-3[12]: queue full",
+        ] {
+            let e = p.parse(text);
+            assert_eq!(e.format, Format::Plain, "{text}");
+            assert_eq!(e.ts, Some(mar1), "{text}");
+            assert_eq!(e.host, None, "{text}");
+            assert_eq!(e.service, None, "{text}");
+            assert!(e.level.is_some(), "{text}");
+        }
+        let e = p.parse("Mar 1 10:00:00 ERROR main: connection refused");
+        assert_eq!(e.level, Some(Level::Error));
+        let e = p.parse("Mar 1 10:00:00 alert app: paged");
+        assert_eq!(e.format, Format::Syslog3164);
+        assert_eq!(e.host.as_deref(), Some("alert"));
+        let e = p.parse("<11>Mar 1 10:00:00 ERROR app: x");
+        assert_eq!(e.host.as_deref(), Some("ERROR"));
+        assert_eq!(e.level, Some(Level::Error));
     }
 
     /// `Mmm d` with one space and one digit, with and without PRI.
