@@ -480,6 +480,47 @@ fn sql_is_read_only() {
     }
 }
 
+/// A reader that stops early (`… | head`) is not an error in any format;
+/// SQL that does not parse is named once.
+#[test]
+fn sql_output_closed_early_and_syntax_errors() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("archive");
+    ok(&[
+        "ingest",
+        s(&data("samples/app.log")),
+        "--to",
+        s(&store),
+        "-q",
+    ]);
+    let query = "SELECT v, repeat('x', 200) AS s FROM generate_series(1, 200000) AS t(v)";
+    for format in ["csv", "json", "ndjson", "table"] {
+        let mut child = crate::util::bin()
+            .args(["sql", "--store", s(&store), "--format", format, query])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 100];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{format}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{format}");
+    }
+    let out = run(&["sql", "--store", s(&store), "SELEC 1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "logoscope: sql parser error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\n"
+    );
+}
+
 /// Filters on the `logs` view reach the Parquet scan of the Delta table, so
 /// files whose `ts` / `service` statistics rule them out are not read.
 #[test]
@@ -635,18 +676,21 @@ fn masks_and_drop_keys_shape_templates() {
     let err = stderr(&out);
     assert!(!out.status.success());
     assert!(err.contains("drop_keys [request_id]"), "{err}");
-    // A bad regex or config file is a clear error.
+    // A bad regex or config file is a clear error, and creates nothing.
+    let fresh = dir.path().join("fresh");
     let out = run(&[
         "ingest",
         s(&input),
         "--to",
-        "memory://",
+        s(&fresh),
         "--mask",
         "X=(",
         "--progress",
         "never",
     ]);
     assert!(!out.status.success());
+    assert!(stderr(&out).contains("invalid mask"), "{}", stderr(&out));
+    assert!(!fresh.exists());
     std::fs::write(&config, "drop_key = []\n").unwrap();
     let out = run(&[
         "ingest",

@@ -20,15 +20,17 @@ os._exit(0)
 #[test]
 fn delta_readers_see_the_archive() {
     let have = Command::new("python3")
-        .args(["-c", "import deltalake"])
+        .args(["-c", "import deltalake, pyarrow"])
         .output()
         .is_ok_and(|o| o.status.success());
     if !have {
         assert!(
             std::env::var_os("LOGOSCOPE_REQUIRE_TOOLS").is_none(),
-            "LOGOSCOPE_REQUIRE_TOOLS is set but the deltalake Python package is missing (run .ci/setup)"
+            "LOGOSCOPE_REQUIRE_TOOLS is set but the deltalake or pyarrow Python package is missing (run .ci/setup)"
         );
-        eprintln!("skipping: the deltalake Python package is not installed (run .ci/setup)");
+        eprintln!(
+            "skipping: the deltalake and pyarrow Python packages are not both installed (run .ci/setup)"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -39,6 +39,8 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
 
     let file = ConfigFile::load(a.config.as_deref())?;
     let masks = config::masks(&file, &a.masks);
+    // Masks are checked before the archive is opened, which creates it.
+    let fresh = config::new_catalog(masks.clone(), file.drop_keys.clone())?;
     let mut opts = IngestOptions {
         time_keys: a.time_keys.clone(),
         service: a.service.clone(),
@@ -69,7 +71,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 config::check_masks(&catalog, &masks, &a.to)?;
                 catalog
             }
-            None => config::new_catalog(masks, file.drop_keys.clone())?,
+            None => fresh,
         };
         opts.drop_keys = config::settle_drop_keys(&mut catalog, &file.drop_keys, &a.to)?;
         catalog.set_max_templates(a.max_templates);

@@ -9,6 +9,11 @@ pub enum EngineError {
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),
 
+    /// The SQL text does not parse (`sql parser error: Expected: …, found:
+    /// … at Line: 1, Column: 1`).
+    #[error("{0}")]
+    Syntax(String),
+
     /// The statement would change something; user SQL is read-only.
     #[error(
         "read-only: {reason}. Logoscope SQL may only query (SELECT, WITH, EXPLAIN, SHOW, DESCRIBE); \

@@ -36,6 +36,50 @@ pub fn write_batches(
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<(), EngineError> {
+    let mut sink = Sink { out, failed: None };
+    match write_to(batches, format, &mut sink) {
+        // The CSV writer turns a write error into text; the sink kept it,
+        // so a closed pipe stays one.
+        Err(EngineError::Arrow(_)) if sink.failed.is_some() => {
+            Err(EngineError::Io(sink.failed.take().expect("checked")))
+        }
+        result => result,
+    }
+}
+
+/// The output, keeping its first error.
+struct Sink<'a> {
+    out: &'a mut dyn Write,
+    failed: Option<std::io::Error>,
+}
+
+impl Sink<'_> {
+    fn keep<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        r.map_err(|e| {
+            let copy = std::io::Error::new(e.kind(), e.to_string());
+            self.failed.get_or_insert(e);
+            copy
+        })
+    }
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.out.write(buf);
+        self.keep(r)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.out.flush();
+        self.keep(r)
+    }
+}
+
+fn write_to(
+    batches: &[RecordBatch],
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> Result<(), EngineError> {
     match format {
         OutputFormat::Table => {
             let options = FormatOptions::default().with_display_error(true);

@@ -1,4 +1,5 @@
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::SessionContext;
 
@@ -24,7 +25,15 @@ pub fn read_only_options() -> SQLOptions {
 /// as well. Results are held in memory: callers bound them with `LIMIT` or by
 /// the session's memory limit.
 pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
-    let plan = ctx.state().create_logical_plan(sql).await?;
+    let plan = ctx
+        .state()
+        .create_logical_plan(sql)
+        .await
+        .map_err(|e| match e.find_root() {
+            // Its own text, once (the wrapper repeats it as debug output).
+            DataFusionError::SQL(parse, _) => EngineError::Syntax(parse.to_string()),
+            _ => EngineError::DataFusion(e),
+        })?;
     read_only_options()
         .verify_plan(&plan)
         .map_err(|e| EngineError::ReadOnly {

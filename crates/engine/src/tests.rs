@@ -425,6 +425,12 @@ async fn user_sql_is_read_only() {
         run_sql(&ctx, "SELECT nope FROM logs").await,
         Err(EngineError::DataFusion(_))
     ));
+    // Text that does not parse says so once.
+    let err = run_sql(&ctx, "SELEC 1").await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "sql parser error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1"
+    );
 }
 
 #[tokio::test]
@@ -491,6 +497,54 @@ async fn output_formats() {
         let mut out = Vec::new();
         write_batches(&[], format, &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
+    }
+}
+
+/// A reader that closed the pipe is an I/O error of kind `BrokenPipe` in
+/// every format (the CLI exits 0 on it), CSV included, whose writer turns
+/// write errors into text.
+#[tokio::test]
+async fn a_closed_pipe_is_an_io_error_in_every_format() {
+    struct Closed(usize);
+    impl std::io::Write for Closed {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.0);
+            self.0 -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let ctx = session_for_batches(
+        Vec::new(),
+        &TemplateCatalog::new(DrainConfig::default()),
+        opts(),
+    )
+    .await
+    .unwrap();
+    let batches = run_sql(
+        &ctx,
+        "SELECT v, repeat('x', 100) AS s FROM generate_series(1, 5000) AS t(v)",
+    )
+    .await
+    .unwrap();
+    for format in [
+        OutputFormat::Csv,
+        OutputFormat::Json,
+        OutputFormat::Ndjson,
+        OutputFormat::Table,
+    ] {
+        let err = write_batches(&batches, format, &mut Closed(1000)).unwrap_err();
+        match err {
+            EngineError::Io(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{format:?}")
+            }
+            other => panic!("{format:?}: {other:?}"),
+        }
     }
 }
 
