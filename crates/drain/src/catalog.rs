@@ -1359,6 +1359,12 @@ impl TemplateCatalog {
             let Some(s) = self.score(c, message, scan, max_miss) else {
                 continue;
             };
+            // A wordless template with a word at its `<*>` is no candidate
+            // at any threshold (0.0 included): generalising it would give
+            // the same template.
+            if s.counted == 0 && s.wild_words > 0 {
+                continue;
+            }
             let better = match best {
                 None => true,
                 Some((_, b)) => {

@@ -136,6 +136,23 @@ fn a_template_of_wildcards_only_does_not_take_in_words() {
     assert_eq!(late.find("started", &mut params), Some(words[0]));
     assert_eq!(late.find("stopped", &mut params), None);
     assert_eq!(late.find("9", &mut params), Some(wild));
+
+    // Not even at similarity 0, where any other template is a candidate.
+    let mut zero = TemplateCatalog::new(DrainConfig {
+        similarity: 0.0,
+        ..DrainConfig::default()
+    });
+    for m in ["foo", "bar", "baz", "qux", "42", "baz"] {
+        let mut params = Vec::new();
+        let got = zero.add(m, None, &mut params);
+        let t = zero.get(got.id).unwrap();
+        assert_eq!(t.parent_id, None, "{m}");
+        let ps: Vec<&str> = params.iter().map(|r| &m[r.clone()]).collect();
+        assert_eq!(render(&t.template, &ps), m);
+    }
+    for t in zero.templates() {
+        assert_ne!(t.parent_id, Some(t.id), "{}", t.template);
+    }
 }
 
 #[test]
