@@ -480,11 +480,9 @@ fn sql_is_read_only() {
     }
 }
 
-/// A reader that stops early (`… | head`) is not an error in any format;
-/// SQL that does not parse is named once.
-#[test]
-fn sql_output_closed_early_and_syntax_errors() {
-    use std::io::Read;
+/// A temporary archive holding `data/samples/app.log`, and its path (the
+/// directory lives as long as the guard).
+fn app_archive() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("archive");
     ok(&[
@@ -494,6 +492,15 @@ fn sql_output_closed_early_and_syntax_errors() {
         s(&store),
         "-q",
     ]);
+    (dir, store)
+}
+
+/// A reader that stops early (`… | head`) is not an error in any format;
+/// SQL that does not parse is named once.
+#[test]
+fn sql_output_closed_early_and_syntax_errors() {
+    use std::io::Read;
+    let (_dir, store) = app_archive();
     let query = "SELECT v, repeat('x', 200) AS s FROM generate_series(1, 200000) AS t(v)";
     for format in ["csv", "json", "ndjson", "table"] {
         let mut child = crate::util::bin()
@@ -525,15 +532,7 @@ fn sql_output_closed_early_and_syntax_errors() {
 /// files whose `ts` / `service` statistics rule them out are not read.
 #[test]
 fn filters_through_the_logs_view_prune_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("archive");
-    ok(&[
-        "ingest",
-        s(&data("samples/app.log")),
-        "--to",
-        s(&store),
-        "-q",
-    ]);
+    let (_dir, store) = app_archive();
     let plan = ok(&[
         "sql",
         "--store",

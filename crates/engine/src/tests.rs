@@ -447,14 +447,19 @@ async fn batches_of_another_schema_are_an_error() {
     ));
 }
 
-async fn formatted(format: OutputFormat) -> String {
-    let ctx = session_for_batches(
+/// A session with no rows, for queries that read no table.
+async fn empty_session() -> datafusion::prelude::SessionContext {
+    session_for_batches(
         Vec::new(),
         &TemplateCatalog::new(DrainConfig::default()),
         opts(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn formatted(format: OutputFormat) -> String {
+    let ctx = empty_session().await;
     let batches = run_sql(
         &ctx,
         "SELECT CAST(1714573200123000 AS BIGINT)::TIMESTAMP(6) AT TIME ZONE 'UTC' AS ts, \
@@ -519,13 +524,7 @@ async fn a_closed_pipe_is_an_io_error_in_every_format() {
             Ok(())
         }
     }
-    let ctx = session_for_batches(
-        Vec::new(),
-        &TemplateCatalog::new(DrainConfig::default()),
-        opts(),
-    )
-    .await
-    .unwrap();
+    let ctx = empty_session().await;
     let batches = run_sql(
         &ctx,
         "SELECT v, repeat('x', 100) AS s FROM generate_series(1, 5000) AS t(v)",
