@@ -879,6 +879,37 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Parsers the parser tests share.
+#[cfg(test)]
+pub(crate) mod test_parsers {
+    use super::{EntryParser, ParseOptions};
+
+    /// Default options with the clock at 2024-06-15T12:00:00Z.
+    pub(crate) fn fixed_clock() -> ParseOptions {
+        ParseOptions {
+            now_micros: Some(1_718_452_800_000_000),
+            ..ParseOptions::default()
+        }
+    }
+
+    /// `opts` with `skip_fields`.
+    pub(crate) fn skipping(opts: &ParseOptions) -> EntryParser {
+        EntryParser::new(ParseOptions {
+            skip_fields: true,
+            ..opts.clone()
+        })
+    }
+
+    /// A parser as `--service svc --host box` sets it up.
+    pub(crate) fn overriding() -> EntryParser {
+        EntryParser::new(ParseOptions {
+            service: Some("svc".into()),
+            host: Some("box".into()),
+            ..ParseOptions::default()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{EntryParser, ParseOptions, push_json_str};
@@ -886,15 +917,9 @@ mod tests {
     /// `skip_fields` leaves `fields` unset and changes nothing else.
     #[test]
     fn skipping_fields_changes_only_fields() {
-        let opts = ParseOptions {
-            now_micros: Some(1_718_452_800_000_000),
-            ..ParseOptions::default()
-        };
+        let opts = super::test_parsers::fixed_clock();
         let full = EntryParser::new(opts.clone());
-        let skip = EntryParser::new(ParseOptions {
-            skip_fields: true,
-            ..opts
-        });
+        let skip = super::test_parsers::skipping(&opts);
         let mut with_fields = 0;
         for text in [
             r#"{"ts":"2024-06-15T12:00:00Z","level":"info","msg":"login","user":"bob","n":3}"#,

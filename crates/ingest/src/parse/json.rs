@@ -205,7 +205,7 @@ fn scalar_text<'a>(text: &'a str, leaf: &Leaf) -> Option<Cow<'a, str>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{EntryParser, ParseOptions};
+    use super::super::{EntryParser, ParseOptions, test_parsers};
     use super::*;
     use serde_json::Value;
 
@@ -402,15 +402,9 @@ mod tests {
     /// as archives written before the fallback show them.
     #[test]
     fn fallbacks_are_marked_and_first_key_only_keeps_the_keys() {
-        let opts = ParseOptions {
-            now_micros: Some(1_718_452_800_000_000),
-            ..ParseOptions::default()
-        };
+        let opts = test_parsers::fixed_clock();
         let full = EntryParser::new(opts.clone());
-        let skip = EntryParser::new(ParseOptions {
-            skip_fields: true,
-            ..opts.clone()
-        });
+        let skip = test_parsers::skipping(&opts);
         let first = EntryParser::new(ParseOptions {
             first_key_only: true,
             ..opts
@@ -490,11 +484,7 @@ mod tests {
     /// those roles are not promoted and stay in `fields`.
     #[test]
     fn overridden_service_and_host_keys_stay_fields() {
-        let pp = EntryParser::new(ParseOptions {
-            service: Some("svc".into()),
-            host: Some("box".into()),
-            ..ParseOptions::default()
-        });
+        let pp = test_parsers::overriding();
         for (text, fields) in [
             (
                 r#"{"service":"","app":"api","msg":"m"}"#,

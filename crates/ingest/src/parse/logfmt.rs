@@ -248,7 +248,7 @@ pub(super) fn parse<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{EntryParser, ParseOptions};
+    use super::super::{EntryParser, ParseOptions, test_parsers};
     use super::*;
 
     fn parser() -> EntryParser {
@@ -515,11 +515,7 @@ mod tests {
     /// With `--service`/`--host` the entry's own keys stay fields.
     #[test]
     fn overridden_service_and_host_keys_stay_fields() {
-        let pp = EntryParser::new(ParseOptions {
-            service: Some("svc".into()),
-            host: Some("box".into()),
-            ..ParseOptions::default()
-        });
+        let pp = test_parsers::overriding();
         let e = pp.parse("service= app=api host=h1 msg=m");
         assert_eq!(
             (e.service.as_deref(), e.host.as_deref()),
