@@ -36,7 +36,9 @@
 //!
 //! [`mask`] (and the catalog) scan each message once, by hand — no regular
 //! expressions, and no allocation per message once the catalog's buffers have
-//! grown. Tokens are separated by ASCII whitespace. Inside a token, recognisers
+//! grown. Tokens are separated by ASCII whitespace; a no-break space (U+00A0,
+//! U+2007, U+2009, U+202F) does not split a token but is punctuation inside
+//! it. Inside a token, recognisers
 //! run only at a *boundary*: the token start, or right after a punctuation
 //! byte that was kept. A recognised value must end at the end of the token or
 //! before a non-alphanumeric byte, so digits inside words (`user123`, `h2o`)
@@ -50,7 +52,7 @@
 //! | `<IP>` | IPv4 (octets ≤ 255) and IPv6 (`::1`, `fe80::1`, `::ffff:1.2.3.4`); a `/` opening the token belongs to the address (`/10.0.0.1`, Java's `InetAddress` text) |
 //! | `<HOST>` | host names: `name.domain:port` (two or more labels, one with a letter, then a port) and `a.b.edu.hk` (three or more labels ending in a 2–4 letter lowercase label) |
 //! | `<BOOL>` | `true`/`false` (`True`, `FALSE`) as whole words, not inside identifiers (`is_true`) |
-//! | `<NUM>` | integers, decimals, signs, exponents, dotted numbers (`1.2.3`), with a unit (`12ms`, `4.5MB`, `300s`, `10KiB`, `1h30m`) |
+//! | `<NUM>` | integers, decimals, signs, exponents, dotted numbers (`1.2.3`), with a unit (`12ms`, `4.5MB`, `300s`, `10KiB`, `1h30m`, or after a no-break space: `5\u{a0}µs`) |
 //! | `<HEX>` | `0x1f`, hex strings of ≥ 8 characters holding a digit and a letter, MAC addresses |
 //! | `<EMAIL>` | `local@domain.tld` |
 //! | `<URL>` | `scheme://…` up to whitespace, quotes or angle brackets, without trailing punctuation |

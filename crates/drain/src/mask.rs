@@ -259,13 +259,34 @@ fn at(b: &[u8], i: usize) -> u8 {
     if i < b.len() { b[i] } else { 0 }
 }
 
+/// Length of the no-break space starting at `i` (U+00A0, U+2007 figure
+/// space, U+2009 thin space, U+202F narrow no-break space; `5\u{a0}µs`,
+/// `1\u{202f}234`), 0 for anything else. Such a space does not split a
+/// token, but within one it is punctuation, not a word byte: a value before
+/// or after it is masked.
+#[inline]
+fn nbsp_len(b: &[u8], i: usize) -> usize {
+    match b[i] {
+        0xc2 if at(b, i + 1) == 0xa0 => 2,
+        0xe2 if at(b, i + 1) == 0x80 && matches!(at(b, i + 2), 0x87 | 0x89 | 0xaf) => 3,
+        _ => 0,
+    }
+}
+
+/// A word byte that is not the start of a no-break space.
+#[inline]
+fn word_at(b: &[u8], i: usize) -> bool {
+    let c = b[i];
+    is_word(c) && (c < 0x80 || nbsp_len(b, i) == 0)
+}
+
 /// A match may end at the end of input or before a non-word byte. `<` counts
 /// as a word byte here because masking turns word bytes into placeholders
 /// starting with `<`: a match that failed before a word must fail the same
 /// way before that word's placeholder, or masking would not be idempotent.
 #[inline]
 fn end_ok(b: &[u8], j: usize) -> bool {
-    j >= b.len() || !(is_word(b[j]) || b[j] == b'<')
+    j >= b.len() || !(word_at(b, j) || b[j] == b'<')
 }
 
 fn digits(b: &[u8], i: usize, min: usize, max: usize) -> Option<usize> {
@@ -459,9 +480,9 @@ pub(crate) fn scan_message_with(
                     }
                 }
             }
-            if is_word(c) {
+            if word_at(bl, i) {
                 i = known;
-                while i < lim && is_word(b[i]) {
+                while i < lim && word_at(bl, i) {
                     has_digit |= CLASS[b[i] as usize] & DIGIT != 0;
                     i += 1;
                 }
@@ -502,7 +523,7 @@ pub(crate) fn scan_message_with(
                         quote = Some(q);
                     }
                 }
-                i += 1;
+                i += nbsp_len(bl, i).max(1);
                 boundary = true;
             }
         }
@@ -1475,17 +1496,30 @@ fn number(b: &[u8], i: usize) -> Option<usize> {
                 return Some(e);
             }
         }
-        if end_ok(b, k) {
+        // A no-break space before a unit (`5\u{a0}µs`, as formatters
+        // localised for French or .NET write it) is part of the value.
+        let space = if k < b.len() { nbsp_len(b, k) } else { 0 };
+        if end_ok(b, k) && space == 0 {
             return Some(k);
         }
         // A unit: the letters (or `µ`) right after the digits.
-        let mut u = k;
-        while u < b.len() && (b[u].is_ascii_alphabetic() || b[u] == 0xc2 || b[u] == 0xb5) {
-            u += 1;
+        let unit = |from: usize| {
+            let mut u = from;
+            loop {
+                match at(b, u) {
+                    c if c.is_ascii_alphabetic() => u += 1,
+                    0xc2 if at(b, u + 1) == 0xb5 => u += 2,
+                    _ => break,
+                }
+            }
+            (u > from && is_unit(&b[from..u])).then_some(u)
+        };
+        if space > 0 {
+            return Some(unit(k + space).filter(|&u| end_ok(b, u)).unwrap_or(k));
         }
-        if u == k || !is_unit(&b[k..u]) {
+        let Some(u) = unit(k) else {
             return last_good;
-        }
+        };
         if end_ok(b, u) {
             return Some(u);
         }
@@ -1807,6 +1841,18 @@ break""#,
             "took <NUM> <NUM> <NUM> <NUM> <NUM> <NUM>"
         );
         assert_eq!(m("blk_-6952295868487656571"), "blk_<NUM>");
+        // A no-break space is punctuation inside a token, and one between a
+        // number and its unit is part of the value.
+        assert_eq!(
+            m("took 5\u{a0}µs, 12\u{202f}ms, 3\u{a0}tries, 1\u{2009}234 x\u{a0}7 é\u{a0}"),
+            "took <NUM>, <NUM>, <NUM>\u{a0}tries, <NUM>\u{2009}<NUM> x\u{a0}<NUM> é\u{a0}"
+        );
+        let once = m("a\u{a0}5\u{a0}\u{a0}ms\u{a0}é 7\u{202f}µs\u{a0}x 9\u{2007}");
+        assert_eq!(
+            once,
+            "a\u{a0}<NUM>\u{a0}\u{a0}ms\u{a0}é <NUM>\u{a0}x <NUM>\u{2007}"
+        );
+        assert_eq!(m(&once), once);
         assert_eq!(m("10-20"), "<NUM>-<NUM>");
         assert_eq!(m("1e-5"), "<NUM>");
         assert_eq!(m("end 12."), "end <NUM>.");
