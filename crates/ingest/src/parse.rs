@@ -7,7 +7,11 @@
 //!    is handled as plain text.
 //! 2. **syslog** — `<PRI>1 TS HOST APP PROCID MSGID [SD] MSG` (RFC 5424) or
 //!    `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg` (RFC 3164, also without
-//!    `<PRI>` when the `tag:` is present, and with an ISO timestamp).
+//!    `<PRI>` when the `tag:` is present, and with an ISO timestamp). A
+//!    `<PRI>` with no time after it, before a JSON object or logfmt
+//!    (`<189>date=… time=…`, as appliances send), is the header of that
+//!    payload, parsed as it would be alone; the PRI gives the level when
+//!    the payload has none.
 //! 3. **A structured payload after an RFC 3339 time** — the line starts with
 //!    an RFC 3339 time (`T`, and `Z` or `±hh:mm`) and a space, then:
 //!    * `stdout|stderr F|P ` and any entry (the Kubernetes CRI container log
@@ -24,8 +28,11 @@
 //!    (or the year before, when that would put it more than a day after the
 //!    prefix). A payload that is neither JSON nor logfmt makes the
 //!    line plain text (unflagged: a container may print anything); an empty
-//!    CRI payload is an empty message; CRI partial lines (`P`) are not
-//!    joined.
+//!    CRI payload is an empty message. An entry of several CRI lines (a
+//!    trace, or a line the runtime split into partial `P` lines; see
+//!    [`crate::framing`]) is read from its payloads joined — after each
+//!    line's terminator, or directly after a `P` line — and its header is
+//!    the first line's prefix.
 //! 4. **Common/combined log format** — `client ident user [ts] "request" status
 //!    bytes ["referer" "agent"]`.
 //! 5. **logfmt** — every whitespace-separated token is `key=value` (value
@@ -43,7 +50,7 @@
 //!
 //! | column | keys, by priority |
 //! |---|---|
-//! | ts | `--time-key` keys, then `ts`, `time`, `timestamp`, `@timestamp`, `datetime`, `date`, `t` |
+//! | ts | `--time-key` keys, then `ts`, `time`, `timestamp`, `@timestamp`, `datetime`, `date`, `t`, `eventtime` |
 //! | level | `level`, `lvl`, `severity`, `loglevel`, `log.level`, `levelname`, `severity_text`, `@l` |
 //! | message | `msg`, `message`, `log`, `text`, `event`, `@m`, `body` |
 //! | service | `service`, `service.name`, `service_name`, `app`, `application`, `appname`, `kubernetes.container_name`, `kubernetes.labels.app` |
@@ -65,8 +72,11 @@
 //! The row gets `bad_timestamp` only when no key gives a time and one holds
 //! an impossible time ([`TimeValue::Impossible`]: `2025-02-30T10:00:00Z`,
 //! an epoch out of range); a word (`"Monday"`), a small number or a date
-//! alone (`"2024-03-01"`, no time of day; a separate `time` key is not
-//! combined with it) is no time and just stays in `fields`.
+//! alone (`"2024-03-01"`, no time of day) is no time and just stays in
+//! `fields`. When no key gives a time, a `date` key holding a date and a
+//! `time` key holding a time of day are read together, at the offset of a
+//! `tz` key when it holds one (FortiGate's `date=… time=… tz="+0100"`;
+//! [`TimestampDetector::date_and_time`]); the three stay in `fields`.
 //! `--service`/`--host` given for an input win over anything in the entry:
 //! the entry's own keys of that column are not promoted and stay in
 //! `fields`.
@@ -441,6 +451,9 @@ impl EntryParser {
         match b.first() {
             Some(b'<') => {
                 if let Some(mut p) = syslog::parse(text, det, want_fields) {
+                    if let Some(q) = self.pri_payload(&p, det) {
+                        return q;
+                    }
                     ids_in_text(text, 0, &mut p);
                     return p;
                 }
@@ -477,6 +490,33 @@ impl EntryParser {
 }
 
 impl EntryParser {
+    /// A syslog entry `p` whose header is its `<PRI>` alone (no time), when
+    /// what follows is a JSON object or logfmt (`<189>date=… time=… …`, as
+    /// FortiGate and other appliances send it): that payload parsed, the
+    /// `<PRI>` joining its header and giving the level when it has none.
+    fn pri_payload<'a>(
+        &self,
+        p: &ParsedEntry<'a>,
+        det: &TimestampDetector,
+    ) -> Option<ParsedEntry<'a>> {
+        let text = p.raw;
+        let at = p.header.len();
+        if p.format != Format::Syslog3164 || p.ts.is_some() || !p.header.ends_with('>') {
+            return None;
+        }
+        let payload = &text[at..];
+        let mut q = match payload.as_bytes().first() {
+            Some(b'{') => json::parse(payload, self, det)?,
+            _ if starts_with_pair(payload.as_bytes()) => logfmt::parse(payload, self, det)?,
+            _ => return None,
+        };
+        debug_assert!(q.header.is_empty());
+        q.header = &text[..at + q.header.len()];
+        q.raw = text;
+        q.level = q.level.or(p.level);
+        Some(q)
+    }
+
     /// An entry that is an RFC 3339 time, a space and a structured payload
     /// (see the module doc, step 3); `None` for any other text. A time
     /// without a year in the payload takes the prefix's year (or the year
@@ -514,6 +554,14 @@ impl EntryParser {
             && matches!(rest.get(8), None | Some(b' '))
         {
             let at = text.len().min(at + 9);
+            if let Some(nl) = memchr::memchr(b'\n', &b[at..]) {
+                // Several container lines (see `framing`): their payloads
+                // make the entry, and the text is kept as read.
+                let first = text[at..at + nl].trim_end_matches('\r').len();
+                let joined = cri_payloads(text, at, rest[7] == b'P');
+                let p = self.detect(&joined, &payload_det());
+                return Some(detached(p, text, at, first, micros));
+            }
             let p = self.detect(&text[at..], &payload_det());
             return Some(with_prefix(p, text, at, micros));
         }
@@ -540,6 +588,75 @@ fn with_prefix<'a>(mut p: ParsedEntry<'a>, text: &'a str, at: usize, ts: i64) ->
     p.raw = text;
     p.ts = p.ts.or(Some(ts));
     p
+}
+
+/// The payload of a multi-line CRI entry whose first payload starts at
+/// `at`: each later line's payload joins the one before it after that
+/// line's terminator, or directly when the line before was partial (`P`); a
+/// line without the prefix joins as it is.
+fn cri_payloads(text: &str, at: usize, partial: bool) -> String {
+    let mut out = String::with_capacity(text.len() - at);
+    let mut partial = partial;
+    let mut first = true;
+    let mut term = "";
+    for piece in text[at..].split_inclusive('\n') {
+        let (line, end) = match piece.strip_suffix('\n') {
+            Some(l) => match l.strip_suffix('\r') {
+                Some(l) => (l, "\r\n"),
+                None => (l, "\n"),
+            },
+            None => (piece, ""),
+        };
+        if first {
+            out.push_str(line);
+            first = false;
+        } else {
+            let cri = crate::framing::cri_prefix(line.as_bytes());
+            if !(partial && cri.is_some()) {
+                out.push_str(term);
+            }
+            out.push_str(&line[cri.map_or(0, |c| c.len)..]);
+            partial = cri.is_some_and(|c| c.partial);
+        }
+        term = end;
+    }
+    out
+}
+
+/// `p`, parsed from a text built from `text` (see [`cri_payloads`]), as the
+/// entry `text`: its text is owned, the first `at` bytes and `p`'s header
+/// (when it lies within the `first` bytes of the first payload) are the
+/// header, and the prefix's time `ts` is the time when the payload gave none.
+fn detached<'a>(
+    p: ParsedEntry<'_>,
+    text: &'a str,
+    at: usize,
+    first: usize,
+    ts: i64,
+) -> ParsedEntry<'a> {
+    let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+    let header = if p.header.len() <= first {
+        p.header.len()
+    } else {
+        0
+    };
+    ParsedEntry {
+        format: p.format,
+        ts: p.ts.or(Some(ts)),
+        level: p.level,
+        service: own(p.service),
+        host: own(p.host),
+        trace_id: own(p.trace_id),
+        span_id: own(p.span_id),
+        parent_span_id: own(p.parent_span_id),
+        header: &text[..at + header],
+        message: Cow::Owned(p.message.into_owned()),
+        fields: p.fields,
+        shape: p.shape,
+        error: p.error,
+        fell_back: p.fell_back,
+        raw: text,
+    }
 }
 
 /// Whether `b` starts with a logfmt key and `=` (checked before the pairs
@@ -685,6 +802,7 @@ pub(crate) fn key_role(key: &str, time_keys: &[String]) -> Option<(KeyRole, u8)>
         "datetime" => (Time, 14),
         "date" => (Time, 15),
         "t" => (Time, 16),
+        "eventtime" => (Time, 17),
         "level" => (Level, 0),
         "lvl" => (Level, 1),
         "severity" => (Level, 2),
@@ -1164,6 +1282,95 @@ mod tests {
         let words = EntryError::BadTimestamp.description();
         assert!(!words.contains("empty"), "{words}");
         assert!(words.contains("not used for ts"), "{words}");
+    }
+
+    /// Appliance logs: a `<PRI>` before JSON or logfmt is a header, the
+    /// payload is parsed, and a date and a time of day given apart (with a
+    /// `tz` offset, or an `eventtime` epoch) make the time.
+    #[test]
+    fn pri_payloads_and_dates_with_separate_times() {
+        use super::{EntryError, Format};
+        use crate::level::Level;
+        // 2024-03-01T10:00:00Z
+        const T: i64 = 1_709_287_200_000_000;
+        const H: i64 = 3_600_000_000;
+        let parser = EntryParser::new(ParseOptions {
+            now_micros: Some(T),
+            ..ParseOptions::default()
+        });
+        for (text, format, ts, level, header, fields) in [
+            (
+                r#"<189>date=2024-03-01 time=10:00:00 devname="FG100E" level="warning" tz="+0100""#,
+                Format::Logfmt,
+                Some(T - H),
+                Some(Level::Warn),
+                "<189>",
+                Some(r#"{"date":"2024-03-01","time":"10:00:00","devname":"FG100E","tz":"+0100"}"#),
+            ),
+            // No level key: the PRI's severity (5, notice).
+            (
+                r#"<189>date=2024-03-01 time=10:00:00.5 type="traffic" tz=UTC"#,
+                Format::Logfmt,
+                Some(T + 500_000),
+                Some(Level::Info),
+                "<189>",
+                Some(r#"{"date":"2024-03-01","time":"10:00:00.5","type":"traffic","tz":"UTC"}"#),
+            ),
+            // An epoch `eventtime` is a time key of its own (FortiOS 6.2+).
+            (
+                r#"<190>date=2024-03-01 time=11:00:00 eventtime=1709287200123456789 tz="+0100""#,
+                Format::Logfmt,
+                Some(T + 123_456),
+                Some(Level::Info),
+                "<190>",
+                Some(r#"{"date":"2024-03-01","time":"11:00:00","tz":"+0100"}"#),
+            ),
+            (
+                r#"<11>{"date":"2024/03/01","time":"10:00:00","tz":"-05:00","msg":"x"}"#,
+                Format::Json,
+                Some(T + 5 * H),
+                Some(Level::Error),
+                "<11>",
+                Some(r#"{"date":"2024/03/01","time":"10:00:00","tz":"-05:00"}"#),
+            ),
+            // Not a time of day, or not a date: no time.
+            (
+                r#"{"date":"2024-03-01","time":"soon","msg":"x"}"#,
+                Format::Json,
+                None,
+                None,
+                "",
+                Some(r#"{"date":"2024-03-01","time":"soon"}"#),
+            ),
+            (
+                "date=Monday time=10:00:00 msg=x",
+                Format::Logfmt,
+                None,
+                None,
+                "",
+                Some(r#"{"date":"Monday","time":"10:00:00"}"#),
+            ),
+            // A PRI before text that is neither: as before.
+            (
+                "<13>hello there",
+                Format::Syslog3164,
+                None,
+                Some(Level::Info),
+                "<13>",
+                None,
+            ),
+        ] {
+            let e = parser.parse(text);
+            assert_eq!(
+                (e.format, e.ts, e.level, e.header, e.fields.as_deref()),
+                (format, ts, level, header, fields),
+                "{text}"
+            );
+            assert_eq!((e.raw, e.error), (text, None), "{text}");
+        }
+        // An impossible date is flagged.
+        let e = parser.parse("<13>date=2024-02-30 time=10:00:00 msg=x");
+        assert_eq!((e.ts, e.error), (None, Some(EntryError::BadTimestamp)));
     }
 
     /// Every flag has words and reads back from its stored name.

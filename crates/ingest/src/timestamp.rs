@@ -166,6 +166,39 @@ impl TimestampDetector {
         }
     }
 
+    /// The time a date and a time of day given apart make together
+    /// (FortiGate's `date=2024-03-01 time=10:00:00`), at the UTC offset `tz`
+    /// when it is one (`+0100`, `-05:00`; FortiGate's `tz` key) and in UTC
+    /// otherwise. [`TimeValue::NotTime`] unless `date` is `YYYY-MM-DD` (or
+    /// `/`) and `time` is `hh:mm:ss` with an optional fraction;
+    /// [`TimeValue::Impossible`] for an impossible date or time.
+    pub fn date_and_time(&self, date: &str, time: &str, tz: Option<&str>) -> TimeValue {
+        let (date, time) = (date.trim(), time.trim());
+        let t = time.as_bytes();
+        let time_of_day = t.len() >= 8
+            && t[2] == b':'
+            && t[5] == b':'
+            && t.iter().enumerate().all(|(i, &c)| {
+                c.is_ascii_digit() || matches!((i, c), (2 | 5, b':') | (8, b'.' | b','))
+            });
+        if date.len() != 10 || scan_date(date.as_bytes()).is_none() || !time_of_day {
+            return TimeValue::NotTime;
+        }
+        let offset = tz.map(str::trim).filter(|z| {
+            let z = z.as_bytes();
+            let sign = matches!(z.first(), Some(b'+' | b'-'));
+            let d = |r: std::ops::Range<usize>| z[r].iter().all(u8::is_ascii_digit);
+            sign && ((z.len() == 5 && d(1..5))
+                || (z.len() == 6 && z[3] == b':' && d(1..3) && d(4..6)))
+        });
+        let mut s = String::with_capacity(date.len() + time.len() + 8);
+        s.push_str(date);
+        s.push(' ');
+        s.push_str(time);
+        s.push_str(offset.unwrap_or(""));
+        self.classify_value(&s)
+    }
+
     fn scan_syslog(&self, b: &[u8]) -> TsScan {
         // `Mmm dd hh:mm:ss` or `Mmm  d hh:mm:ss` (15 bytes) or `Mmm d
         // hh:mm:ss` (14 bytes), then an optional fraction.

@@ -1165,6 +1165,77 @@ fn container_lines_empty_or_with_yearless_times() {
     }
 }
 
+/// Container lines as the kubelet writes them: a trace printed line by
+/// line is one entry whose message is the payloads, a JSON line the runtime
+/// split into partial lines is one JSON entry, and `raw` is the lines as
+/// read, whether the query layer derives the text or not.
+#[test]
+fn container_traces_and_split_lines_are_one_entry() {
+    let lines = [
+        "2024-03-01T10:00:00.1Z stderr F 2024-03-01 10:00:00,100 ERROR [main] Pay - charge failed",
+        "2024-03-01T10:00:00.1Z stderr F java.lang.IllegalStateException: declined",
+        "2024-03-01T10:00:00.2Z stderr F \tat com.shop.Pay.charge(Pay.java:10)",
+        "2024-03-01T10:00:01Z stdout P {\"level\":\"warn\",\"msg\":\"slow ",
+        "2024-03-01T10:00:01Z stdout P query\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",",
+        "2024-03-01T10:00:01Z stdout F \"ms\":830}",
+        "2024-03-01T10:00:02Z stdout F INFO done",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "pod.log",
+        (lines.join("\r\n") + "\n").as_bytes(),
+    );
+    let t = 1_709_287_200_000_000i64;
+    for derive_text in [true, false] {
+        let (rows, stats) = ingest(
+            vec![InputSpec::File(p.clone())],
+            IngestOptions {
+                derive_text,
+                ..opts()
+            },
+        );
+        assert_eq!((stats.entries, stats.lines), (3, 7));
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.raw.as_str(),
+                    r.ts,
+                    r.level.as_deref(),
+                    r.message.as_str(),
+                    r.trace_id.as_deref(),
+                    r.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    lines[..3].join("\r\n").as_str(),
+                    Some(t + 100_000),
+                    Some("ERROR"),
+                    "charge failed\r\njava.lang.IllegalStateException: declined\r\n\tat com.shop.Pay.charge(Pay.java:10)",
+                    None,
+                    1,
+                ),
+                (
+                    lines[3..6].join("\r\n").as_str(),
+                    Some(t + 1_000_000),
+                    Some("WARN"),
+                    "slow query",
+                    Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+                    4,
+                ),
+                (lines[6], Some(t + 2_000_000), Some("INFO"), "done", None, 7),
+            ],
+            "derive_text {derive_text}"
+        );
+        assert_eq!(rows[1].fields.as_deref(), Some(r#"{"ms":830}"#));
+    }
+}
+
 #[test]
 fn json_shape_groups_templates_by_keys_not_values() {
     let dir = tempfile::tempdir().unwrap();

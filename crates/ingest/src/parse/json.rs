@@ -113,6 +113,20 @@ fn build<'a>(
             p.fell_back |= !candidates.is_best(role, i);
         }
     }
+    if p.ts.is_none() {
+        // A date and a time of day given apart (FortiGate's).
+        let value = |k: &str| {
+            flat.leaves
+                .iter()
+                .rev()
+                .find(|l| matches!(l.kind, LeafKind::String { .. }) && flat.key(l) == k)
+                .and_then(|l| string(text, l))
+        };
+        if let (Some(date), Some(time)) = (value("date"), value("time")) {
+            let t = det.date_and_time(&date, &time, value("tz").as_deref());
+            p.take_time(t, &mut impossible_time);
+        }
+    }
     if p.ts.is_none() && impossible_time {
         p.error = Some(EntryError::BadTimestamp);
     }
@@ -454,17 +468,20 @@ mod tests {
         }
     }
 
-    /// A date alone is no event time: with a separate time of day (FortiGate
-    /// and others write `date` and `time` apart) the row has no time, no
-    /// flag, and both keys stay fields.
+    /// A date alone is no event time: the row has no time, no flag, and
+    /// the key stays a field. With a separate time of day (FortiGate and
+    /// others write `date` and `time` apart) the two make the time, and
+    /// both stay fields.
     #[test]
     fn a_date_alone_is_no_time() {
         let pp = parser(&[]);
+        let e = pp.parse(r#"{"date":"2024-03-01","time":"10:00:00","msg":"x"}"#);
+        assert_eq!((e.ts, e.error), (Some(1_709_287_200_000_000), None));
+        assert_eq!(
+            e.fields.as_deref(),
+            Some(r#"{"date":"2024-03-01","time":"10:00:00"}"#)
+        );
         for (text, fields) in [
-            (
-                r#"{"date":"2024-03-01","time":"10:00:00","msg":"x"}"#,
-                r#"{"date":"2024-03-01","time":"10:00:00"}"#,
-            ),
             (r#"{"ts":"2024-03-01","msg":"x"}"#, r#"{"ts":"2024-03-01"}"#),
             (
                 r#"{"date":"2025-02-30","msg":"x"}"#,

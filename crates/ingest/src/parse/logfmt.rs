@@ -200,6 +200,20 @@ pub(super) fn parse<'a>(
             p.fell_back |= !candidates.is_best(role, i);
         }
     }
+    if p.ts.is_none() {
+        // A date and a time of day given apart (FortiGate's).
+        let value = |k: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| &**v)
+        };
+        if let (Some(date), Some(time)) = (value("date"), value("time")) {
+            let t = det.date_and_time(date, time, value("tz"));
+            p.take_time(t, &mut impossible_time);
+        }
+    }
     if p.ts.is_none() && impossible_time {
         p.error = Some(EntryError::BadTimestamp);
     }
@@ -500,12 +514,16 @@ mod tests {
     }
 
     /// FortiGate writes the date and the time of day apart: a date alone is
-    /// no event time, so no time, no flag, both keys kept.
+    /// no event time, but with the time of day it is one; both keys are kept.
     #[test]
     fn a_date_alone_is_no_time() {
         let pp = parser();
-        let e = pp.parse("date=2024-03-01 time=10:00:00 level=info msg=x");
+        let e = pp.parse("date=2024-03-01 level=info msg=x");
         assert_eq!((e.ts, e.error, e.level), (None, None, Some(Level::Info)));
+        assert_eq!(e.fields.as_deref(), Some(r#"{"date":"2024-03-01"}"#));
+        let e = pp.parse("date=2024-03-01 time=10:00:00 level=info msg=x");
+        let ts = Some(1_709_287_200_000_000);
+        assert_eq!((e.ts, e.error, e.level), (ts, None, Some(Level::Info)));
         assert_eq!(
             e.fields.as_deref(),
             Some(r#"{"date":"2024-03-01","time":"10:00:00"}"#)
