@@ -182,6 +182,24 @@ fn ingest(inputs: Vec<InputSpec>, opts: IngestOptions) -> (Vec<Row>, IngestStats
     (rows(&batches, &catalog), stats)
 }
 
+/// `path` ingested with `opts`, once with the query layer deriving the text
+/// it can rebuild and once storing it all: `(derive_text, rows, stats)`.
+fn both_ways(path: &Path, opts: IngestOptions) -> Vec<(bool, Vec<Row>, IngestStats)> {
+    [true, false]
+        .into_iter()
+        .map(|derive_text| {
+            let (rows, stats) = ingest(
+                vec![InputSpec::File(path.to_path_buf())],
+                IngestOptions {
+                    derive_text,
+                    ..opts.clone()
+                },
+            );
+            (derive_text, rows, stats)
+        })
+        .collect()
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
@@ -660,15 +678,13 @@ fn framed_entries_come_back_whole() {
     let input = format!("{big}\n{input}");
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "framed.log", input.as_bytes());
-    for derive_text in [true, false] {
-        let (rows, stats) = ingest(
-            vec![InputSpec::File(p.clone())],
-            IngestOptions {
-                max_entry_bytes: 256,
-                derive_text,
-                ..opts()
-            },
-        );
+    for (derive_text, rows, stats) in both_ways(
+        &p,
+        IngestOptions {
+            max_entry_bytes: 256,
+            ..opts()
+        },
+    ) {
         let got: Vec<(u64, &str, Option<&str>)> = rows
             .iter()
             .map(|r| (r.line, r.raw.as_str(), r.error.as_deref()))
@@ -815,14 +831,7 @@ fn common_layouts_give_time_level_host_and_service() {
     }
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "layouts.log", input.as_bytes());
-    for derive_text in [true, false] {
-        let (rows, _) = ingest(
-            vec![InputSpec::File(p.clone())],
-            IngestOptions {
-                derive_text,
-                ..opts()
-            },
-        );
+    for (derive_text, rows, _) in both_ways(&p, opts()) {
         assert_eq!(rows.len(), cases.len());
         for (row, (text, want)) in rows.iter().zip(&cases) {
             assert_eq!(row.raw, *text, "derive_text {derive_text}");
@@ -1100,16 +1109,14 @@ fn options_override_service_and_host() {
         )
         .as_bytes(),
     );
-    for derive_text in [true, false] {
-        let (rows, _) = ingest(
-            vec![InputSpec::File(p.clone())],
-            IngestOptions {
-                service: Some("outer".into()),
-                host: Some("box".into()),
-                derive_text,
-                ..opts()
-            },
-        );
+    for (derive_text, rows, _) in both_ways(
+        &p,
+        IngestOptions {
+            service: Some("outer".into()),
+            host: Some("box".into()),
+            ..opts()
+        },
+    ) {
         assert!(rows.iter().all(|r| r.service.as_deref() == Some("outer")));
         assert!(rows.iter().all(|r| r.host.as_deref() == Some("box")));
         let fields: Vec<_> = rows.iter().map(|r| r.fields.as_deref()).collect();
@@ -1138,16 +1145,14 @@ fn container_lines_empty_or_with_yearless_times() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "c.log", (entries.join("\n") + "\n").as_bytes());
     let t = 1_709_287_200_000_000i64;
-    for derive_text in [true, false] {
-        let (rows, stats) = ingest(
-            vec![InputSpec::File(p.clone())],
-            IngestOptions {
-                derive_text,
-                // 2026-11-22: not the year of the lines.
-                now_micros: Some(1_795_305_600_000_000),
-                ..opts()
-            },
-        );
+    for (derive_text, rows, stats) in both_ways(
+        &p,
+        IngestOptions {
+            // 2026-11-22: not the year of the lines.
+            now_micros: Some(1_795_305_600_000_000),
+            ..opts()
+        },
+    ) {
         assert_eq!(stats.entries, 3);
         let got: Vec<_> = rows
             .iter()
@@ -1187,14 +1192,7 @@ fn container_traces_and_split_lines_are_one_entry() {
         (lines.join("\r\n") + "\n").as_bytes(),
     );
     let t = 1_709_287_200_000_000i64;
-    for derive_text in [true, false] {
-        let (rows, stats) = ingest(
-            vec![InputSpec::File(p.clone())],
-            IngestOptions {
-                derive_text,
-                ..opts()
-            },
-        );
+    for (derive_text, rows, stats) in both_ways(&p, opts()) {
         assert_eq!((stats.entries, stats.lines), (3, 7));
         let got: Vec<_> = rows
             .iter()
