@@ -1478,6 +1478,27 @@ fn number(b: &[u8], i: usize) -> Option<usize> {
     // run fails keeps the decision independent of what follows, which masking
     // may change (`1.2.3abc…` must mask the same before and after).
     let mut last_good = None;
+    // A unit: the letters (or `µ`) from `from`.
+    let unit = |from: usize| {
+        let mut u = from;
+        loop {
+            match at(b, u) {
+                c if c.is_ascii_alphabetic() => u += 1,
+                0xc2 if at(b, u + 1) == 0xb5 => u += 2,
+                _ => break,
+            }
+        }
+        (u > from && is_unit(&b[from..u])).then_some(u)
+    };
+    // A no-break space and a unit after a number ending at `k` (`5\u{a0}µs`,
+    // as formatters localised for French or .NET write it) are part of it.
+    let spaced_unit = |k: usize| {
+        let space = if k < b.len() { nbsp_len(b, k) } else { 0 };
+        (space > 0)
+            .then(|| unit(k + space))
+            .flatten()
+            .filter(|&u| end_ok(b, u))
+    };
     loop {
         let mut k = digits(b, j, 1, usize::MAX)?;
         while at(b, k) == b'.' && at(b, k + 1).is_ascii_digit() {
@@ -1493,30 +1514,13 @@ fn number(b: &[u8], i: usize) -> Option<usize> {
             if let Some(e) = digits(b, s, 1, 4)
                 && end_ok(b, e)
             {
-                return Some(e);
+                return Some(spaced_unit(e).unwrap_or(e));
             }
         }
-        // A no-break space before a unit (`5\u{a0}µs`, as formatters
-        // localised for French or .NET write it) is part of the value.
-        let space = if k < b.len() { nbsp_len(b, k) } else { 0 };
-        if end_ok(b, k) && space == 0 {
-            return Some(k);
+        if end_ok(b, k) {
+            return Some(spaced_unit(k).unwrap_or(k));
         }
-        // A unit: the letters (or `µ`) right after the digits.
-        let unit = |from: usize| {
-            let mut u = from;
-            loop {
-                match at(b, u) {
-                    c if c.is_ascii_alphabetic() => u += 1,
-                    0xc2 if at(b, u + 1) == 0xb5 => u += 2,
-                    _ => break,
-                }
-            }
-            (u > from && is_unit(&b[from..u])).then_some(u)
-        };
-        if space > 0 {
-            return Some(unit(k + space).filter(|&u| end_ok(b, u)).unwrap_or(k));
-        }
+        // A unit right after the digits.
         let Some(u) = unit(k) else {
             return last_good;
         };
@@ -1844,8 +1848,10 @@ break""#,
         // A no-break space is punctuation inside a token, and one between a
         // number and its unit is part of the value.
         assert_eq!(
-            m("took 5\u{a0}µs, 12\u{202f}ms, 3\u{a0}tries, 1\u{2009}234 x\u{a0}7 é\u{a0}"),
-            "took <NUM>, <NUM>, <NUM>\u{a0}tries, <NUM>\u{2009}<NUM> x\u{a0}<NUM> é\u{a0}"
+            m(
+                "took 5\u{a0}µs, 12\u{202f}ms, 3\u{a0}tries, 1\u{2009}234 x\u{a0}7 é\u{a0} 1e5\u{a0}ms"
+            ),
+            "took <NUM>, <NUM>, <NUM>\u{a0}tries, <NUM>\u{2009}<NUM> x\u{a0}<NUM> é\u{a0} <NUM>"
         );
         let once = m("a\u{a0}5\u{a0}\u{a0}ms\u{a0}é 7\u{202f}µs\u{a0}x 9\u{2007}");
         assert_eq!(

@@ -8,10 +8,10 @@
 //! 2. **syslog** — `<PRI>1 TS HOST APP PROCID MSGID [SD] MSG` (RFC 5424) or
 //!    `<PRI>Mmm dd hh:mm:ss host tag[pid]: msg` (RFC 3164, also without
 //!    `<PRI>` when the `tag:` is present, and with an ISO timestamp). A
-//!    `<PRI>` with no time after it, before a JSON object or logfmt
-//!    (`<189>date=… time=…`, as appliances send), is the header of that
-//!    payload, parsed as it would be alone; the PRI gives the level when
-//!    the payload has none.
+//!    `<PRI>` (and a time, if any) before a JSON object or logfmt
+//!    (`<189>date=… time=…`, as appliances send) is the header of that
+//!    payload, parsed as it would be alone; the PRI and the header's time
+//!    give the level and time when the payload gives none.
 //! 3. **A structured payload after an RFC 3339 time** — the line starts with
 //!    an RFC 3339 time (`T`, and `Z` or `±hh:mm`) and a space, then:
 //!    * `stdout|stderr F|P ` and any entry (the Kubernetes CRI container log
@@ -451,7 +451,7 @@ impl EntryParser {
         match b.first() {
             Some(b'<') => {
                 if let Some(mut p) = syslog::parse(text, det, want_fields) {
-                    if let Some(q) = self.pri_payload(&p, det) {
+                    if let Some(q) = self.pri_payload(&mut p, det) {
                         return q;
                     }
                     ids_in_text(text, 0, &mut p);
@@ -490,23 +490,32 @@ impl EntryParser {
 }
 
 impl EntryParser {
-    /// A syslog entry `p` whose header is its `<PRI>` alone (no time), when
-    /// what follows is a JSON object or logfmt (`<189>date=… time=… …`, as
-    /// FortiGate and other appliances send it): that payload parsed, the
-    /// `<PRI>` joining its header and giving the level when it has none.
+    /// An RFC 3164 entry `p` with no host — its header is its `<PRI>` and
+    /// maybe a time — when what follows is a JSON object or logfmt
+    /// (`<189>date=… time=… …`, as FortiGate and other appliances send it):
+    /// that payload parsed, the header joining its header, and the PRI and
+    /// the header's time filling the level and time it does not give. A
+    /// payload that starts with `{` and does not parse flags `p`
+    /// `malformed_json`, as it would alone.
     fn pri_payload<'a>(
         &self,
-        p: &ParsedEntry<'a>,
+        p: &mut ParsedEntry<'a>,
         det: &TimestampDetector,
     ) -> Option<ParsedEntry<'a>> {
         let text = p.raw;
         let at = p.header.len();
-        if p.format != Format::Syslog3164 || p.ts.is_some() || !p.header.ends_with('>') {
+        if p.format != Format::Syslog3164 || p.host.is_some() || !text.starts_with('<') {
             return None;
         }
         let payload = &text[at..];
         let mut q = match payload.as_bytes().first() {
-            Some(b'{') => json::parse(payload, self, det)?,
+            Some(b'{') => match json::parse(payload, self, det) {
+                Some(q) => q,
+                None => {
+                    p.error = p.error.or(Some(EntryError::MalformedJson));
+                    return None;
+                }
+            },
             _ if starts_with_pair(payload.as_bytes()) => logfmt::parse(payload, self, det)?,
             _ => return None,
         };
@@ -514,6 +523,7 @@ impl EntryParser {
         q.header = &text[..at + q.header.len()];
         q.raw = text;
         q.level = q.level.or(p.level);
+        q.ts = q.ts.or(p.ts);
         Some(q)
     }
 
@@ -1350,6 +1360,40 @@ mod tests {
                 "",
                 Some(r#"{"date":"Monday","time":"10:00:00"}"#),
             ),
+            // After the PRI's time; a multi-line object.
+            (
+                "<11>2024-03-01T10:00:00Z level=warn msg=x",
+                Format::Logfmt,
+                Some(T),
+                Some(Level::Warn),
+                "<11>2024-03-01T10:00:00Z ",
+                None,
+            ),
+            (
+                "<13>Mar  1 10:00:05 {\"msg\":\"x\",\"n\":1}",
+                Format::Json,
+                Some(T + 5_000_000),
+                Some(Level::Info),
+                "<13>Mar  1 10:00:05 ",
+                Some(r#"{"n":1}"#),
+            ),
+            (
+                "<11>{\n  \"msg\": \"disk full\",\n  \"level\": \"warn\"\n}",
+                Format::Json,
+                None,
+                Some(Level::Warn),
+                "<11>",
+                None,
+            ),
+            // Not a time of day: no time, no flag.
+            (
+                "date=2024-03-01 time=10:00:00123 msg=x",
+                Format::Logfmt,
+                None,
+                None,
+                "",
+                Some(r#"{"date":"2024-03-01","time":"10:00:00123"}"#),
+            ),
             // A PRI before text that is neither: as before.
             (
                 "<13>hello there",
@@ -1368,9 +1412,15 @@ mod tests {
             );
             assert_eq!((e.raw, e.error), (text, None), "{text}");
         }
-        // An impossible date is flagged.
+        // An impossible date is flagged, and so is JSON that does not parse.
         let e = parser.parse("<13>date=2024-02-30 time=10:00:00 msg=x");
         assert_eq!((e.ts, e.error), (None, Some(EntryError::BadTimestamp)));
+        let e = parser.parse(r#"<11>{"msg":"x","#);
+        assert_eq!(
+            (e.format, e.level),
+            (Format::Syslog3164, Some(Level::Error))
+        );
+        assert_eq!(e.error, Some(EntryError::MalformedJson));
     }
 
     /// Every flag has words and reads back from its stored name.

@@ -175,11 +175,12 @@ impl TimestampDetector {
     pub fn date_and_time(&self, date: &str, time: &str, tz: Option<&str>) -> TimeValue {
         let (date, time) = (date.trim(), time.trim());
         let t = time.as_bytes();
-        let time_of_day = t.len() >= 8
-            && t[2] == b':'
-            && t[5] == b':'
-            && t.iter().enumerate().all(|(i, &c)| {
-                c.is_ascii_digit() || matches!((i, c), (2 | 5, b':') | (8, b'.' | b','))
+        // `hh:mm:ss`, then nothing or a fraction of one digit or more.
+        let time_of_day = (t.len() == 8 || (t.len() > 9 && matches!(t[8], b'.' | b',')))
+            && t.iter().enumerate().all(|(i, &c)| match i {
+                2 | 5 => c == b':',
+                8 => true,
+                _ => c.is_ascii_digit(),
             });
         if date.len() != 10 || scan_date(date.as_bytes()).is_none() || !time_of_day {
             return TimeValue::NotTime;

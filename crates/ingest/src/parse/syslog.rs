@@ -258,7 +258,9 @@ fn host_and_tag<'a>(
     }
     pos += 1;
     let host_start = pos;
-    let after_host = next_token(text, &mut pos);
+    // A payload's first `key=value` or JSON object is not a host: the
+    // entry is `<PRI>TS payload` (see `EntryParser::pri_payload`).
+    let after_host = next_token(text, &mut pos).filter(|h| !h.starts_with('{') && !h.contains('='));
     let Some(host) = after_host else {
         // `<PRI>TS message-without-spaces` or a bare header.
         pri?;
