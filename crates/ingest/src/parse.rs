@@ -15,7 +15,10 @@
 //! 3. **A structured payload after an RFC 3339 time** — the line starts with
 //!    an RFC 3339 time (`T`, and `Z` or `±hh:mm`) and a space, then:
 //!    * `stdout|stderr F|P ` and any entry (the Kubernetes CRI container log
-//!      format), read by these same rules;
+//!      format), read by these same rules; here the time may be any
+//!      `YYYY-MM-DDThh:mm:ss…` token (the tags say what the line is): one
+//!      that is not a valid time is not used, and flags the row
+//!      `bad_timestamp` when the payload has no time either;
 //!    * a JSON object (`docker logs -t`), or logfmt (`key=…` first);
 //!    * `host tag[pid]: msg` (RFC 3164 with an RFC 3339 time, as rsyslog's
 //!      high-precision and syslog-ng's ISO files write it).
@@ -544,6 +547,14 @@ impl EntryParser {
         if b.len() < 22 || !matches!(b[10], b'T' | b't') {
             return None;
         }
+        let first_end = match memchr::memchr(b'\n', b) {
+            Some(i) if i > 0 && b[i - 1] == b'\r' => i - 1,
+            Some(i) => i,
+            None => b.len(),
+        };
+        if let Some(cri) = crate::framing::cri_prefix(&b[..first_end]) {
+            return Some(self.container_entry(text, cri, det));
+        }
         let TsScan::Found { micros, len } = det.scan_prefix(text) else {
             return None;
         };
@@ -557,24 +568,6 @@ impl EntryParser {
         let payload = &text[at..];
         // Made only for a payload: most lines here are plain text.
         let payload_det = || TimestampDetector::new(micros);
-        // The CRI tags end the line when the container wrote an empty line.
-        if rest.len() >= 8
-            && (rest.starts_with(b"stdout ") || rest.starts_with(b"stderr "))
-            && matches!(rest[7], b'F' | b'P')
-            && matches!(rest.get(8), None | Some(b' '))
-        {
-            let at = text.len().min(at + 9);
-            if let Some(nl) = memchr::memchr(b'\n', &b[at..]) {
-                // Several container lines (see `framing`): their payloads
-                // make the entry, and the text is kept as read.
-                let first = text[at..at + nl].trim_end_matches('\r').len();
-                let joined = cri_payloads(text, at, rest[7] == b'P');
-                let p = self.detect(&joined, &payload_det());
-                return Some(detached(p, text, at, first, micros));
-            }
-            let p = self.detect(&text[at..], &payload_det());
-            return Some(with_prefix(p, text, at, micros));
-        }
         let p = match rest.first() {
             Some(b'{') => json::parse(payload, self, &payload_det())?,
             _ if starts_with_pair(rest) => logfmt::parse(payload, self, &payload_det())?,
@@ -584,19 +577,60 @@ impl EntryParser {
                 return Some(p);
             }
         };
-        Some(with_prefix(p, text, at, micros))
+        Some(with_prefix(p, text, at, Some(micros)))
+    }
+
+    /// An entry of CRI container lines (see the module doc, step 3, and
+    /// [`crate::framing`]); `cri` is its first line's prefix. A prefix time
+    /// that does not read as a time leaves the payload's, if any (and the
+    /// row flagged `bad_timestamp` when there is none).
+    fn container_entry<'a>(
+        &self,
+        text: &'a str,
+        cri: crate::framing::Cri,
+        det: &TimestampDetector,
+    ) -> ParsedEntry<'a> {
+        let b = text.as_bytes();
+        // The prefix has a space after its time, and the time none.
+        let sp = memchr::memchr(b' ', b).unwrap_or(b.len());
+        let micros = match det.scan_prefix(&text[..sp]) {
+            TsScan::Found { micros, len } if len == sp => Some(micros),
+            _ => None,
+        };
+        let payload_det = micros.map_or(*det, TimestampDetector::new);
+        let at = cri.len;
+        let mut p = match memchr::memchr(b'\n', &b[at..]) {
+            Some(nl) => {
+                // Several container lines: their payloads make the entry,
+                // and the text is kept as read.
+                let first = text[at..at + nl].trim_end_matches('\r').len();
+                let joined = cri_payloads(text, at, cri.partial);
+                let p = self.detect(&joined, &payload_det);
+                detached(p, text, at, first, micros)
+            }
+            None => with_prefix(self.detect(&text[at..], &payload_det), text, at, micros),
+        };
+        if p.ts.is_none() {
+            p.error = p.error.or(Some(EntryError::BadTimestamp));
+        }
+        p
     }
 }
 
 /// `p`, parsed from `text[at..]`, as the entry `text`: the first `at` bytes
 /// join the header, and the prefix's time `ts` is the time when the payload
 /// gave none.
-fn with_prefix<'a>(mut p: ParsedEntry<'a>, text: &'a str, at: usize, ts: i64) -> ParsedEntry<'a> {
+fn with_prefix<'a>(
+    mut p: ParsedEntry<'a>,
+    text: &'a str,
+    at: usize,
+    ts: Option<i64>,
+) -> ParsedEntry<'a> {
     // Every parser's header is a prefix of the text it was given.
     debug_assert!(text[at..].starts_with(p.header));
     p.header = &text[..at + p.header.len()];
     p.raw = text;
-    p.ts = p.ts.or(Some(ts));
+    p.ts = p.ts.or(ts);
     p
 }
 
@@ -642,7 +676,7 @@ fn detached<'a>(
     text: &'a str,
     at: usize,
     first: usize,
-    ts: i64,
+    ts: Option<i64>,
 ) -> ParsedEntry<'a> {
     let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
     let header = if p.header.len() <= first {
@@ -652,7 +686,7 @@ fn detached<'a>(
     };
     ParsedEntry {
         format: p.format,
-        ts: p.ts.or(Some(ts)),
+        ts: p.ts.or(ts),
         level: p.level,
         service: own(p.service),
         host: own(p.host),
@@ -1292,6 +1326,80 @@ mod tests {
         let words = EntryError::BadTimestamp.description();
         assert!(!words.contains("empty"), "{words}");
         assert!(words.contains("not used for ts"), "{words}");
+    }
+
+    /// Every line framing reads as a container line parses as one: any
+    /// time shape, an empty first payload with no space after its tag, a
+    /// prefix time that is no time (flagged when the payload has none).
+    #[test]
+    fn container_prefixes_as_framing_reads_them() {
+        use super::{EntryError, Format};
+        // 2024-03-01T10:00:00Z
+        const T: i64 = 1_709_287_200_000_000;
+        let parser = EntryParser::new(ParseOptions {
+            now_micros: Some(T),
+            ..ParseOptions::default()
+        });
+        let bad = Some(EntryError::BadTimestamp);
+        for (text, ts, header, message, error) in [
+            (
+                "2024-03-01T10:00:00Z stdout F\r\n2024-03-01T10:00:00Z stdout F \tat a.B.c(B.java:1)",
+                Some(T),
+                "2024-03-01T10:00:00Z stdout F",
+                "\r\n\tat a.B.c(B.java:1)",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00Z stdout P\n2024-03-01T10:00:00Z stdout F rest",
+                Some(T),
+                "2024-03-01T10:00:00Z stdout P",
+                "rest",
+                None,
+            ),
+            (
+                "2024-02-30T10:00:00Z stdout F impossible\n2024-02-30T10:00:00Z stdout F \tat x",
+                None,
+                "2024-02-30T10:00:00Z stdout F ",
+                "impossible\n\tat x",
+                bad,
+            ),
+            (
+                "2024-02-30T10:00:00Z stdout F 2024-03-01 10:00:05 payload time",
+                Some(T + 5_000_000),
+                "2024-02-30T10:00:00Z stdout F 2024-03-01 10:00:05 ",
+                "payload time",
+                None,
+            ),
+            (
+                "2024-03-01T10:00:00+25:00 stderr F x",
+                None,
+                "2024-03-01T10:00:00+25:00 stderr F ",
+                "x",
+                bad,
+            ),
+            (
+                "2024-03-01T10:00:00 stdout P no zone \n2024-03-01T10:00:00 stdout F is UTC",
+                Some(T),
+                "2024-03-01T10:00:00 stdout P ",
+                "no zone is UTC",
+                None,
+            ),
+            (
+                "2024-03-01t10:00:00z stdout P lower \n2024-03-01t10:00:00z stdout F t",
+                Some(T),
+                "2024-03-01t10:00:00z stdout P ",
+                "lower t",
+                None,
+            ),
+        ] {
+            let e = parser.parse(text);
+            assert_eq!(
+                (e.format, e.ts, e.header, &*e.message, e.error),
+                (Format::Plain, ts, header, message, error),
+                "{text}"
+            );
+            assert_eq!(e.raw, text);
+        }
     }
 
     /// Appliance logs: a `<PRI>` before JSON or logfmt is a header, the
