@@ -50,7 +50,7 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            stderr_line(format_args!("logoscope: {}", error_chain(&err)));
+            stderr_line(format_args!("logoscope: {}", readable(&error_chain(&err))));
             ExitCode::from(2)
         }
     }
@@ -74,6 +74,65 @@ fn error_chain(err: &anyhow::Error) -> String {
     line
 }
 
+/// An error line made readable: backtraces some libraries put inside their messages (when
+/// `RUST_BACKTRACE` is set) are dropped, an S3 error document becomes `Code: Message`, the
+/// rest of the text goes on one line, and a hint follows what an S3 failure usually means.
+fn readable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let t = line.trim_start();
+        let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+        let frame = (digits > 0 && t[digits..].starts_with(": ")) || t.starts_with("at ");
+        if (frame && line.starts_with(' ')) || t.is_empty() || t == "Stack backtrace:" {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    // `<?xml …?><Error><Code>NoSuchBucket</Code><Message>…</Message>…</Error>`
+    while let Some(start) = out.find("<Error>") {
+        let end = out[start..]
+            .find("</Error>")
+            .map_or(out.len(), |e| start + e + "</Error>".len());
+        let element = |name: &str| {
+            let doc = &out[start..end];
+            let open = format!("<{name}>");
+            let from = doc.find(&open)? + open.len();
+            let to = from + doc[from..].find("</")?;
+            Some(doc[from..to].to_owned())
+        };
+        let summary = match (element("Code"), element("Message")) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code,
+            _ => "an S3 error document".to_owned(),
+        };
+        let start = out[..start].rfind("<?xml").unwrap_or(start);
+        out.replace_range(start..end, &summary);
+    }
+    let hint = if out.contains("169.254.169.254") {
+        Some(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+             (profiles and ~/.aws files are not read)",
+        )
+    } else if !out.contains("http://") && !out.contains("https://") {
+        None
+    } else if out.contains("timed out") {
+        Some("a request took longer than AWS_TIMEOUT (default 30s); raise it on a slow link")
+    } else if out.contains("error sending request") {
+        Some("the endpoint could not be reached: check AWS_ENDPOINT_URL and the network")
+    } else {
+        None
+    };
+    if let Some(hint) = hint {
+        out.push_str(" (");
+        out.push_str(hint);
+        out.push(')');
+    }
+    out
+}
+
 /// Writes one line to stderr. A stderr that cannot be written to (closed, a full disk) has
 /// no one reading it, so the line is dropped rather than the process panicking as
 /// `eprintln!` would.
@@ -88,5 +147,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(a) => generate::run(a),
         Command::Eval(EvalCommand::Loghub(a)) => eval::loghub(a),
         Command::Eval(EvalCommand::Synth(a)) => eval::synth(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn errors_read_on_one_line_with_a_hint() {
+        let backtrace = "delta table: Kernel error: Json error: bad\n   0: kernel::Error::with_backtrace\n  10: tokio::run\n             at src/x.rs:1";
+        assert_eq!(
+            readable(backtrace),
+            "delta table: Kernel error: Json error: bad"
+        );
+        let xml = "Generic S3 error: Error performing PUT http://h/b/x:\n<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>b</BucketName><RequestId>r</RequestId></Error>";
+        assert_eq!(
+            readable(xml),
+            "Generic S3 error: Error performing PUT http://h/b/x: NoSuchBucket: The specified bucket does not exist"
+        );
+        let refused = "Generic S3 error: Error performing GET http://127.0.0.1:1/x after 10 retries - HTTP error: error sending request";
+        assert!(readable(refused).ends_with("check AWS_ENDPOINT_URL and the network)"));
+        let metadata = "Error performing PUT http://169.254.169.254/latest/api/token";
+        assert!(readable(metadata).contains("no AWS credentials found"));
+        let slow = "Error performing PUT http://h/b/p.parquet in 181s, after 5 retries - operation timed out";
+        assert!(readable(slow).contains("raise it on a slow link"));
+        assert_eq!(readable("sql parser error: x"), "sql parser error: x");
     }
 }

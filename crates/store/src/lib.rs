@@ -53,6 +53,7 @@ use deltalake::datafusion::prelude::{Expr, SessionContext, cast, col};
 use deltalake::kernel::StructField;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
@@ -463,6 +464,9 @@ async fn create_table(table: DeltaTable) -> Result<DeltaTable, StoreError> {
         .with_configuration([(SCHEMA_VERSION_KEY, Some(SCHEMA_VERSION.to_string()))])
         .with_raise_if_key_not_exists(false)
         .with_save_mode(SaveMode::Ignore)
+        // Losing the race for version 0 means another process created the table: deltalake's
+        // retry would commit a second CREATE (a new table id) at the next version.
+        .with_commit_properties(CommitProperties::default().with_max_retries(0))
         .await;
     match created {
         Ok(table) => Ok(table),

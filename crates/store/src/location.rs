@@ -111,6 +111,28 @@ pub(crate) fn resolve(
             if url.host_str().is_none_or(str::is_empty) {
                 return Err(invalid("an s3:// location needs a bucket".into()));
             }
+            // Parts a bucket and prefix cannot have would be dropped or rewritten silently.
+            let extra = [
+                (!url.username().is_empty() || url.password().is_some())
+                    .then_some("credentials (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"),
+                url.port()
+                    .map(|_| "a port (an endpoint goes in AWS_ENDPOINT_URL)"),
+                url.query().map(|_| "a query (`?…`)"),
+                url.fragment().map(|_| "a fragment (`#…`)"),
+                location
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap_or_default()
+                    .split('/')
+                    .skip(3)
+                    .any(|segment| segment == "." || segment == "..")
+                    .then_some("a `.` or `..` segment"),
+            ];
+            if let Some(part) = extra.into_iter().flatten().next() {
+                return Err(invalid(format!(
+                    "an s3:// location is s3://bucket/prefix, without {part}"
+                )));
+            }
             let mut url = url;
             let path = url.path().trim_end_matches('/').to_owned();
             url.set_path(&path);
@@ -469,6 +491,24 @@ mod tests {
             resolve("s3:///prefix", &HashMap::new(), Mode::Create),
             Err(StoreError::InvalidLocation { .. })
         ));
+        // Nothing of what was typed is dropped or rewritten silently.
+        for (location, part) in [
+            ("s3://logs/../x", "`..`"),
+            ("s3://logs/a/./b", "`.`"),
+            ("s3://logs/x?versionId=1", "a query"),
+            ("s3://logs/q#frag", "a fragment"),
+            ("s3://user:pw@logs/x", "credentials"),
+            ("s3://logs:9000/x", "a port"),
+        ] {
+            match resolve(location, &HashMap::new(), Mode::Create) {
+                Err(StoreError::InvalidLocation { reason, .. }) => {
+                    assert!(reason.contains(part), "{location}: {reason}");
+                }
+                other => panic!("{location}: {other:?}"),
+            }
+        }
+        let ok = resolve("s3://logs/a.b/..c/x", &HashMap::new(), Mode::Create).unwrap();
+        assert_eq!(ok.url.as_str(), "s3://logs/a.b/..c/x");
     }
 
     #[test]

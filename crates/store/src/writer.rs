@@ -41,9 +41,13 @@ use crate::catalog;
 use crate::partition::{DT, HOUR, PartitionKey, Piece, split_by_partition};
 use crate::{CommitSummary, StoreError};
 
-/// How many times `commit` re-reads the table and tries again when another writer committed
-/// first.
-const MAX_COMMIT_ATTEMPTS: u32 = 16;
+/// How a commit failed: whether the table may name this writer's files.
+enum CommitFailure {
+    /// Nothing this writer wrote was committed.
+    NothingCommitted(StoreError),
+    /// A commit attempt failed in a way that does not say whether it landed.
+    Unknown(StoreError),
+}
 
 /// Rows gathered into sorted order at a time while a file is encoded: the encoder's only copy
 /// of the data is this big, not the whole file.
@@ -94,6 +98,9 @@ pub struct ArchiveOptions {
     pub row_group_rows: usize,
     /// zstd level, 1..=22.
     pub zstd_level: i32,
+    /// Commit attempts when other writers keep committing first (each re-reads the table and
+    /// merges the catalog); at least 1.
+    pub commit_attempts: u32,
 }
 
 impl Default for ArchiveOptions {
@@ -112,6 +119,7 @@ impl Default for ArchiveOptions {
             max_concurrent_encodes: cores.clamp(2, 8),
             row_group_rows: 128 * 1024,
             zstd_level: 2,
+            commit_attempts: 16,
         }
     }
 }
@@ -357,17 +365,34 @@ impl ArchiveWriter {
     /// `commitInfo` names it (`logoscope.catalog`). When another writer committed since this
     /// writer's table version, the newest committed catalog is reloaded, `catalog` is merged
     /// into it, and the commit is retried at the next version (appends never conflict
-    /// logically), up to 16 attempts. The merge adds the counts this writer made since its base
+    /// logically), up to `commit_attempts` attempts. The merge adds the counts this writer made since its base
     /// catalog (the one committed at or below its table version, which
     /// `Archive::load_catalog` gives the ingest), so every entry is counted once.
     ///
-    /// When a file cannot be written (now or earlier), nothing is committed and the files this
-    /// writer did write are deleted (best effort).
+    /// When a file cannot be written (now or earlier), or the commit fails before its attempt
+    /// or loses every race, nothing is committed and the files this writer did write are
+    /// deleted (best effort). They are kept when the outcome of a commit attempt is unknown (a
+    /// network error while writing the log entry): it may have landed and name them.
     pub async fn commit(mut self, catalog: &TemplateCatalog) -> Result<CommitSummary, StoreError> {
         if let Err(err) = self.flush().await {
             self.discard().await;
             return Err(err);
         }
+        match self.commit_files(catalog).await {
+            Ok(summary) => Ok(summary),
+            Err(CommitFailure::NothingCommitted(err)) => {
+                self.discard().await;
+                Err(err)
+            }
+            Err(CommitFailure::Unknown(err)) => Err(err),
+        }
+    }
+
+    /// The commit of [`commit`](Self::commit), after every file is written.
+    async fn commit_files(
+        &mut self,
+        catalog: &TemplateCatalog,
+    ) -> Result<CommitSummary, CommitFailure> {
         self.files.sort_unstable_by_key(|(seq, _)| *seq);
         let rows: u64 = self.rows_written;
         let bytes = self.bytes_written;
@@ -383,11 +408,16 @@ impl ArchiveWriter {
             predicate: None,
         };
 
+        // Errors before an attempt leave nothing committed (earlier attempts lost their race).
+        let before = |err: StoreError| CommitFailure::NothingCommitted(err);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.table.update_state().await?;
-            let snapshot = self.table.snapshot()?;
+            self.table
+                .update_state()
+                .await
+                .map_err(|e| before(e.into()))?;
+            let snapshot = self.table.snapshot().map_err(|e| before(e.into()))?;
             let latest = snapshot.version();
             let log_store = self.table.log_store();
 
@@ -397,13 +427,20 @@ impl ArchiveWriter {
                 self.base_version,
                 latest,
             )
-            .await?
+            .await
+            .map_err(before)?
             {
                 // Someone else committed a catalog after ours was read: keep their templates
                 // too, and add only what this ingest counted to the counts they already hold.
                 Some(path) => {
-                    let mut merged = catalog::read(self.store.as_ref(), &path).await?;
-                    match self.base_catalog(log_store.as_ref()).await? {
+                    let mut merged = catalog::read(self.store.as_ref(), &path)
+                        .await
+                        .map_err(before)?;
+                    match self
+                        .base_catalog(log_store.as_ref())
+                        .await
+                        .map_err(before)?
+                    {
                         Some(base) => merged.merge_since(catalog, &base),
                         None => merged.merge(catalog),
                     }
@@ -414,7 +451,8 @@ impl ArchiveWriter {
             let catalog_path = catalog::new_path(latest + 1);
             self.store
                 .put(&catalog_path, PutPayload::from(catalog_json.into_bytes()))
-                .await?;
+                .await
+                .map_err(|e| before(e.into()))?;
 
             let metadata: HashMap<String, Value> = HashMap::from([
                 (
@@ -458,10 +496,10 @@ impl ArchiveWriter {
                     // Best effort: an orphaned catalog is harmless, only untidy.
                     let _ = self.store.delete(&catalog_path).await;
                     if !is_lost_race(&err) {
-                        return Err(err.into());
+                        return Err(CommitFailure::Unknown(err.into()));
                     }
-                    if attempt >= MAX_COMMIT_ATTEMPTS {
-                        return Err(StoreError::CommitConflict { attempts: attempt });
+                    if attempt >= self.options.commit_attempts.max(1) {
+                        return Err(before(StoreError::CommitConflict { attempts: attempt }));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }

@@ -96,3 +96,69 @@ async fn s3_round_trip_with_concurrent_writers() {
         assert!(texts.contains(&expected), "{expected} in {texts:?}");
     }
 }
+
+/// First opens that race create the table once (no second CREATE at version 1, which would
+/// give the table a new id), and writers that lose every commit attempt delete their files:
+/// every Parquet object under the prefix is one the table names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_and_lost_commits_leave_one_table_and_no_orphans() {
+    use futures::TryStreamExt;
+    use logoscope_store::StoreError;
+
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("race");
+    let location = "s3://race/t";
+    let options = storage_options(&moto);
+    let open = || Archive::open_with_storage_options(location, options.clone());
+    let (a, b, c) = tokio::join!(open(), open(), open());
+    for archive in [a, b, c] {
+        assert_eq!(archive.expect("open").version(), Some(0));
+    }
+    let archive = open().await.unwrap();
+    assert_eq!(archive.version(), Some(0));
+    let log_store = archive.table().log_store();
+    assert!(log_store.read_commit_entry(1).await.unwrap().is_none());
+
+    let one_attempt = ArchiveOptions {
+        commit_attempts: 1,
+        ..ArchiveOptions::default()
+    };
+    let mut writers = Vec::new();
+    for i in 0..4 {
+        let mut w = archive.writer(one_attempt.clone()).await.unwrap();
+        w.write(batch(&rows(T0 + i * 3_600_000_000, 10, 1, 0)))
+            .await
+            .unwrap();
+        writers.push(w);
+    }
+    let learned = catalog(&["racer ready"]);
+    let commits = writers.into_iter().map(|w| w.commit(&learned));
+    let results = futures::future::join_all(commits).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    for r in &results {
+        assert!(
+            matches!(r, Ok(_) | Err(StoreError::CommitConflict { attempts: 1 })),
+            "{r:?}"
+        );
+    }
+    eprintln!("{won} of 4 writers committed");
+
+    let reopened = open().await.unwrap();
+    let stats = reopened.stats().unwrap();
+    assert_eq!(
+        (stats.rows, reopened.version()),
+        (10 * won as u64, Some(won as u64))
+    );
+    let objects: Vec<_> = reopened
+        .table()
+        .object_store()
+        .list(None)
+        .try_collect()
+        .await
+        .unwrap();
+    let parquet = objects
+        .iter()
+        .filter(|o| o.location.as_ref().ends_with(".parquet"))
+        .count();
+    assert_eq!(parquet, stats.files, "{objects:#?}");
+}
