@@ -250,7 +250,12 @@ impl FlaggedEntries {
             crate::stderr_line(format_args!("logoscope: warning: {entry}"));
         }
         let more = total.saturating_sub(self.first.len() as u64);
-        if more > 0 {
+        if more > 0 && store.starts_with("memory:") {
+            // Gone with this process: no later command can read it.
+            crate::stderr_line(format_args!(
+                "logoscope: warning: … and {more} more flagged entries"
+            ));
+        } else if more > 0 {
             crate::stderr_line(format_args!(
                 "logoscope: warning: … and {more} more flagged entries; see the ingest_errors \
                  table: logoscope sql --store {store} \"SELECT source, line, error FROM ingest_errors\""

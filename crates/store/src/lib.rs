@@ -271,9 +271,15 @@ impl Archive {
                 table = create_table(table).await?
             }
             Err(DeltaTableError::NotATable(_)) => {
+                let reason = if location.memory.is_some() {
+                    "no Delta table there (a memory:// archive lives only as long as the \
+                     process that wrote it)"
+                } else {
+                    "no Delta table there (`logoscope ingest --to` creates one)"
+                };
                 return Err(StoreError::NoArchive {
                     location: location.display,
-                    reason: "no Delta table there (`logoscope ingest --to` creates one)".into(),
+                    reason: reason.into(),
                 });
             }
             Err(err) => return Err(err.into()),

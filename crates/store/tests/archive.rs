@@ -303,6 +303,10 @@ async fn memory_round_trip() {
     // Another name is another archive.
     let other = Archive::open(&format!("{location}-other")).await.unwrap();
     assert_eq!(other.stats().unwrap().rows, 0);
+    // A name nothing wrote to: the error says why no later command finds one.
+    let missing = Archive::open_existing(&format!("{location}-missing")).await;
+    let err = missing.err().expect("no archive").to_string();
+    assert!(err.contains("lives only as long as the process"), "{err}");
 }
 
 #[tokio::test]
