@@ -305,7 +305,7 @@ async fn memory_round_trip() {
     assert_eq!(other.stats().unwrap().rows, 0);
     // A name nothing wrote to: the error says why no later command finds one.
     let missing = Archive::open_existing(&format!("{location}-missing")).await;
-    let err = missing.err().expect("no archive").to_string();
+    let err = missing.expect_err("no archive").to_string();
     assert!(err.contains("lives only as long as the process"), "{err}");
 }
 
