@@ -35,7 +35,7 @@ fn version_of(path: &Path) -> Option<u64> {
 }
 
 /// The catalog path named by a commit's `commitInfo`, if any.
-fn reference_in(commit: &[u8]) -> Option<String> {
+pub(crate) fn reference_in(commit: &[u8]) -> Option<String> {
     commit
         .split(|b| *b == b'\n')
         .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())

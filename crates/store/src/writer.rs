@@ -493,11 +493,30 @@ impl ArchiveWriter {
                     });
                 }
                 Err(err) => {
-                    // Best effort: an orphaned catalog is harmless, only untidy.
-                    let _ = self.store.delete(&catalog_path).await;
                     if !is_lost_race(&err) {
+                        // The commit may have landed and name the catalog: it stays.
                         return Err(CommitFailure::Unknown(err.into()));
                     }
+                    // The version exists: another writer's commit, or this one's when the
+                    // answer to its PUT was lost and the retried PUT found it there.
+                    let version = latest + 1;
+                    match self.table.log_store().read_commit_entry(version).await {
+                        Ok(Some(commit))
+                            if catalog::reference_in(&commit).as_deref()
+                                == Some(catalog_path.as_ref()) =>
+                        {
+                            return Ok(CommitSummary {
+                                version,
+                                files,
+                                rows,
+                                bytes,
+                            });
+                        }
+                        Ok(_) => {}
+                        Err(err) => return Err(CommitFailure::Unknown(err.into())),
+                    }
+                    // Best effort: an orphaned catalog is harmless, only untidy.
+                    let _ = self.store.delete(&catalog_path).await;
                     if attempt >= self.options.commit_attempts.max(1) {
                         return Err(before(StoreError::CommitConflict { attempts: attempt }));
                     }

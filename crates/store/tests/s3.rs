@@ -162,3 +162,100 @@ async fn racing_creates_and_lost_commits_leave_one_table_and_no_orphans() {
         .count();
     assert_eq!(parquet, stats.files, "{objects:#?}");
 }
+
+/// A loopback TCP proxy to `upstream` that passes everything through, except that the answer
+/// to the first request whose line holds `pattern` never arrives: the connection is cut once
+/// the server has handled it (a response lost on the network).
+async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let spent = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let spent = Arc::clone(&spent);
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let armed = Arc::new(AtomicBool::new(false));
+                let arm = Arc::clone(&armed);
+                let up = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let head = String::from_utf8_lossy(&buf[..n.min(512)]);
+                        let line = head.lines().next().unwrap_or_default();
+                        if line.starts_with("PUT ")
+                            && line.contains(pattern)
+                            && !spent.swap(true, Ordering::SeqCst)
+                        {
+                            arm.store(true, Ordering::SeqCst);
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = sr.read(&mut buf).await {
+                    if n == 0 || armed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if cw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                up.abort();
+            });
+        }
+    });
+    port
+}
+
+/// The answer to a commit's PUT is lost and the client's retry finds the version there: the
+/// commit is this writer's own, so the ingest succeeds and the table keeps its files and
+/// catalog (a lost race would have deleted them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_recognised_as_landed() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("lossy");
+    let location = "s3://lossy/t";
+    let direct = storage_options(&moto);
+    let archive = Archive::open_with_storage_options(location, direct.clone())
+        .await
+        .unwrap();
+    let mut first = archive.writer(ArchiveOptions::default()).await.unwrap();
+    first.write(batch(&rows(T0, 20, 1, 0))).await.unwrap();
+    assert_eq!(first.commit(&catalog(&["first"])).await.unwrap().version, 1);
+
+    let port = lose_one_answer(moto.port(), "/_delta_log/00000000000000000002.json").await;
+    let mut lossy = direct.clone();
+    lossy.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
+    let archive = Archive::open_with_storage_options(location, lossy)
+        .await
+        .unwrap();
+    let mut second = archive.writer(ArchiveOptions::default()).await.unwrap();
+    second.write(batch(&rows(T0, 30, 1, 0))).await.unwrap();
+    let summary = second.commit(&catalog(&["second"])).await.unwrap();
+    assert_eq!((summary.version, summary.rows), (2, 30));
+
+    let reopened = Archive::open_with_storage_options(location, direct)
+        .await
+        .unwrap();
+    assert_eq!(reopened.version(), Some(2));
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        50
+    );
+    let texts = template_texts(&reopened.load_catalog().await.unwrap().unwrap());
+    assert!(texts.iter().any(|t| t == "second"), "{texts:?}");
+}
