@@ -91,11 +91,17 @@ fn readable(text: &str) -> String {
         }
         out.push_str(t);
     }
-    // `<?xml …?><Error><Code>NoSuchBucket</Code><Message>…</Message>…</Error>`
-    while let Some(start) = out.find("<Error>") {
-        let end = out[start..]
+    // `<?xml …?><Error><Code>NoSuchBucket</Code><Message>…</Message>…</Error>`, in what an
+    // S3 request answered (other text that looks like one is left as it is).
+    let s3 = out.contains("S3 error") || out.contains("Error performing");
+    let mut from = 0;
+    while s3 && let Some(start) = out[from..].find("<Error>").map(|i| from + i) {
+        let Some(end) = out[start..]
             .find("</Error>")
-            .map_or(out.len(), |e| start + e + "</Error>".len());
+            .map(|e| start + e + "</Error>".len())
+        else {
+            break;
+        };
         let element = |name: &str| {
             let doc = &out[start..end];
             let open = format!("<{name}>");
@@ -110,6 +116,7 @@ fn readable(text: &str) -> String {
         };
         let start = out[..start].rfind("<?xml").unwrap_or(start);
         out.replace_range(start..end, &summary);
+        from = start + summary.len();
     }
     let hint = if out.contains("169.254.169.254") {
         Some(
@@ -173,5 +180,10 @@ mod tests {
         let slow = "Error performing PUT http://h/b/p.parquet in 181s, after 5 retries - operation timed out";
         assert!(readable(slow).contains("raise it on a slow link"));
         assert_eq!(readable("sql parser error: x"), "sql parser error: x");
+        // Not from S3: as it is.
+        let quoted = "table 'x<Error><Code>A</Code>' not found";
+        assert_eq!(readable(quoted), quoted);
+        let unclosed = "Error performing GET http://h/x: <Error><Code>A</Code>";
+        assert_eq!(readable(unclosed), unclosed);
     }
 }

@@ -115,7 +115,12 @@ pub(crate) fn resolve(
             let extra = [
                 (!url.username().is_empty() || url.password().is_some())
                     .then_some("credentials (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"),
-                url.port()
+                // An empty port (`s3://b:/x`) is no port to the URL parser either.
+                location
+                    .split("://")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .filter(|authority| authority.contains(':'))
                     .map(|_| "a port (an endpoint goes in AWS_ENDPOINT_URL)"),
                 url.query().map(|_| "a query (`?…`)"),
                 url.fragment().map(|_| "a fragment (`#…`)"),
@@ -125,6 +130,7 @@ pub(crate) fn resolve(
                     .unwrap_or_default()
                     .split('/')
                     .skip(3)
+                    .map(|segment| segment.to_ascii_lowercase().replace("%2e", "."))
                     .any(|segment| segment == "." || segment == "..")
                     .then_some("a `.` or `..` segment"),
             ];
@@ -499,6 +505,10 @@ mod tests {
             ("s3://logs/q#frag", "a fragment"),
             ("s3://user:pw@logs/x", "credentials"),
             ("s3://logs:9000/x", "a port"),
+            ("s3://logs:/x", "a port"),
+            ("s3://logs/team-a/%2e%2e/team-b", "`..`"),
+            ("s3://logs/a/.%2E/x", "`..`"),
+            ("s3://logs/a/%2E/b", "`.`"),
         ] {
             match resolve(location, &HashMap::new(), Mode::Create) {
                 Err(StoreError::InvalidLocation { reason, .. }) => {
