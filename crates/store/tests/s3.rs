@@ -23,12 +23,20 @@ fn storage_options(moto: &Moto) -> HashMap<String, String> {
     ])
 }
 
+/// moto with `bucket` created, and the options that reach it; `None` when moto is missing.
+fn moto_bucket(bucket: &str) -> Option<(Moto, HashMap<String, String>)> {
+    let moto = Moto::start()?;
+    moto.create_bucket(bucket);
+    let options = storage_options(&moto);
+    Some((moto, options))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_round_trip_with_concurrent_writers() {
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("logs");
+    let Some((_moto, options)) = moto_bucket("logs") else {
+        return;
+    };
     let location = "s3://logs/archive/main";
-    let options = storage_options(&moto);
 
     let archive = Archive::open_with_storage_options(location, options.clone())
         .await
@@ -105,10 +113,10 @@ async fn racing_creates_and_lost_commits_leave_one_table_and_no_orphans() {
     use futures::TryStreamExt;
     use logoscope_store::StoreError;
 
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("race");
+    let Some((_moto, options)) = moto_bucket("race") else {
+        return;
+    };
     let location = "s3://race/t";
-    let options = storage_options(&moto);
     let open = || Archive::open_with_storage_options(location, options.clone());
     let (a, b, c) = tokio::join!(open(), open(), open());
     for archive in [a, b, c] {
@@ -226,10 +234,10 @@ async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
 /// catalog (a lost race would have deleted them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_whose_answer_is_lost_is_recognised_as_landed() {
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("lossy");
+    let Some((moto, direct)) = moto_bucket("lossy") else {
+        return;
+    };
     let location = "s3://lossy/t";
-    let direct = storage_options(&moto);
     let archive = Archive::open_with_storage_options(location, direct.clone())
         .await
         .unwrap();
