@@ -522,12 +522,8 @@ impl EntryParser {
             _ if starts_with_pair(payload.as_bytes()) => logfmt::parse(payload, self, det)?,
             _ => return None,
         };
-        debug_assert!(q.header.is_empty());
-        q.header = &text[..at + q.header.len()];
-        q.raw = text;
         q.level = q.level.or(p.level);
-        q.ts = q.ts.or(p.ts);
-        Some(q)
+        Some(with_prefix(q, text, at, p.ts))
     }
 
     /// An entry that is an RFC 3339 time, a space and a structured payload
