@@ -1511,10 +1511,16 @@ fn number(b: &[u8], i: usize) -> Option<usize> {
             } else {
                 k + 1
             };
-            if let Some(e) = digits(b, s, 1, 4)
-                && end_ok(b, e)
-            {
-                return Some(spaced_unit(e).unwrap_or(e));
+            if let Some(e) = digits(b, s, 1, 4) {
+                if end_ok(b, e) {
+                    return Some(spaced_unit(e).unwrap_or(e));
+                }
+                // A unit right after the exponent (`1.5e3ms`).
+                if let Some(u) = unit(e)
+                    && end_ok(b, u)
+                {
+                    return Some(u);
+                }
             }
         }
         if end_ok(b, k) {
@@ -1861,6 +1867,8 @@ break""#,
         assert_eq!(m(&once), once);
         assert_eq!(m("10-20"), "<NUM>-<NUM>");
         assert_eq!(m("1e-5"), "<NUM>");
+        assert_eq!(m("took 1.5e3ms 1e5ms 2E-3s"), "took <NUM> <NUM> <NUM>");
+        assert_eq!(m("1e5msx 1e5ms5"), "1e5msx 1e5ms5");
         assert_eq!(m("end 12."), "end <NUM>.");
         // Not numbers: digits inside words, unknown units.
         assert_eq!(m("user123 5th a-b h2o"), "user123 5th a-b h2o");
