@@ -221,8 +221,29 @@ fn an_unreadable_file_is_named() {
     assert!(stderr(&out).contains("secret.log"), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("ingested 4 entries"),
+        stdout.contains("ingested 4 entries (0.0 MB) from 1 input "),
         "the readable file is kept: {stdout}"
+    );
+    // Found in a directory, the unreadable file counts the same: named, exit
+    // status 1, and not among the inputs read.
+    let out = unprivileged()
+        .args([
+            "ingest",
+            s(dir.path()),
+            "--to",
+            "memory://",
+            "--progress",
+            "never",
+        ])
+        .output()
+        .expect("setpriv (util-linux) runs");
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("secret.log"), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ingested 4 entries (0.0 MB) from 1 input "),
+        "{stdout}"
     );
 }
 

@@ -54,6 +54,47 @@ fn generate_is_deterministic() {
     assert_ne!(a, c, "another seed, other bytes");
 }
 
+/// A failing output leaves the other as it was; the two outputs must differ;
+/// the truth may go to stdout.
+#[test]
+fn generate_outputs_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keep.log");
+    ok(&["generate", "-n", "50", "-o", s(&log)]);
+    let before = std::fs::read(&log).unwrap();
+    let missing = dir.path().join("missing/t.jsonl");
+    let out = run(&[
+        "generate",
+        "-n",
+        "60",
+        "-o",
+        s(&log),
+        "--truth",
+        s(&missing),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing/t.jsonl"));
+    assert_eq!(std::fs::read(&log).unwrap(), before, "the old corpus stays");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+
+    let out = run(&["generate", "-n", "5", "-o", s(&log), "--truth", s(&log)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
+    let out = run(&["generate", "-n", "5", "--truth", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&log).unwrap(), before);
+
+    // `--truth -` writes the ground truth to stdout.
+    let truth = ok(&["generate", "-n", "5", "-o", s(&log), "--truth", "-"]);
+    let last: serde_json::Value = serde_json::from_str(truth.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "summary");
+    assert_eq!(last["bytes"], std::fs::metadata(&log).unwrap().len());
+}
+
 /// Entries in == rows out on the generated corpus, whose ground truth counts entries.
 #[test]
 fn every_generated_entry_is_a_row() {
@@ -478,6 +519,41 @@ fn sql_is_read_only() {
         assert!(!out.status.success(), "{query} was allowed");
         assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
     }
+}
+
+/// A query may open with a `-- comment`; an empty result still names its
+/// columns; a new archive is never made inside an existing one.
+#[test]
+fn sql_comments_empty_results_and_nested_archives() {
+    let (dir, store) = app_archive();
+    let out = ok(&[
+        "sql",
+        "--format",
+        "csv",
+        "-- levels\nSELECT level, count(*) AS n FROM logs WHERE false GROUP BY level",
+        "--store",
+        s(&store),
+    ]);
+    assert_eq!(out, "level,n\n");
+    for inner in ["_delta_log", "dt=2026-03-02", "new"] {
+        let nested = store.join(inner);
+        let out = run(&[
+            "ingest",
+            s(&data("samples/app.log")),
+            "--to",
+            s(&nested),
+            "-q",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{inner}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("inside the archive at"), "{inner}: {err}");
+    }
+    assert!(!store.join("new").exists());
+    assert!(!store.join("_delta_log/_delta_log").exists());
+    let out = run(&["ingest", s(&data("samples/app.log")), "--to", ""]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty archive location"));
+    drop(dir);
 }
 
 /// A temporary archive holding `data/samples/app.log`, and its path (the

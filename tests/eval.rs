@@ -81,9 +81,58 @@ fn a_committed_corpus_and_its_truth_and_mismatches() {
         "{err}"
     );
 
+    // The same size and line layout, one byte changed: the hash tells.
+    let mut bytes = std::fs::read(data("synth/small.log")).unwrap();
+    let at = bytes.iter().position(|&b| b == b'a').unwrap();
+    bytes[at] = b'b';
+    let edited = dir.path().join("edited.log");
+    std::fs::write(&edited, &bytes).unwrap();
+    let out = run(&[
+        "eval",
+        "synth",
+        s(&edited),
+        "--truth",
+        s(&data("synth/small.truth.jsonl")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not the same corpus") && err.contains("content hash"),
+        "{err}"
+    );
+
     // A LOG without a truth beside it.
     let out = run(&["eval", "synth", s(&log)]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("other.truth.jsonl"), "{err}");
+}
+
+/// `eval loghub` through the command line: two datasets of one name would
+/// overwrite each other's predictions, so the second is refused.
+#[test]
+fn loghub_predictions_of_one_name_are_refused() {
+    let fixture = crate::util::data("../crates/eval/tests/fixtures/tiny");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let preds = dir.path().join("p");
+    let table = ok(&["eval", "loghub", s(&fixture), "--predictions", s(&preds)]);
+    assert!(table.contains("Tiny"), "{table}");
+    assert!(preds.join("Tiny_predictions.csv").is_file());
+    let out = run(&[
+        "eval",
+        "loghub",
+        s(&fixture),
+        s(&copy),
+        "--predictions",
+        s(&preds),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("both the dataset \"Tiny\""), "{err}");
 }

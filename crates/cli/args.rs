@@ -109,9 +109,10 @@ pub(crate) struct LoghubArgs {
 /// Output formats of `eval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum EvalFormat {
-    /// One row per dataset and the average.
+    /// Text tables: loghub one row per dataset and the average, synth one row per group and
+    /// corpus.
     Table,
-    /// One JSON document: `datasets` and `average`.
+    /// One JSON document: loghub `datasets` and `average`, synth `corpora` (their groups).
     Json,
 }
 
@@ -121,9 +122,9 @@ pub(crate) struct IngestArgs {
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<std::ffi::OsString>,
     /// Archive location: a path, file://, s3://bucket/prefix or memory://.
-    #[arg(long, short = 't', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE")]
+    #[arg(long, short = 't', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE", value_parser = crate::config::parse_location)]
     pub(crate) to: String,
-    /// JSON key holding the event time, tried before the built-in keys (repeatable).
+    /// JSON or logfmt key holding the event time, tried before the built-in keys (repeatable).
     #[arg(long = "time-key", value_name = "KEY")]
     pub(crate) time_keys: Vec<String>,
     /// Service name for every entry; overrides the service an entry names itself.
@@ -159,7 +160,7 @@ pub(crate) struct IngestArgs {
     /// When to draw a progress bar on stderr.
     #[arg(long, value_enum, default_value_t = When::Auto)]
     pub(crate) progress: When,
-    /// Print nothing but errors (the summary line included).
+    /// Print nothing but errors: no summary line, no warnings, no progress bar.
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
 }
@@ -177,11 +178,12 @@ pub(crate) enum When {
 
 #[derive(Debug, Args)]
 pub(crate) struct SqlArgs {
-    /// The query (read-only: SELECT, WITH, EXPLAIN, SHOW, DESCRIBE).
-    #[arg(value_name = "QUERY")]
+    /// The query (read-only: SELECT, WITH, EXPLAIN, SHOW, DESCRIBE); it may start with a
+    /// `-- comment`.
+    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
     pub(crate) query: String,
     /// Archive location: a path, file://, s3://bucket/prefix or memory://.
-    #[arg(long, short = 's', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE")]
+    #[arg(long, short = 's', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE", value_parser = crate::config::parse_location)]
     pub(crate) store: String,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = SqlFormat::Table)]
@@ -212,7 +214,8 @@ pub(crate) struct GenerateArgs {
     /// Where to write the corpus (`-` for stdout).
     #[arg(long, short = 'o', value_name = "FILE", default_value = "-")]
     pub(crate) out: PathBuf,
-    /// Where to write the ground truth (JSON lines); none when absent.
+    /// Where to write the ground truth (JSON lines; `-` for stdout when the corpus goes to a
+    /// file); none when absent.
     #[arg(long, value_name = "FILE")]
     pub(crate) truth: Option<PathBuf>,
 }
@@ -336,6 +339,17 @@ mod tests {
             panic!()
         };
         assert_eq!(a.format, SqlFormat::Json);
+        // A query may open with a comment, which looks like a flag.
+        let Command::Sql(a) = parse(&["sql", "-- top\nSELECT 4", "-f", "csv"]).command else {
+            panic!()
+        };
+        assert_eq!(
+            (a.query.as_str(), a.format),
+            ("-- top\nSELECT 4", SqlFormat::Csv)
+        );
+        // An empty location is a mistake, not the default.
+        assert!(Cli::try_parse_from(["logoscope", "sql", "SELECT 1", "--store", ""]).is_err());
+        assert!(Cli::try_parse_from(["logoscope", "ingest", "x", "--to", " "]).is_err());
     }
 
     #[test]

@@ -68,6 +68,18 @@ pub(crate) fn parse_name(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// Parses an archive location: anything but empty or blank (the default
+/// applies only when none is given).
+pub(crate) fn parse_location(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err(format!(
+            "empty archive location; give a path or URL (the default is {})",
+            crate::args::DEFAULT_STORE
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// Parses a bound (a count or a size in bytes): a whole number of at least 1.
 pub(crate) fn parse_bound(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {

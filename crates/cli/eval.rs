@@ -33,6 +33,8 @@ pub(crate) fn loghub(a: LoghubArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut reports = Vec::new();
+    // Prediction files by dataset name, and the folder that wrote each.
+    let mut written: BTreeMap<String, PathBuf> = BTreeMap::new();
     for root in &a.dirs {
         for dir in
             find_dataset_dirs(root).with_context(|| format!("no dataset in {}", root.display()))?
@@ -40,7 +42,19 @@ pub(crate) fn loghub(a: LoghubArgs) -> anyhow::Result<ExitCode> {
             let report = evaluate_dir(&dir, &config)
                 .with_context(|| format!("evaluating {}", dir.display()))?;
             if let Some(out) = &a.predictions {
+                if let Some(first) = written.get(&report.dataset) {
+                    bail!(
+                        "{} and {} are both the dataset {:?}: their predictions would share \
+                         {}_predictions.csv (rename one in its settings.json, or score them \
+                         apart)",
+                        first.display(),
+                        dir.display(),
+                        report.dataset,
+                        report.dataset
+                    );
+                }
                 write_predictions(&report, out)?;
+                written.insert(report.dataset.clone(), dir.clone());
             }
             if a.format == EvalFormat::Table {
                 crate::stderr_line(format_args!("{}: {} lines", report.dataset, report.lines));
@@ -76,6 +90,18 @@ struct TruthLine {
     template: Option<String>,
     #[serde(default)]
     malformed: Option<String>,
+    /// Summary: the log's size and hash.
+    #[serde(default)]
+    bytes: Option<u64>,
+    #[serde(default)]
+    xxh3: Option<String>,
+}
+
+/// What a truth file's summary says of its log.
+#[derive(Default)]
+struct LogIdentity {
+    bytes: Option<u64>,
+    xxh3: Option<String>,
 }
 
 /// An entry's true template and the group it is reported in.
@@ -170,7 +196,7 @@ fn truth_path(log: &Path) -> PathBuf {
     log.with_file_name(format!("{stem}.truth.jsonl"))
 }
 
-fn read_truth(path: &Path) -> anyhow::Result<Vec<Truth>> {
+fn read_truth(path: &Path) -> anyhow::Result<(Vec<Truth>, LogIdentity)> {
     let file = File::open(path).with_context(|| {
         format!(
             "cannot open the ground truth {} (write it with `logoscope generate --truth`)",
@@ -178,6 +204,7 @@ fn read_truth(path: &Path) -> anyhow::Result<Vec<Truth>> {
         )
     })?;
     let mut out = Vec::new();
+    let mut identity = LogIdentity::default();
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
         if line.trim().is_empty() {
@@ -185,6 +212,12 @@ fn read_truth(path: &Path) -> anyhow::Result<Vec<Truth>> {
         }
         let t: TruthLine = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not a ground-truth line", path.display(), i + 1))?;
+        if t.kind == "summary" {
+            identity = LogIdentity {
+                bytes: t.bytes,
+                xxh3: t.xxh3,
+            };
+        }
         if t.kind != "entry" {
             continue;
         }
@@ -211,14 +244,55 @@ fn read_truth(path: &Path) -> anyhow::Result<Vec<Truth>> {
             overall,
         });
     }
-    Ok(out)
+    Ok((out, identity))
+}
+
+/// Refuses a log that is not the one its truth describes (another seed can
+/// give the same line layout): its size, and its hash where the truth has one.
+fn check_identity(log: &Path, truth_file: &Path, identity: &LogIdentity) -> anyhow::Result<()> {
+    let not_same = |what: String| {
+        anyhow::anyhow!(
+            "{}: not the same corpus as its ground truth {}: {what}",
+            log.display(),
+            truth_file.display()
+        )
+    };
+    let size = std::fs::metadata(log)
+        .with_context(|| format!("cannot read {}", log.display()))?
+        .len();
+    if let Some(bytes) = identity.bytes
+        && bytes != size
+    {
+        return Err(not_same(format!("{size} bytes, the truth says {bytes}")));
+    }
+    if let Some(want) = &identity.xxh3 {
+        let mut file = File::open(log).with_context(|| format!("cannot open {}", log.display()))?;
+        let mut hash = xxhash_rust::xxh3::Xxh3::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buf)
+                .with_context(|| format!("reading {}", log.display()))?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+        }
+        let got = format!("{:016x}", hash.digest());
+        if &got != want {
+            return Err(not_same(format!(
+                "its content hash (XXH3) is {got}, the truth says {want}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn score_corpus(log: &Path, truth_file: &Path, a: &SynthArgs) -> anyhow::Result<SynthReport> {
-    let truth = read_truth(truth_file)?;
+    let (truth, identity) = read_truth(truth_file)?;
     if !log.is_file() {
         bail!("{} is not a file", log.display());
     }
+    check_identity(log, truth_file, &identity)?;
     let mut catalog: TemplateCatalog = crate::config::new_catalog(a.masks.clone(), Vec::new())?;
     let mut pipeline = Pipeline::new(
         vec![InputSpec::File(log.to_owned())],

@@ -2,32 +2,55 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use logoscope_synth::{SynthConfig, generate};
 
 use crate::args::GenerateArgs;
 
 pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     let cfg = SynthConfig::new(a.lines, a.seed);
-    let mut out: Box<dyn Write> = if a.out.as_os_str() == "-" {
-        Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock()))
-    } else {
-        let f =
-            File::create(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-        Box::new(BufWriter::with_capacity(1 << 16, f))
-    };
-    let mut truth: Box<dyn Write> = match &a.truth {
-        Some(p) => {
-            let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
-            Box::new(BufWriter::with_capacity(1 << 16, f))
+    let stdout = |p: &Path| p.as_os_str() == "-";
+    if let Some(truth) = &a.truth {
+        if stdout(&a.out) && stdout(truth) {
+            bail!("--out and --truth cannot both be stdout (`-`): give one of them a file");
         }
-        None => Box::new(io::sink()),
+        if !stdout(&a.out) && !stdout(truth) && same_file(&a.out, truth) {
+            bail!(
+                "--out and --truth name the same file ({}): the corpus and its ground truth \
+                 need one each",
+                a.out.display()
+            );
+        }
+    }
+    // Both outputs are opened before either is written; files are written
+    // beside their destination and renamed into place at the end, so a
+    // failure (a truth folder that does not exist, a full disk) leaves what
+    // was there before.
+    let mut out = Output::open(&a.out)?;
+    let mut truth = match &a.truth {
+        Some(p) => Some(Output::open(p)?),
+        None => None,
     };
-    let summary = generate(&cfg, &mut out, &mut truth).context("generating the corpus")?;
-    out.flush()?;
-    truth.flush()?;
+    let summary = {
+        let mut out_w = BufWriter::with_capacity(1 << 16, out.writer());
+        let mut sink = io::sink();
+        let truth_w: &mut dyn Write = match truth.as_mut() {
+            Some(t) => t.writer(),
+            None => &mut sink,
+        };
+        let mut truth_w = BufWriter::with_capacity(1 << 16, truth_w);
+        let summary = generate(&cfg, &mut out_w, &mut truth_w).context("generating the corpus")?;
+        out_w.flush()?;
+        truth_w.flush()?;
+        summary
+    };
+    out.finish()?;
+    if let Some(t) = truth {
+        t.finish()?;
+    }
     crate::stderr_line(format_args!(
         "generated {} entries ({} lines, {} bytes, {} templates), seed {}",
         summary.entries,
@@ -37,4 +60,103 @@ pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
         a.seed
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `a` and `b` are one file: the same path once their folders are
+/// resolved, or (both existing) the same inode.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b))
+        && (x.dev(), x.ino()) == (y.dev(), y.ino())
+    {
+        return true;
+    }
+    let resolved = |p: &Path| {
+        let parent = match p.parent() {
+            Some(q) if !q.as_os_str().is_empty() => q,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Where one output goes.
+enum Output {
+    Stdout(io::Stdout),
+    /// Something that is not a regular file (a FIFO, `/dev/null`): written
+    /// in place.
+    Direct(File),
+    /// A regular file: written to `tmp` beside `dest`, renamed at the end.
+    Staged {
+        file: File,
+        tmp: PathBuf,
+        dest: PathBuf,
+        done: bool,
+    },
+}
+
+impl Output {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        if path.as_os_str() == "-" {
+            return Ok(Output::Stdout(io::stdout()));
+        }
+        let cannot = || format!("cannot create {}", path.display());
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => bail!("cannot create {}: it is a directory", path.display()),
+            Ok(m) if !m.is_file() => {
+                let file = File::options()
+                    .write(true)
+                    .open(path)
+                    .with_context(cannot)?;
+                return Ok(Output::Direct(file));
+            }
+            _ => {}
+        }
+        let name = path
+            .file_name()
+            .with_context(|| format!("cannot create {}: not a file name", path.display()))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let file = File::create(&tmp).with_context(cannot)?;
+        Ok(Output::Staged {
+            file,
+            tmp,
+            dest: path.to_owned(),
+            done: false,
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Output::Stdout(s) => s,
+            Output::Direct(f) | Output::Staged { file: f, .. } => f,
+        }
+    }
+
+    /// Puts a staged file in place.
+    fn finish(mut self) -> anyhow::Result<()> {
+        if let Output::Staged {
+            tmp, dest, done, ..
+        } = &mut self
+        {
+            std::fs::rename(&*tmp, &*dest)
+                .with_context(|| format!("cannot create {}", dest.display()))?;
+            *done = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Output::Staged {
+            tmp, done: false, ..
+        } = self
+        {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
 }

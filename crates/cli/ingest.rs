@@ -163,6 +163,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
         }
         let line = summary_line(
             &stats,
+            stats.inputs - unread_inputs(&stats),
             &catalog,
             new_templates,
             started.elapsed(),
@@ -183,7 +184,7 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let unreadable = bad_args + stats.failures.iter().filter(|f| f.entries == 0).count();
+    let unreadable = bad_args + unread_inputs(&stats);
     Ok(if unreadable > 0 {
         ExitCode::from(1)
     } else {
@@ -258,9 +259,24 @@ impl FlaggedEntries {
         } else if more > 0 {
             crate::stderr_line(format_args!(
                 "logoscope: warning: … and {more} more flagged entries; see the ingest_errors \
-                 table: logoscope sql --store {store} \"SELECT source, line, error FROM ingest_errors\""
+                 table: logoscope sql --store {} \"SELECT source, line, error FROM ingest_errors\"",
+                shell_quoted(store)
             ));
         }
+    }
+}
+
+/// `text` as one shell word: as it is when it holds only characters no shell
+/// treats specially, else in single quotes.
+fn shell_quoted(text: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+    if plain {
+        text.into()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''")).into()
     }
 }
 
@@ -295,8 +311,14 @@ fn progress_bar(show: bool) -> ProgressBar {
     bar
 }
 
+/// Inputs found (in a directory, by a glob) that could not be read at all.
+fn unread_inputs(stats: &IngestStats) -> usize {
+    stats.failures.iter().filter(|f| f.entries == 0).count()
+}
+
 fn summary_line(
     stats: &IngestStats,
+    inputs_read: usize,
     catalog: &TemplateCatalog,
     new_templates: usize,
     elapsed: Duration,
@@ -309,11 +331,25 @@ fn summary_line(
         "ingested {} entries ({:.1} MB) from {} input{} into {to} (version {version}): templates {new_templates} new / {} total, {} errors, {secs:.2} s, {:.1} MB/s, {:.0} entries/s",
         stats.entries,
         mb,
-        stats.inputs,
-        if stats.inputs == 1 { "" } else { "s" },
+        inputs_read,
+        if inputs_read == 1 { "" } else { "s" },
         catalog.live_len(),
         stats.errors,
         mb / secs.max(1e-9),
         stats.entries as f64 / secs.max(1e-9),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quoted;
+
+    #[test]
+    fn the_hint_quotes_the_archive_for_a_shell() {
+        assert_eq!(shell_quoted("./logoscope-data"), "./logoscope-data");
+        assert_eq!(shell_quoted("s3://b/p"), "s3://b/p");
+        assert_eq!(shell_quoted("my dir"), "'my dir'");
+        assert_eq!(shell_quoted("it's"), "'it'\\''s'");
+        assert_eq!(shell_quoted("$HOME/a"), "'$HOME/a'");
+    }
 }

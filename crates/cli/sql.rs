@@ -1,9 +1,12 @@
 //! `logoscope sql`: read-only SQL over the archive.
 
-use std::io::{self, Write};
+use std::io;
 use std::process::ExitCode;
 
-use logoscope_engine::{EngineOptions, OutputFormat, run_sql, session_for_archive, write_batches};
+use futures::StreamExt;
+use logoscope_engine::{
+    EngineOptions, OutputFormat, ResultWriter, run_sql_stream, session_for_archive,
+};
 use logoscope_store::{Archive, StoreError};
 
 use crate::args::{SqlArgs, SqlFormat};
@@ -23,16 +26,22 @@ pub(crate) fn run(a: SqlArgs) -> anyhow::Result<ExitCode> {
                     .context(format!("cannot open the archive at {}", a.store)),
             })?;
         let ctx = session_for_archive(&archive, EngineOptions::default()).await?;
-        let batches = run_sql(&ctx, &a.query).await?;
+        let mut stream = run_sql_stream(&ctx, &a.query).await?;
         let format = match a.format {
             SqlFormat::Table => OutputFormat::Table,
             SqlFormat::Csv => OutputFormat::Csv,
             SqlFormat::Json => OutputFormat::Json,
             SqlFormat::Ndjson => OutputFormat::Ndjson,
         };
+        // Rows are written as they stream in, so `… | head` sees the first
+        // ones early, and a closed pipe stops the query.
+        let schema = stream.schema();
         let mut out = io::BufWriter::new(io::stdout().lock());
-        write_batches(&batches, format, &mut out)?;
-        out.flush()?;
+        let mut writer = ResultWriter::new(format, &schema, &mut out);
+        while let Some(batch) = stream.next().await {
+            writer.write(&batch?)?;
+        }
+        writer.finish()?;
         Ok(ExitCode::SUCCESS)
     })
 }

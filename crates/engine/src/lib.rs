@@ -26,7 +26,7 @@
 //!
 //! let batches = run_sql(&ctx, "SELECT count(*) AS n FROM logs").await?;
 //! let mut out = Vec::new();
-//! write_batches(&batches, OutputFormat::Csv, &mut out)?;
+//! write_batches(&batches[0].schema(), &batches, OutputFormat::Csv, &mut out)?;
 //! assert_eq!(String::from_utf8_lossy(&out), "n\n0\n");
 //!
 //! // User SQL is read-only.
@@ -42,12 +42,12 @@ mod sql;
 mod templates;
 
 pub use error::EngineError;
-pub use output::{OutputFormat, write_batches};
+pub use output::{OutputFormat, ResultWriter, write_batches};
 pub use session::{
     EngineOptions, INGEST_ERRORS, INGEST_ERRORS_SQL, LOGS, LOGS_STORED, LOGS_VIEW_SQL,
     LOGS_VIEW_V1_SQL, LOGS_VIEW_V2_SQL, TEMPLATES, session_for_archive, session_for_batches,
 };
-pub use sql::{read_only_options, run_sql};
+pub use sql::{read_only_options, run_sql, run_sql_stream};
 pub use templates::templates_schema;
 
 #[cfg(test)]

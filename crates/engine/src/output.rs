@@ -1,18 +1,18 @@
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, StringBuilder};
-use datafusion::arrow::csv;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::arrow::json::{self, writer::JsonArray, writer::LineDelimited};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::json::{self, writer::LineDelimited};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches_with_options;
 
 use crate::EngineError;
 
-/// How [`write_batches`] renders results.
+/// How [`ResultWriter`] renders results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     /// A boxed text table for people.
@@ -26,136 +26,280 @@ pub enum OutputFormat {
     Ndjson,
 }
 
-/// Writes `batches` to `out` in `format`.
-///
-/// Every format prints timestamps as RFC 3339 (`2024-05-01T14:20:00.123Z`)
-/// and nulls as empty cells (table, CSV) or `null` (JSON: every column is
-/// present in every object, so consumers see a fixed set of keys).
+/// Writes `batches`, the whole result of a query with `schema`, to `out` in
+/// `format`; see [`ResultWriter`] for what each format writes.
 pub fn write_batches(
+    schema: &SchemaRef,
     batches: &[RecordBatch],
     format: OutputFormat,
     out: &mut dyn Write,
 ) -> Result<(), EngineError> {
-    let mut sink = Sink { out, failed: None };
-    match write_to(batches, format, &mut sink) {
-        // The CSV writer turns a write error into text; the sink kept it,
-        // so a closed pipe stays one.
-        Err(EngineError::Arrow(_)) if sink.failed.is_some() => {
-            Err(EngineError::Io(sink.failed.take().expect("checked")))
-        }
-        result => result,
+    let mut writer = ResultWriter::new(format, schema, out);
+    for batch in batches {
+        writer.write(batch)?;
     }
+    writer.finish()
 }
 
-/// The output, keeping its first error.
-struct Sink<'a> {
+/// Writes a query's result batch by batch, as it streams in: the first rows
+/// reach a reader (`… | head`) before the query has finished. The table
+/// format needs every row for its column widths and holds them until
+/// [`finish`](Self::finish).
+///
+/// Every format prints timestamps as RFC 3339 (`2024-05-01T14:20:00.123Z`).
+/// Column names that repeat in the result (`a.id` and `b.id` of a join are
+/// both `id`) get a suffix, as DuckDB does (`id`, `id_1`), so JSON objects
+/// never hold a key twice and CSV headers name each column once.
+///
+/// - **Table**: for people. `NULL` for nulls; control characters in values
+///   (escape sequences, carriage returns, tabs; all but the line feed) are
+///   shown escaped (`\x1b`, `\r`, `\t`), so log text cannot move the cursor
+///   or rewrite the terminal. An empty result is the header alone.
+/// - **CSV** (RFC 4180): a header row, even for no rows; a null is an empty
+///   field and an empty string `""`, as DuckDB and PostgreSQL write them; a
+///   field is quoted when it holds `,`, `"`, CR or LF; lists and structs are
+///   written as their text form (`[a, b]`).
+/// - **JSON**: one array of row objects; **NDJSON**: one object per line.
+///   Every column is present in every object (`null` when null), so
+///   consumers see a fixed set of keys.
+pub struct ResultWriter<'a> {
+    format: OutputFormat,
+    schema: SchemaRef,
     out: &'a mut dyn Write,
-    failed: Option<std::io::Error>,
+    /// JSON: whether the opening bracket has been written.
+    started: bool,
+    /// Table: the escaped batches, until `finish`.
+    held: Vec<RecordBatch>,
+    buf: Vec<u8>,
 }
 
-impl Sink<'_> {
-    fn keep<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
-        r.map_err(|e| {
-            let copy = std::io::Error::new(e.kind(), e.to_string());
-            self.failed.get_or_insert(e);
-            copy
-        })
-    }
-}
-
-impl Write for Sink<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let r = self.out.write(buf);
-        self.keep(r)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        let r = self.out.flush();
-        self.keep(r)
-    }
-}
-
-fn write_to(
-    batches: &[RecordBatch],
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> Result<(), EngineError> {
-    match format {
-        OutputFormat::Table => {
-            let options = FormatOptions::default().with_display_error(true);
-            writeln!(
-                out,
-                "{}",
-                pretty_format_batches_with_options(batches, &options)?
-            )?;
+impl<'a> ResultWriter<'a> {
+    /// A writer of a result with `schema` to `out`; nothing is written yet.
+    pub fn new(format: OutputFormat, schema: &SchemaRef, out: &'a mut dyn Write) -> Self {
+        let schema = unique_names(schema);
+        Self {
+            format,
+            schema,
+            out,
+            started: false,
+            held: Vec::new(),
+            buf: Vec::new(),
         }
-        OutputFormat::Csv => {
-            let mut writer = csv::WriterBuilder::new().with_header(true).build(&mut *out);
-            for batch in batches {
-                writer.write(&nested_as_text(batch)?)?;
+    }
+
+    /// Writes one batch of the result (held until `finish` for the table).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())?;
+        match self.format {
+            OutputFormat::Table => {
+                if batch.num_rows() > 0 {
+                    self.held.push(escaped_for_terminal(&batch)?);
+                }
+            }
+            OutputFormat::Csv => {
+                self.csv_header()?;
+                self.buf.clear();
+                write_csv_rows(&batch, &mut self.buf)?;
+                self.out.write_all(&self.buf)?;
+            }
+            OutputFormat::Json | OutputFormat::Ndjson => {
+                self.buf.clear();
+                let mut writer = json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, LineDelimited>(&mut self.buf);
+                writer.write(&batch)?;
+                writer.finish()?;
+                drop(writer);
+                if self.format == OutputFormat::Ndjson {
+                    self.out.write_all(&self.buf)?;
+                } else {
+                    // One object per line from the encoder (strings escape
+                    // their line feeds), joined into one array.
+                    for object in self.buf.split(|&b| b == b'\n').filter(|o| !o.is_empty()) {
+                        self.out.write_all(if self.started { b"," } else { b"[" })?;
+                        self.started = true;
+                        self.out.write_all(object)?;
+                    }
+                }
             }
         }
-        OutputFormat::Json => {
-            let mut writer = json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, JsonArray>(&mut *out);
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-            writeln!(out)?;
-        }
-        OutputFormat::Ndjson => {
-            let mut writer = json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, LineDelimited>(&mut *out);
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-        }
+        Ok(())
     }
-    out.flush()?;
-    Ok(())
+
+    /// Ends the output: the table, the closing bracket, the CSV header of an
+    /// empty result. Flushes `out`.
+    pub fn finish(mut self) -> Result<(), EngineError> {
+        match self.format {
+            OutputFormat::Table => {
+                if self.held.is_empty() {
+                    self.held
+                        .push(RecordBatch::new_empty(text_schema(&self.schema)));
+                }
+                let options = FormatOptions::default()
+                    .with_display_error(true)
+                    .with_null("NULL");
+                writeln!(
+                    self.out,
+                    "{}",
+                    pretty_format_batches_with_options(&self.held, &options)?
+                )?;
+            }
+            OutputFormat::Csv => self.csv_header()?,
+            OutputFormat::Json => {
+                self.out
+                    .write_all(if self.started { b"]\n" } else { b"[]\n" })?;
+            }
+            OutputFormat::Ndjson => {}
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn csv_header(&mut self) -> Result<(), EngineError> {
+        if !self.started {
+            self.started = true;
+            self.buf.clear();
+            for (i, field) in self.schema.fields().iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                csv_field(field.name(), &mut self.buf);
+            }
+            self.buf.push(b'\n');
+            self.out.write_all(&self.buf)?;
+        }
+        Ok(())
+    }
 }
 
-/// Replaces nested columns (lists, structs, maps) by their display text, which
-/// the CSV writer would otherwise reject.
-fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch, EngineError> {
-    let schema = batch.schema();
-    if !schema.fields().iter().any(|f| f.data_type().is_nested()) {
-        return Ok(batch.clone());
+/// `schema` with repeated column names suffixed `_1`, `_2`, … (skipping names
+/// the result already has).
+fn unique_names(schema: &SchemaRef) -> SchemaRef {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut taken: HashSet<String> = HashSet::new();
+    let mut renamed = false;
+    let mut fields = Vec::with_capacity(names.len());
+    for field in schema.fields() {
+        let mut name = field.name().clone();
+        if taken.contains(&name) {
+            renamed = true;
+            let mut n = 1;
+            loop {
+                let candidate = format!("{}_{n}", field.name());
+                if !taken.contains(&candidate) && !names.contains(&candidate.as_str()) {
+                    name = candidate;
+                    break;
+                }
+                n += 1;
+            }
+        }
+        taken.insert(name.clone());
+        fields.push(Arc::new(field.as_ref().clone().with_name(name)));
     }
+    if renamed {
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    } else {
+        Arc::clone(schema)
+    }
+}
+
+/// The table's schema: every column as text.
+fn text_schema(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Every column as its display text with control characters escaped; nulls
+/// stay null.
+fn escaped_for_terminal(batch: &RecordBatch) -> Result<RecordBatch, EngineError> {
     let options = FormatOptions::default();
-    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut cell = String::new();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
-    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-        if !field.data_type().is_nested() {
-            fields.push(Arc::clone(field));
-            columns.push(Arc::clone(column));
-            continue;
-        }
+    for column in batch.columns() {
         let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
         let mut text = StringBuilder::with_capacity(column.len(), column.len() * 16);
         for row in 0..column.len() {
             if column.is_null(row) {
                 text.append_null();
-            } else {
-                // Formats straight into the builder's buffer: no per-row String.
-                write!(text, "{}", formatter.value(row))
+                continue;
+            }
+            cell.clear();
+            write!(cell, "{}", formatter.value(row))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            if cell.chars().any(needs_escape) {
+                for c in cell.chars() {
+                    match c {
+                        '\t' => text.write_str("\\t"),
+                        '\r' => text.write_str("\\r"),
+                        c if needs_escape(c) => write!(text, "\\x{:02x}", c as u32),
+                        c => text.write_char(c),
+                    }
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
+                }
                 text.append_value("");
+            } else {
+                text.append_value(&cell);
             }
         }
-        fields.push(Arc::new(Field::new(
-            field.name(),
-            DataType::Utf8,
-            field.is_nullable(),
-        )));
         columns.push(Arc::new(text.finish()));
     }
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
+    Ok(RecordBatch::try_new(text_schema(&batch.schema()), columns)?)
+}
+
+/// C0 controls but the line feed, DEL and C1 controls.
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\n') || c == '\u{7f}'
+}
+
+/// Appends the rows of `batch` as CSV lines.
+fn write_csv_rows(batch: &RecordBatch, buf: &mut Vec<u8>) -> Result<(), EngineError> {
+    let options = FormatOptions::default();
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cell = String::new();
+    for row in 0..batch.num_rows() {
+        for (i, (formatter, column)) in formatters.iter().zip(batch.columns()).enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            if column.is_null(row) {
+                continue;
+            }
+            cell.clear();
+            write!(cell, "{}", formatter.value(row))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            csv_field(&cell, buf);
+        }
+        buf.push(b'\n');
+    }
+    Ok(())
+}
+
+/// One CSV field: quoted when empty (to tell it from a null) or when it holds
+/// a delimiter, quote or line break.
+fn csv_field(text: &str, buf: &mut Vec<u8>) {
+    if !text.is_empty()
+        && !text
+            .bytes()
+            .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        buf.extend_from_slice(text.as_bytes());
+        return;
+    }
+    buf.push(b'"');
+    for b in text.bytes() {
+        if b == b'"' {
+            buf.push(b'"');
+        }
+        buf.push(b);
+    }
+    buf.push(b'"');
 }

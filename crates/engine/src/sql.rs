@@ -1,6 +1,8 @@
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::EngineError;
@@ -23,8 +25,28 @@ pub fn read_only_options() -> SQLOptions {
 ///
 /// The check covers the whole plan, so `EXPLAIN ANALYZE INSERT …` is refused
 /// as well. Results are held in memory: callers bound them with `LIMIT` or by
-/// the session's memory limit.
+/// the session's memory limit; [`run_sql_stream`] hands them out as they come.
 pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+    let plan = read_only_plan(ctx, sql).await?;
+    Ok(ctx.execute_logical_plan(plan).await?.collect().await?)
+}
+
+/// As [`run_sql`], but the result streams: batches come as the plan produces
+/// them, so a caller can write the first rows before the last are read, and
+/// stopping early stops the query.
+pub async fn run_sql_stream(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<SendableRecordBatchStream, EngineError> {
+    let plan = read_only_plan(ctx, sql).await?;
+    Ok(ctx
+        .execute_logical_plan(plan)
+        .await?
+        .execute_stream()
+        .await?)
+}
+
+async fn read_only_plan(ctx: &SessionContext, sql: &str) -> Result<LogicalPlan, EngineError> {
     let plan = ctx
         .state()
         .create_logical_plan(sql)
@@ -42,5 +64,5 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>
                 .trim_start_matches("Error during planning: ")
                 .to_owned(),
         })?;
-    Ok(ctx.execute_logical_plan(plan).await?.collect().await?)
+    Ok(plan)
 }

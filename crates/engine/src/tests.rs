@@ -458,51 +458,94 @@ async fn empty_session() -> datafusion::prelude::SessionContext {
     .unwrap()
 }
 
-async fn formatted(format: OutputFormat) -> String {
+async fn formatted_sql(sql: &str, format: OutputFormat) -> String {
     let ctx = empty_session().await;
-    let batches = run_sql(
-        &ctx,
+    let mut stream = crate::run_sql_stream(&ctx, sql).await.unwrap();
+    let schema = stream.schema();
+    let mut out = Vec::new();
+    let mut writer = crate::ResultWriter::new(format, &schema, &mut out);
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        writer.write(&batch.unwrap()).unwrap();
+    }
+    writer.finish().unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+async fn formatted(format: OutputFormat) -> String {
+    formatted_sql(
         "SELECT CAST(1714573200123000 AS BIGINT)::TIMESTAMP(6) AT TIME ZONE 'UTC' AS ts, \
                 'a,b' AS s, CAST(NULL AS VARCHAR) AS n, make_array('x', 'y') AS l, \
-                arrow_cast(7, 'UInt64') AS u",
+                arrow_cast(7, 'UInt64') AS u, '' AS e",
+        format,
     )
     .await
-    .unwrap();
-    let mut out = Vec::new();
-    write_batches(&batches, format, &mut out).unwrap();
-    String::from_utf8(out).unwrap()
 }
 
 #[tokio::test]
 async fn output_formats() {
+    // A null is an empty CSV field, an empty string `""`.
     assert_eq!(
         formatted(OutputFormat::Csv).await,
-        "ts,s,n,l,u\n2024-05-01T14:20:00.123Z,\"a,b\",,\"[x, y]\",7\n"
+        "ts,s,n,l,u,e\n2024-05-01T14:20:00.123Z,\"a,b\",,\"[x, y]\",7,\"\"\n"
     );
     assert_eq!(
         formatted(OutputFormat::Json).await,
-        "[{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7}]\n"
+        "[{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7,\"e\":\"\"}]\n"
     );
     assert_eq!(
         formatted(OutputFormat::Ndjson).await,
-        "{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7}\n"
+        "{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7,\"e\":\"\"}\n"
     );
     let table = formatted(OutputFormat::Table).await;
     assert!(
-        table.contains("| 2024-05-01T14:20:00.123Z | a,b |   | [x, y] | 7 |"),
+        table.contains("| 2024-05-01T14:20:00.123Z | a,b | NULL | [x, y] | 7 |   |"),
         "{table}"
     );
 
-    // No rows: an empty JSON array, a bare table, nothing for CSV/NDJSON.
+    // No rows: an empty JSON array, the header alone for CSV and the table,
+    // nothing for NDJSON.
+    let none = "SELECT 1 AS line, 'x' AS level WHERE false";
     for (format, want) in [
         (OutputFormat::Json, "[]\n"),
         (OutputFormat::Ndjson, ""),
-        (OutputFormat::Csv, ""),
+        (OutputFormat::Csv, "line,level\n"),
+        (
+            OutputFormat::Table,
+            "+------+-------+\n| line | level |\n+------+-------+\n+------+-------+\n",
+        ),
     ] {
-        let mut out = Vec::new();
-        write_batches(&[], format, &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), want, "{format:?}");
+        assert_eq!(formatted_sql(none, format).await, want, "{format:?}");
     }
+}
+
+#[tokio::test]
+async fn repeated_column_names_are_made_unique() {
+    let sql = "SELECT * FROM (SELECT 1 AS x, 3 AS x_1) a CROSS JOIN (SELECT 2 AS x) b";
+    assert_eq!(
+        formatted_sql(sql, OutputFormat::Ndjson).await,
+        "{\"x\":1,\"x_1\":3,\"x_2\":2}\n"
+    );
+    assert_eq!(
+        formatted_sql(sql, OutputFormat::Csv).await,
+        "x,x_1,x_2\n1,3,2\n"
+    );
+}
+
+#[tokio::test]
+async fn the_table_escapes_control_characters() {
+    // An escape sequence and a carriage return in log text would rewrite the
+    // terminal line; a tab would break the columns. A line feed stays.
+    let sql = "SELECT concat('failed', chr(27), '[2K', chr(13), 'ok', chr(9), '.', chr(10), 'next', chr(127)) AS m";
+    let table = formatted_sql(sql, OutputFormat::Table).await;
+    assert!(table.contains("| failed\\x1b[2K\\rok\\t. |"), "{table}");
+    assert!(table.contains("| next\\x7f"), "{table}");
+    assert!(!table.contains('\u{1b}') && !table.contains('\r') && !table.contains('\t'));
+    // CSV and JSON keep the text exactly.
+    let csv = formatted_sql(sql, OutputFormat::Csv).await;
+    assert!(
+        csv.contains("\"failed\u{1b}[2K\rok\t.\nnext\u{7f}\""),
+        "{csv:?}"
+    );
 }
 
 /// A reader that closed the pipe is an I/O error of kind `BrokenPipe` in
@@ -537,7 +580,8 @@ async fn a_closed_pipe_is_an_io_error_in_every_format() {
         OutputFormat::Ndjson,
         OutputFormat::Table,
     ] {
-        let err = write_batches(&batches, format, &mut Closed(1000)).unwrap_err();
+        let err =
+            write_batches(&batches[0].schema(), &batches, format, &mut Closed(1000)).unwrap_err();
         match err {
             EngineError::Io(e) => {
                 assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{format:?}")

@@ -186,6 +186,15 @@ pub enum EvalError {
         /// The dataset folder.
         dir: PathBuf,
     },
+    /// A dataset name that cannot name a file of its own in a folder.
+    #[error(
+        "the dataset name {name:?} cannot name a predictions file: it must be one plain file \
+         name (no `/`, not `.` or `..`)"
+    )]
+    DatasetName {
+        /// The name.
+        name: String,
+    },
     /// The catalog returned an id it cannot look up (a Drain bug).
     #[error("template catalog has no template {id}")]
     UnknownTemplate {

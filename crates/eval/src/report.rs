@@ -157,6 +157,15 @@ pub fn write_predictions(report: &DatasetReport, out_dir: &Path) -> Result<PathB
         path: out_dir.to_owned(),
         source,
     })?;
+    let plain = !report.dataset.is_empty()
+        && report.dataset != "."
+        && report.dataset != ".."
+        && !report.dataset.contains(['/', '\\', '\0']);
+    if !plain {
+        return Err(EvalError::DatasetName {
+            name: report.dataset.clone(),
+        });
+    }
     let path = out_dir.join(format!("{}_predictions.csv", report.dataset));
     let csv_error = |source| EvalError::Csv {
         path: path.clone(),

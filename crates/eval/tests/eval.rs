@@ -58,6 +58,18 @@ fn drain_on_the_fixture_scores_perfectly() {
     assert_eq!(rows[0], "LineId,EventTemplate");
     assert_eq!(rows[1], "1,Receiving block <*> of size <*>");
     assert_eq!(rows[6], "6,\"Retry <*>, giving up\"");
+
+    // A name from settings.json that is not one plain file name writes nothing.
+    for name in ["../outside", "a/b", "..", ""] {
+        let mut odd = report.clone();
+        odd.dataset = name.to_owned();
+        let err = write_predictions(&odd, &out.path().join("p")).unwrap_err();
+        assert!(
+            matches!(err, EvalError::DatasetName { .. }),
+            "{name}: {err}"
+        );
+    }
+    assert!(!out.path().join("outside_predictions.csv").exists());
 }
 
 #[test]

@@ -171,6 +171,14 @@ fn local_location(
                 reason: "it exists and is not a directory".into(),
             });
         }
+        // A new archive inside an existing one would write into its folders
+        // (its `_delta_log`, its partitions), which its readers then trip on.
+        Mode::Create if let Some(outer) = enclosing_archive(path) => {
+            return Err(StoreError::InvalidLocation {
+                location: path.display().to_string(),
+                reason: format!("it lies inside the archive at {}", outer.display()),
+            });
+        }
         Mode::Create => std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
             path: path.display().to_string(),
             source,
@@ -211,6 +219,33 @@ fn local_location(
         options: overrides.clone(),
         memory: None,
     })
+}
+
+/// The archive (a directory holding `_delta_log`) that `path` lies strictly
+/// inside, if any, found from the nearest existing directory up (symbolic
+/// links resolved).
+fn enclosing_archive(path: &Path) -> Option<std::path::PathBuf> {
+    let mut existing = if path.exists() {
+        std::fs::canonicalize(path).ok()?.parent()?.to_path_buf()
+    } else {
+        let mut p = path.parent();
+        loop {
+            match p {
+                Some(q) if q.as_os_str().is_empty() => break std::fs::canonicalize(".").ok()?,
+                Some(q) if q.exists() => break std::fs::canonicalize(q).ok()?,
+                Some(q) => p = q.parent(),
+                None => return None,
+            }
+        }
+    };
+    loop {
+        if existing.join("_delta_log").is_dir() {
+            return Some(existing);
+        }
+        if !existing.pop() {
+            return None;
+        }
+    }
 }
 
 fn shared_memory_store() -> Arc<InMemory> {
@@ -531,5 +566,38 @@ mod tests {
         let as_url = Url::from_directory_path(&nested).unwrap();
         let via_url = resolve(as_url.as_str(), &HashMap::new(), Mode::Create).unwrap();
         assert_eq!(plain.url, via_url.url);
+    }
+
+    #[test]
+    fn no_new_archive_inside_an_existing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path().join("arc");
+        std::fs::create_dir_all(outer.join("_delta_log")).unwrap();
+        std::fs::create_dir_all(outer.join("dt=2024-03-01")).unwrap();
+        // The archive itself opens; its folders, existing or new, do not.
+        resolve(outer.to_str().unwrap(), &HashMap::new(), Mode::Create).unwrap();
+        for inner in [
+            "_delta_log",
+            "dt=2024-03-01",
+            "new/deeper",
+            "dt=2024-03-01/../x",
+        ] {
+            let path = outer.join(inner);
+            let err = resolve(path.to_str().unwrap(), &HashMap::new(), Mode::Create).unwrap_err();
+            assert!(
+                err.to_string().contains("inside the archive at")
+                    && err.to_string().contains("arc"),
+                "{inner}: {err}"
+            );
+        }
+        assert!(!outer.join("new").exists() && !outer.join("x").exists());
+        assert!(!outer.join("_delta_log/_delta_log").exists());
+        // A sibling is fine.
+        resolve(
+            dir.path().join("other").to_str().unwrap(),
+            &HashMap::new(),
+            Mode::Create,
+        )
+        .unwrap();
     }
 }

@@ -212,6 +212,8 @@ struct Generator<'c> {
     // running totals
     line_no: u64,
     bytes: u64,
+    /// XXH3-64 of the log's bytes so far.
+    hash: xxhash_rust::xxh3::Xxh3,
     templates: Vec<Tally>,
     incidents: [Tally; 5],
     malformed: [Tally; 5],
@@ -279,6 +281,7 @@ pub(crate) fn run(
         traces: [TraceSlot::default(); TRACE_SLOTS],
         line_no: 1,
         bytes: 0,
+        hash: xxhash_rust::xxh3::Xxh3::new(),
         templates: vec![Tally::default(); TEMPLATES.len()],
         incidents: [Tally::default(); 5],
         malformed: [Tally::default(); 5],
@@ -637,6 +640,8 @@ impl Generator<'_> {
         let line = self.line_no;
         self.line_no += lines;
         self.bytes += self.text.len() as u64 + 1;
+        self.hash.update(&self.text);
+        self.hash.update(b"\n");
 
         // statistics
         let t = plan.template.map(|k| &TEMPLATES[k]);
@@ -811,6 +816,7 @@ impl Generator<'_> {
             entries: n,
             physical_lines: self.line_no - 1,
             bytes: self.bytes,
+            xxh3: format!("{:016x}", self.hash.digest()),
             first_ts: utc(self.first_us),
             last_ts: utc(self.last_us),
             out_of_order: self.out_of_order,

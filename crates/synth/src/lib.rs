@@ -83,7 +83,7 @@
 //!      `malformed` (`broken_json` `invalid_utf8` `binary` `overlong` `no_timestamp`);
 //!      `incident` (a name above); `out_of_order: true`.
 //! 3. Summary: `{"type":"summary", …}` — the [`SynthSummary`] fields: `entries`,
-//!    `physical_lines`, `bytes`, `first_ts`, `last_ts`, `out_of_order`, counts
+//!    `physical_lines`, `bytes`, `xxh3` (of the log's bytes), `first_ts`, `last_ts`, `out_of_order`, counts
 //!    per format/level/service/multiline kind, `templates` (name, service,
 //!    level, text, count, first_line, first_seen, last_seen) and `incidents`
 //!    (name, service, template text, start, end, entries, first_line, detail).
@@ -197,6 +197,8 @@ pub struct SynthSummary {
     pub physical_lines: u64,
     /// Bytes written to the log output.
     pub bytes: u64,
+    /// XXH3-64 of the log's bytes, as 16 hex digits: ties the truth to its log.
+    pub xxh3: String,
     /// Earliest stated timestamp.
     #[serde(serialize_with = "ser_opt_ts")]
     pub first_ts: Option<DateTime<Utc>>,
