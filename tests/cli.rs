@@ -54,6 +54,45 @@ fn generate_is_deterministic() {
     assert_ne!(a, c, "another seed, other bytes");
 }
 
+/// A quoted value of several words, then one of one word, in one ingest:
+/// the archive reads back (the template was once recorded as its own
+/// parent, which made every later query and ingest fail).
+#[test]
+fn quoted_values_of_one_and_several_words_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("jobs.log");
+    let text =
+        "job started name=\"nightly backup\" retries=3\njob started name=\"cleanup\" retries=0\n";
+    std::fs::write(&input, text).unwrap();
+    let store = dir.path().join("a");
+    for _ in 0..2 {
+        ok(&["ingest", s(&input), "--to", s(&store), "-q"]);
+    }
+    let raw = ok(&[
+        "sql",
+        "--store",
+        s(&store),
+        "--format",
+        "csv",
+        "SELECT raw FROM logs ORDER BY line",
+    ]);
+    let first = "\"job started name=\"\"nightly backup\"\" retries=3\"";
+    let second = "\"job started name=\"\"cleanup\"\" retries=0\"";
+    assert_eq!(raw, format!("raw\n{first}\n{first}\n{second}\n{second}\n"));
+    let templates = ok(&[
+        "sql",
+        "--store",
+        s(&store),
+        "--format",
+        "csv",
+        "SELECT template, count FROM templates",
+    ]);
+    assert_eq!(
+        templates,
+        "template,count\n\"job started name=\"\"<*>\"\" retries=<NUM>\",4\n"
+    );
+}
+
 /// A failing output leaves the other as it was; the two outputs must differ;
 /// the truth may go to stdout.
 #[test]

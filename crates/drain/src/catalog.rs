@@ -905,7 +905,13 @@ impl TemplateCatalog {
                 } else if t.var {
                     Tok::Var
                 } else {
-                    Tok::Const
+                    // A word framing a wildcard (`name="<*>"`, a quoted
+                    // string of several words) is the kind a catalog read
+                    // back gives it, so the next `name="x"` fits it here too.
+                    match kind_of(scan.masked_token(i)) {
+                        k @ Tok::Partial(..) => k,
+                        _ => Tok::Const,
+                    }
                 }
             })
             .collect();
@@ -978,6 +984,13 @@ impl TemplateCatalog {
             spans.push((s, text.len() as u32));
         }
         let new_id = xxh3_64(text.as_bytes());
+        if new_id == self.infos[old_idx as usize].id {
+            // Only the kinds changed (a frame learnt around a wildcard the
+            // text already had): the same template, never its own parent.
+            self.rebind(ci, old_idx, tokens, kinds, spans);
+            self.touch(old_idx, ts);
+            return (ci, false);
+        }
         let (target_ci, is_new) = match self.by_id.get(&new_id) {
             None => {
                 let idx = self.push_info(new_id, text);
