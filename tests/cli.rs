@@ -803,7 +803,11 @@ fn masks_and_drop_keys_shape_templates() {
         "never",
     ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("invalid mask"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'X=(' for '--mask <NAME=REGEX>': mask X: regex parse error"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!fresh.exists());
     std::fs::write(&config, "drop_key = []\n").unwrap();
     let out = run(&[
@@ -936,6 +940,47 @@ fn exit_statuses_and_environment() {
     ]);
     assert_eq!(code(&out), Some(0));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
+
+    // Set to nothing, the variables count as unset: the default archive, no
+    // configuration.
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let out = bin()
+        .args(["ingest", s(&good), "--progress", "never"])
+        .current_dir(&cwd)
+        .env("LOGOSCOPE_STORE", "")
+        .env("LOGOSCOPE_CONFIG", "")
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(cwd.join("logoscope-data/_delta_log").is_dir());
+
+    // A mask that matches across a space does nothing, and says so.
+    let sessions = dir.path().join("sessions.log");
+    std::fs::write(&sessions, "opened session 12 for root\n").unwrap();
+    let out = run(&[
+        "ingest",
+        s(&sessions),
+        "--to",
+        s(&dir.path().join("spaced")),
+        "--mask",
+        "SESS=session [0-9]+",
+        "--progress",
+        "never",
+    ]);
+    assert_eq!(code(&out), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "warning: mask SESS matched text holding whitespace 1 time; a mask applies within one word"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A stdout that cannot be written is an error, never a panic; a closed pipe is the

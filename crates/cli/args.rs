@@ -148,7 +148,8 @@ pub(crate) struct IngestArgs {
     /// memory on long messages that never repeat); past it, as past --max-templates.
     #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bound, default_value_t = 64 << 20)]
     pub(crate) max_catalog_bytes: usize,
-    /// Extra mask applied before the built-in ones: matches of REGEX become `<NAME>` (repeatable).
+    /// Extra mask applied before the built-in ones: matches of REGEX within one word (no
+    /// whitespace) become `<NAME>` (repeatable; where matches overlap, the first mask given wins).
     ///
     /// Masks belong to the archive: they are stored with its template catalog
     /// and cannot change once it exists.

@@ -44,9 +44,37 @@ impl ConfigFile {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text)
-            .with_context(|| format!("invalid configuration in {}", path.display()))
+        let file: ConfigFile = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration in {}", path.display()))?;
+        // Each mask is checked here, so its error names the file and which
+        // `[[mask]]` it is, and a file holds no mask `--mask` would refuse.
+        for (i, m) in file.mask.iter().enumerate() {
+            let checked = if m.regex.is_empty() {
+                Err(anyhow::anyhow!("the regex is empty"))
+            } else {
+                check_mask(&MaskRule::new(&m.name, &m.regex))
+            };
+            checked.with_context(|| {
+                format!(
+                    "invalid configuration in {}: [[mask]] number {} (name = {:?})",
+                    path.display(),
+                    i + 1,
+                    m.name
+                )
+            })?;
+        }
+        Ok(file)
     }
+}
+
+/// Whether `rule` compiles as a mask on its own (a valid name and regex).
+fn check_mask(rule: &MaskRule) -> anyhow::Result<()> {
+    TemplateCatalog::try_new(DrainConfig {
+        extra_masks: vec![rule.clone()],
+        ..DrainConfig::default()
+    })
+    .map(drop)
+    .map_err(anyhow::Error::new)
 }
 
 /// Parses `NAME=REGEX` (the `--mask` flag).
@@ -57,7 +85,9 @@ pub(crate) fn parse_mask(s: &str) -> Result<MaskRule, String> {
     if name.is_empty() || regex.is_empty() {
         return Err(format!("expected NAME=REGEX, got {s:?}"));
     }
-    Ok(MaskRule::new(name, regex))
+    let rule = MaskRule::new(name, regex);
+    check_mask(&rule).map_err(|e| e.to_string())?;
+    Ok(rule)
 }
 
 /// Parses a name given for every entry (`--service`, `--host`): not empty, not only blanks.
@@ -190,6 +220,29 @@ mod tests {
         assert_eq!(masks(&c, &[MaskRule::new("U", "u+")]).len(), 2);
         assert!(toml::from_str::<ConfigFile>("drop_key = [\"a\"]").is_err());
         assert!(toml::from_str::<ConfigFile>("[[mask]]\nname = \"T\"\n").is_err());
+    }
+
+    #[test]
+    fn a_bad_mask_in_the_file_is_named_with_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        for (regex, says) in [("", "the regex is empty"), ("(", "regex")] {
+            std::fs::write(
+                &path,
+                format!("[[mask]]\nname = \"A\"\nregex = \"a\"\n[[mask]]\nname = \"E\"\nregex = \"{regex}\"\n"),
+            )
+            .unwrap();
+            let err = format!("{:#}", ConfigFile::load(Some(&path)).unwrap_err());
+            assert!(
+                err.contains("c.toml")
+                    && err.contains("[[mask]] number 2 (name = \"E\")")
+                    && err.contains(says),
+                "{err}"
+            );
+        }
+        // The flag refuses the same masks when they are parsed.
+        assert!(parse_mask("E=(").unwrap_err().contains("E"));
+        assert!(parse_mask("bad name=x").is_err());
     }
 
     #[test]

@@ -161,6 +161,13 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 catalog.overflowed()
             ));
         }
+        for (name, n) in catalog.masks_with_spaced_matches() {
+            crate::stderr_line(format_args!(
+                "logoscope: warning: mask {name} matched text holding whitespace {n} time{}; a \
+                 mask applies within one word, so those matches were left as they are",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         let line = summary_line(
             &stats,
             stats.inputs - unread_inputs(&stats),

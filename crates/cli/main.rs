@@ -36,7 +36,19 @@ fn tune_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_allocator() {}
 
+/// An environment variable set to nothing (`LOGOSCOPE_STORE=`) counts as
+/// unset, as for most tools, rather than as an empty value clap refuses.
+fn drop_empty_environment() {
+    for key in ["LOGOSCOPE_STORE", "LOGOSCOPE_CONFIG"] {
+        if std::env::var_os(key).is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
+            // SAFETY: called first thing in `main`, before any thread starts.
+            unsafe { std::env::remove_var(key) };
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    drop_empty_environment();
     tune_allocator();
     let cli = Cli::parse();
     match run(cli) {

@@ -539,6 +539,20 @@ impl TemplateCatalog {
         self.overflowed
     }
 
+    /// The user masks (by name) that matched text holding whitespace, and how
+    /// many times, in the messages [`add`](Self::add) has seen since this
+    /// catalog was built or loaded. Such matches are left as they are: a mask
+    /// applies within one token.
+    pub fn masks_with_spaced_matches(&self) -> Vec<(&str, u64)> {
+        self.config
+            .extra_masks
+            .iter()
+            .zip(&self.scan.spaced_matches)
+            .filter(|(_, n)| **n > 0)
+            .map(|(m, &n)| (m.name.as_str(), n))
+            .collect()
+    }
+
     /// Masks and templates `message`, learning from it.
     ///
     /// `params` is cleared, then receives the byte ranges (into `message`) of

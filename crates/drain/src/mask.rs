@@ -103,6 +103,10 @@ pub(crate) struct Scan {
     /// Matches of the user masks in the message being scanned: start, end,
     /// rule index; sorted by start, non-overlapping.
     extra: Vec<(usize, usize, usize)>,
+    /// Per user mask, the matches left unmasked because they hold
+    /// whitespace (a mask applies within one token), over every message
+    /// this scan has seen.
+    pub(crate) spaced_matches: Vec<u64>,
 }
 
 /// A user mask compiled: its `<NAME>` text and its regular expression.
@@ -339,21 +343,39 @@ pub(crate) fn scan_message(message: &str, scan: &mut Scan) {
 
 /// Finds where the user masks match, first rule first; a match that contains
 /// whitespace, is empty, or overlaps an earlier-found one is dropped.
-fn find_extra(message: &str, masks: &[CompiledMask], out: &mut Vec<(usize, usize, usize)>) {
+fn find_extra(
+    message: &str,
+    masks: &[CompiledMask],
+    out: &mut Vec<(usize, usize, usize)>,
+    spaced: &mut Vec<u64>,
+) {
     out.clear();
+    spaced.resize(masks.len(), 0);
     for (r, mask) in masks.iter().enumerate() {
+        // The earlier rules' matches, sorted and disjoint: a match overlaps
+        // one of them exactly when the last that starts before its end ends
+        // after its start. One rule's own matches never overlap, so each
+        // match costs a binary search, not a pass over all the others.
+        let earlier = out.len();
         for m in mask.regex.find_iter(message) {
             let (s, e) = (m.start(), m.end());
-            if s == e || message.as_bytes()[s..e].iter().any(|&c| is_ws(c)) {
+            if s == e {
                 continue;
             }
-            if out.iter().any(|&(a, b, _)| s < b && a < e) {
+            if message.as_bytes()[s..e].iter().any(|&c| is_ws(c)) {
+                spaced[r] += 1;
+                continue;
+            }
+            let before = out[..earlier].partition_point(|&(a, _, _)| a < e);
+            if before > 0 && out[before - 1].1 > s {
                 continue;
             }
             out.push((s, e, r));
         }
+        if earlier > 0 && out.len() > earlier {
+            out.sort_unstable();
+        }
     }
-    out.sort_unstable();
 }
 
 /// [`scan_message`] with user masks applied before the built-in recognisers.
@@ -377,7 +399,7 @@ pub(crate) fn scan_message_with(
     if masks.is_empty() {
         extra.clear();
     } else {
-        find_extra(message, masks, &mut extra);
+        find_extra(message, masks, &mut extra, &mut scan.spaced_matches);
     }
     let mut next_extra = 0;
     let b = message.as_bytes();
@@ -1745,6 +1767,42 @@ mod tests {
                 regex: regex::Regex::new(word).unwrap(),
             },
         ]
+    }
+
+    /// User-mask matches as the plain rule says: in rule order, a match that
+    /// overlaps one already taken is dropped (the oracle of `find_extra`).
+    fn extra_by_the_rule(message: &str, masks: &[CompiledMask]) -> Vec<(usize, usize, usize)> {
+        let mut out: Vec<(usize, usize, usize)> = Vec::new();
+        for (r, mask) in masks.iter().enumerate() {
+            for m in mask.regex.find_iter(message) {
+                let (s, e) = (m.start(), m.end());
+                if s == e || message[s..e].bytes().any(is_ws) {
+                    continue;
+                }
+                if !out.iter().any(|&(a, b, _)| s < b && a < e) {
+                    out.push((s, e, r));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn overlapping_user_masks_keep_the_earlier_rule(msg in "[abc 0-9-]{0,60}") {
+            let masks: Vec<CompiledMask> = ["ab", "bc+", "[0-9]+", "c", "b-?[0-9]", "a*"]
+                .iter()
+                .enumerate()
+                .map(|(i, re)| CompiledMask {
+                    placeholder: format!("<M{i}>"),
+                    regex: regex::Regex::new(re).unwrap(),
+                })
+                .collect();
+            let mut got = Vec::new();
+            find_extra(&msg, &masks, &mut got, &mut Vec::new());
+            proptest::prop_assert_eq!(got, extra_by_the_rule(&msg, &masks));
+        }
     }
 
     /// Masked tokens, hashes, flags and parameters of a scan, to compare.

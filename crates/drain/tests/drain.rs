@@ -542,6 +542,24 @@ fn a_learnt_all_wildcard_template_survives_a_reload() {
     assert_eq!(loaded.to_json(), cat.to_json());
 }
 
+/// A user mask applies within one token: matches holding whitespace are left
+/// alone and counted, so the command can say so.
+#[test]
+fn mask_matches_holding_whitespace_are_counted() {
+    let mut cat = TemplateCatalog::try_new(DrainConfig {
+        extra_masks: vec![
+            MaskRule::new("SESS", "session [0-9]+"),
+            MaskRule::new("USER", "root|bob"),
+        ],
+        ..DrainConfig::default()
+    })
+    .unwrap();
+    let (a, _) = add(&mut cat, "opened session 12 for root");
+    add(&mut cat, "opened session 345 for bob");
+    assert_eq!(template(&cat, a), "opened session <NUM> for <USER>");
+    assert_eq!(cat.masks_with_spaced_matches(), vec![("SESS", 2)]);
+}
+
 /// A quoted string of several words masks to `name="<*>"`; a one-word value
 /// there (`name="z"`) fits that template, which stays what it was: never
 /// its own parent, so the catalog still loads.
