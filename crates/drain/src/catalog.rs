@@ -719,6 +719,14 @@ impl TemplateCatalog {
             )));
         }
         cat.overflow_ids = p.overflow;
+        // Catalogs written before 2026-11 could record a template whose
+        // generalisation left its text as it was as its own parent; it is
+        // live, and reads so.
+        for t in &mut cat.infos {
+            if t.parent_id == Some(t.id) {
+                t.parent_id = None;
+            }
+        }
         if cat.break_cycles() {
             return Err(DrainError::InvalidCatalog(
                 "parent_id links form a cycle".into(),

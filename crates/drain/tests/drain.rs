@@ -597,6 +597,22 @@ fn a_frame_around_a_wildcard_is_not_its_own_parent() {
     }
 }
 
+/// A catalog stored with such a self-parent (as earlier versions wrote it)
+/// loads, with that template live.
+#[test]
+fn a_stored_self_parent_loads_as_live() {
+    let mut cat = TemplateCatalog::new(DrainConfig::default());
+    let (id, _) = add(&mut cat, "a b c=\"x y\" d");
+    let mut json: serde_json::Value = serde_json::from_str(&cat.to_json()).unwrap();
+    let templates = json["templates"].as_array_mut().unwrap();
+    assert_eq!(templates.len(), 1);
+    templates[0]["parent_id"] = serde_json::json!(id);
+    let mut loaded = TemplateCatalog::from_json(&json.to_string()).expect("repaired");
+    assert_eq!(loaded.get(id).unwrap().parent_id, None);
+    assert_eq!(loaded.resolve(id), id);
+    assert_eq!(add(&mut loaded, "a b c=\"z\" d").0, id);
+}
+
 fn framed_token() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
         "a",
