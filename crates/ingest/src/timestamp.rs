@@ -476,11 +476,20 @@ fn scan_clf(b: &[u8]) -> TsScan {
     let (nanos, flen) = scan_fraction(&b[len..]);
     len += flen;
     let mut offset = 0;
-    if b.get(len) == Some(&b' ')
-        && let Some(Zone::Valid(off, zlen)) = scan_zone(&b[len + 1..])
-    {
-        offset = off;
-        len += 1 + zlen;
+    if b.get(len) == Some(&b' ') {
+        match scan_zone(&b[len + 1..]) {
+            Some(Zone::Valid(off, zlen)) => {
+                offset = off;
+                len += 1 + zlen;
+            }
+            // `+2500` in the access log's own bracket: the time is impossible.
+            Some(Zone::Impossible(zlen)) if b.get(len + 1 + zlen) == Some(&b']') => {
+                return TsScan::Bad {
+                    len: len + 1 + zlen,
+                };
+            }
+            _ => {}
+        }
     }
     match micros_from_parts(y as i32, mo, d, h, mi, s, nanos, offset) {
         Some(micros) => TsScan::Found { micros, len },

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{Format, ParsedEntry, push_json_str};
+use super::{EntryError, Format, ParsedEntry, push_json_str};
 use crate::level::Level;
 use crate::timestamp::{TimestampDetector, TsScan};
 
@@ -29,8 +29,12 @@ pub(super) fn parse<'a>(
     if b.get(pos) != Some(&b'[') {
         return None;
     }
-    let TsScan::Found { micros, len } = det.scan_prefix(&text[pos + 1..]) else {
-        return None;
+    // An impossible time (`31/Feb/2024`, an offset past ±23:59) shaped as
+    // the log's is flagged; the request, status and level are still read.
+    let (ts, len) = match det.scan_prefix(&text[pos + 1..]) {
+        TsScan::Found { micros, len } => (Some(micros), len),
+        TsScan::Bad { len } => (None, len),
+        TsScan::None => return None,
     };
     pos += 1 + len;
     if !b[pos..].starts_with(b"] \"") {
@@ -77,7 +81,10 @@ pub(super) fn parse<'a>(
 
     let mut p = ParsedEntry::plain(text);
     p.format = Format::Clf;
-    p.ts = Some(micros);
+    p.ts = ts;
+    if ts.is_none() {
+        p.error = Some(EntryError::BadTimestamp);
+    }
     p.level = Some(match status {
         500.. => Level::Error,
         400..=499 => Level::Warn,
@@ -159,6 +166,31 @@ fn quoted(text: &str, start: usize) -> Option<(&str, usize)> {
 mod tests {
     use super::super::{EntryParser, ParseOptions};
     use super::*;
+
+    /// An impossible time is flagged; the request, status and level stay.
+    #[test]
+    fn an_impossible_time_is_flagged_and_the_rest_read() {
+        let p = EntryParser::new(ParseOptions::default());
+        for text in [
+            r#"10.0.0.1 - - [31/Feb/2024:10:00:01 +0000] "GET /a HTTP/1.1" 503 12"#,
+            r#"10.0.0.1 - - [01/Mar/2024:10:00:01 +2500] "GET /a HTTP/1.1" 503 12"#,
+        ] {
+            let e = p.parse(text);
+            assert_eq!(e.format, Format::Clf, "{text}");
+            assert_eq!(
+                (e.ts, e.error),
+                (None, Some(EntryError::BadTimestamp)),
+                "{text}"
+            );
+            assert_eq!(e.level, Some(Level::Error), "{text}");
+            assert_eq!(e.message, r#""GET /a HTTP/1.1" 503 12"#);
+            let f: serde_json::Value = serde_json::from_str(e.fields.as_deref().unwrap()).unwrap();
+            assert_eq!(
+                (f["method"].as_str(), f["status"].as_u64()),
+                (Some("GET"), Some(503))
+            );
+        }
+    }
 
     #[test]
     fn common_and_combined() {

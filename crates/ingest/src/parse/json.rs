@@ -34,7 +34,7 @@ pub(super) fn parse<'a>(
         if !scan_object(text, &mut flat) {
             return None;
         }
-        flat.sort_dedup();
+        flat.sort_dedup(text);
         Some(build(text, parser, det, &flat))
     })
 }

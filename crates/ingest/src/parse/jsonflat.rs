@@ -12,9 +12,11 @@
 //! holding escapes are decoded (by `serde_json`, on the key alone).
 //!
 //! Duplicate keys are kept as written; [`Flat::sort_dedup`] leaves one leaf
-//! per flattened key, the last, as a JSON object read into a map would.
+//! per flattened key, the last, as a JSON object read into a map would, and
+//! drops the leaves of an earlier value of a repeated key (`{"a":{"b":1},
+//! "a":5}` is `a` = 5 alone).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 /// Deepest nesting accepted, as `serde_json`'s default recursion limit.
@@ -60,7 +62,17 @@ pub(crate) struct Flat {
     orders: HashMap<u64, Order>,
     /// Scratch for the leaves being put in order.
     sorted: Vec<Leaf>,
+    /// The member keys of the objects being scanned, innermost last: a
+    /// fingerprint (length and first bytes) and where the key's text starts.
+    members: Vec<(u64, u32)>,
+    /// Whether an object of this text names a member twice (or may: a key
+    /// with escapes, an object of very many members).
+    repeated: bool,
 }
+
+/// Members of one object compared with each other for repeats; an object
+/// with more is treated as if it repeated one (see [`Flat::repeated`]).
+const MEMBERS_COMPARED: usize = 64;
 
 /// The order of one key sequence: the sequence (keys back to back and where
 /// each ends), and the leaf indices in sorted order, duplicates left out.
@@ -85,8 +97,12 @@ impl Flat {
         &self.keys[leaf.key.clone()]
     }
 
-    /// Sorts the leaves by key and keeps the last of equal keys.
-    pub(crate) fn sort_dedup(&mut self) {
+    /// Sorts the leaves of the object `text` by key and keeps the last of
+    /// equal keys.
+    pub(crate) fn sort_dedup(&mut self, text: &str) {
+        if self.repeated {
+            self.drop_shadowed(text);
+        }
         if self.leaves.len() < 2 {
             return;
         }
@@ -133,6 +149,44 @@ impl Flat {
         reorder(&mut self.leaves, &mut self.sorted, &order.perm);
     }
 
+    /// A member named twice: the later value replaces the earlier whole, so
+    /// the leaves of an earlier object value (`{"a":{"b":1},"a":5}`) go. The
+    /// object read into a map (last value wins) tells which leaves stand.
+    #[cold]
+    fn drop_shadowed(&mut self, text: &str) {
+        fn flatten(
+            prefix: &mut String,
+            top: bool,
+            value: &serde_json::Value,
+            out: &mut HashSet<String>,
+        ) {
+            match value {
+                serde_json::Value::Object(map) if top || !map.is_empty() => {
+                    for (k, v) in map {
+                        let len = prefix.len();
+                        if !top {
+                            prefix.push('.');
+                        }
+                        prefix.push_str(k);
+                        flatten(prefix, false, v, out);
+                        prefix.truncate(len);
+                    }
+                }
+                _ => {
+                    out.insert(prefix.clone());
+                }
+            }
+        }
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+            return;
+        };
+        let mut standing = HashSet::new();
+        flatten(&mut String::new(), true, &value, &mut standing);
+        let keys = &self.keys;
+        self.leaves
+            .retain(|l| standing.contains(&keys[l.key.clone()]));
+    }
+
     /// Leaf indices sorted by key, the last of equal keys kept.
     fn sorted_order(&self) -> Vec<u32> {
         let keys = &self.keys;
@@ -171,6 +225,8 @@ pub(crate) fn scan_object(text: &str, flat: &mut Flat) -> bool {
     flat.keys.clear();
     flat.path.clear();
     flat.leaves.clear();
+    flat.members.clear();
+    flat.repeated = false;
     let b = text.as_bytes();
     let mut s = Scanner { b, i: 0 };
     s.ws();
@@ -255,9 +311,13 @@ impl Scanner<'_> {
             return Some(());
         }
         let base = flat.path.len();
+        let members = flat.members.len();
         loop {
             self.ws();
             let (k, escaped) = self.string()?;
+            if !flat.repeated {
+                flat.repeated = escaped || self.repeats(flat, members, k.start + 1..k.end - 1);
+            }
             flat.path.truncate(base);
             if depth > 1 {
                 flat.path.push('.');
@@ -294,11 +354,32 @@ impl Scanner<'_> {
                 b'}' => {
                     self.i += 1;
                     flat.path.truncate(base);
+                    flat.members.truncate(members);
                     return Some(());
                 }
                 _ => return None,
             }
         }
+    }
+
+    /// Whether the member key at `key` (raw text, no escapes) was named
+    /// before in the object whose members start at `flat.members[from]`;
+    /// records it.
+    fn repeats(&self, flat: &mut Flat, from: usize, key: Range<usize>) -> bool {
+        let text = &self.b[key.clone()];
+        let mut fp = (text.len() as u64) << 48;
+        for (n, &c) in text.iter().take(6).enumerate() {
+            fp |= u64::from(c) << (8 * n);
+        }
+        let seen = &flat.members[from..];
+        if seen.len() >= MEMBERS_COMPARED {
+            return true;
+        }
+        let again = seen.iter().any(|&(f, start)| {
+            f == fp && (text.len() <= 6 || self.b[start as usize..][..text.len()] == *text)
+        });
+        flat.members.push((fp, key.start as u32));
+        again
     }
 
     /// Whether the `{` at `self.i` opens an empty object.
@@ -496,7 +577,7 @@ mod tests {
         if !scan_object(text, &mut flat) {
             return None;
         }
-        flat.sort_dedup();
+        flat.sort_dedup(text);
         Some(
             flat.leaves
                 .iter()
@@ -558,7 +639,7 @@ mod tests {
         let mut flat = Flat::default();
         for text in &texts {
             assert!(scan_object(text, &mut flat), "{text}");
-            flat.sort_dedup();
+            flat.sort_dedup(text);
             let got: Vec<(String, Value)> = flat
                 .leaves
                 .iter()
@@ -657,6 +738,31 @@ mod tests {
                     prop_assert_eq!(ours, expected, "{}", text);
                 }
             }
+        }
+
+        /// Repeated keys whose values are objects or not, at any depth: the
+        /// last value stands, with none of an earlier value's leaves.
+        #[test]
+        fn repeated_keys_keep_only_their_last_value(
+            pairs in prop::collection::vec(
+                (
+                    prop::sample::select(vec!["a", "b", "c", "\\u0062", "long_key_name"]),
+                    prop::sample::select(vec![
+                        "1", "\"x\"", "{}", "[1]", "{\"b\":2}", "{\"c\":{\"b\":3}}", "{\"b\":{}}",
+                        "{\"b\":1,\"b\":{\"c\":4}}", "{\"long_key_name\":{\"a\":5},\"long_key_nameX\":6}",
+                    ]),
+                ),
+                1..8,
+            )
+        ) {
+            let body: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let text = format!("{{{}}}", body.join(","));
+            let ours: Vec<(String, Value)> = leaves(&text)
+                .unwrap()
+                .into_iter()
+                .map(|(k, raw)| (k, serde_json::from_str(&raw).unwrap()))
+                .collect();
+            prop_assert_eq!(ours, oracle(&text).unwrap(), "{}", text);
         }
 
         /// Arbitrary text: never a panic, and never a verdict serde_json

@@ -196,7 +196,7 @@ fn utf8_len(c: u8) -> usize {
 
 fn rfc3164<'a>(
     text: &'a str,
-    mut pos: usize,
+    pos: usize,
     pri: Option<u8>,
     det: &TimestampDetector,
     want_fields: bool,
@@ -207,19 +207,29 @@ fn rfc3164<'a>(
     match det.scan_prefix(&text[pos..]) {
         TsScan::Found { micros, len } => {
             p.ts = Some(micros);
-            pos += len;
+            host_and_tag(p, text, pos + len, pri, want_fields, false)
         }
-        TsScan::Bad { .. } | TsScan::None if pri.is_some() => {
-            if matches!(det.scan_prefix(&text[pos..]), TsScan::Bad { .. }) {
-                p.error = Some(EntryError::BadTimestamp);
+        // An impossible date (`Feb 30`) shaped as the header's: flagged, and
+        // the host, tag and level are still read.
+        TsScan::Bad { len } => {
+            p.error = Some(EntryError::BadTimestamp);
+            match host_and_tag(p.clone(), text, pos + len, pri, want_fields, false) {
+                Some(read) => Some(read),
+                None => {
+                    pri?;
+                    p.header = &text[..pos];
+                    p.message = Cow::Borrowed(&text[pos..]);
+                    Some(p)
+                }
             }
+        }
+        TsScan::None => {
+            pri?;
             p.header = &text[..pos];
             p.message = Cow::Borrowed(&text[pos..]);
-            return Some(p);
+            Some(p)
         }
-        _ => return None,
     }
-    host_and_tag(p, text, pos, pri, want_fields, false)
 }
 
 /// The rsyslog high-precision (`RSYSLOG_FileFormat`) and syslog-ng ISO
@@ -268,6 +278,12 @@ fn host_and_tag<'a>(
         p.message = Cow::Borrowed(&text[host_start..]);
         return Some(p);
     };
+    // No host: the tag follows the time, as glibc's `syslog()` writes to
+    // `/dev/log` (`<13>Mar  1 10:00:00 app[1]: x`). With a PRI any `tag:`
+    // counts; without one only `tag[pid]:`, which no host name looks like.
+    if !strict && is_tag(host, pri.is_none()) {
+        return tag_and_message(p, text, host_start, pri, want_fields, strict);
+    }
     if strict
         && (!host
             .bytes()
@@ -286,6 +302,38 @@ fn host_and_tag<'a>(
         return None;
     }
     p.host = Some(Cow::Borrowed(host));
+    tag_and_message(p, text, pos, pri, want_fields, strict)
+}
+
+/// Whether `token` is a syslog tag with its colon: `name:` or `name[pid]:`
+/// (`[pid]` required when `need_pid`).
+fn is_tag(token: &str, need_pid: bool) -> bool {
+    let Some(t) = token.strip_suffix(':') else {
+        return false;
+    };
+    let (name, pid) = match t.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((name, pid)) => (name, Some(pid)),
+        None => (t, None),
+    };
+    !name.is_empty()
+        && name.len() <= 48
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-'))
+        && pid.is_none_or(|p| !p.is_empty() && p.len() <= 32)
+        && (pid.is_some() || !need_pid)
+}
+
+/// `tag[pid]: msg` from `pos` on.
+fn tag_and_message<'a>(
+    mut p: ParsedEntry<'a>,
+    text: &'a str,
+    pos: usize,
+    pri: Option<u8>,
+    want_fields: bool,
+    strict: bool,
+) -> Option<ParsedEntry<'a>> {
+    let b = text.as_bytes();
     let tag_start = pos;
     let mut i = pos;
     while i < b.len()
@@ -395,6 +443,50 @@ mod tests {
         assert_eq!(e.format, Format::Plain);
         assert_eq!(e.ts, Some(T0));
         assert_eq!(e.message, "something happened here");
+    }
+
+    /// No host: the tag right after the time, as glibc's `syslog()` writes.
+    #[test]
+    fn rfc3164_without_a_host() {
+        let p = parser();
+        for (text, pri) in [
+            ("<13>Mar  1 10:00:00 app[1]: x", true),
+            ("<13>Mar  1 10:00:00 app: x", true),
+            ("Mar  1 10:00:00 app[1]: x", false),
+        ] {
+            let e = p.parse(text);
+            assert_eq!(e.format, Format::Syslog3164, "{text}");
+            assert_eq!(e.host, None, "{text}");
+            assert_eq!(e.service.as_deref(), Some("app"), "{text}");
+            assert_eq!(e.message, "x", "{text}");
+            assert_eq!(e.level.is_some(), pri, "{text}");
+        }
+        assert_eq!(
+            p.parse("<13>Mar  1 10:00:00 app[1]: x").fields.as_deref(),
+            Some(r#"{"pid":"1"}"#)
+        );
+        // Without a PRI, `name:` alone is not taken for a tag.
+        assert_eq!(p.parse("Mar  1 10:00:00 main: x").format, Format::Plain);
+    }
+
+    /// An impossible date shaped as the header's is flagged, and the rest
+    /// of the header is still read.
+    #[test]
+    fn rfc3164_with_an_impossible_date() {
+        let p = parser();
+        for text in [
+            "Feb 30 10:00:00 web1 sshd[42]: error: x",
+            "<11>Feb 30 10:00:00 web1 sshd[42]: error: x",
+        ] {
+            let e = p.parse(text);
+            assert_eq!(e.format, Format::Syslog3164, "{text}");
+            assert_eq!(e.error, Some(EntryError::BadTimestamp), "{text}");
+            assert_eq!(e.ts, None);
+            assert_eq!(e.host.as_deref(), Some("web1"), "{text}");
+            assert_eq!(e.service.as_deref(), Some("sshd"), "{text}");
+            assert_eq!(e.level, Some(Level::Error), "{text}");
+            assert_eq!(e.message, "error: x", "{text}");
+        }
     }
 
     /// Without a PRI the level comes from a level word opening the message;
