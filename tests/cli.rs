@@ -127,6 +127,29 @@ fn generate_outputs_fail_cleanly() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read(&log).unwrap(), before);
 
+    // A symbolic link is written through, and `/dev/null` may take both.
+    let target = dir.path().join("target.log");
+    std::fs::write(&target, "old\n").unwrap();
+    let link = dir.path().join("link.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    ok(&["generate", "-n", "5", "-o", s(&link)]);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(std::fs::read(&target).unwrap().len() > 100);
+    ok(&[
+        "generate",
+        "-n",
+        "5",
+        "-o",
+        "/dev/null",
+        "--truth",
+        "/dev/null",
+    ]);
+
     // `--truth -` writes the ground truth to stdout.
     let truth = ok(&["generate", "-n", "5", "-o", s(&log), "--truth", "-"]);
     let last: serde_json::Value = serde_json::from_str(truth.lines().last().unwrap()).unwrap();

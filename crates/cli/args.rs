@@ -181,7 +181,7 @@ pub(crate) enum When {
 pub(crate) struct SqlArgs {
     /// The query (read-only: SELECT, WITH, EXPLAIN, SHOW, DESCRIBE); it may start with a
     /// `-- comment`.
-    #[arg(value_name = "QUERY", allow_hyphen_values = true)]
+    #[arg(value_name = "QUERY")]
     pub(crate) query: String,
     /// Archive location: a path, file://, s3://bucket/prefix or memory://.
     #[arg(long, short = 's', value_name = "URL", default_value = DEFAULT_STORE, env = "LOGOSCOPE_STORE", value_parser = crate::config::parse_location)]
@@ -341,13 +341,23 @@ mod tests {
         };
         assert_eq!(a.format, SqlFormat::Json);
         // A query may open with a comment, which looks like a flag.
-        let Command::Sql(a) = parse(&["sql", "-- top\nSELECT 4", "-f", "csv"]).command else {
+        let args = crate::comment_led_query(
+            ["logoscope", "sql", "-fcsv", "-- top\nSELECT 4", "-sa"]
+                .map(Into::into)
+                .to_vec(),
+        );
+        let Command::Sql(a) = Cli::try_parse_from(args).unwrap().command else {
             panic!()
         };
         assert_eq!(
-            (a.query.as_str(), a.format),
-            ("-- top\nSELECT 4", SqlFormat::Csv)
+            (a.query.as_str(), a.format, a.store.as_str()),
+            ("-- top\nSELECT 4", SqlFormat::Csv, "a")
         );
+        // Short options with their values attached, before the query.
+        let Command::Sql(a) = parse(&["sql", "-sa1", "-fcsv", "SELECT 5"]).command else {
+            panic!()
+        };
+        assert_eq!((a.query.as_str(), a.store.as_str()), ("SELECT 5", "a1"));
         // An empty location is a mistake, not the default.
         assert!(Cli::try_parse_from(["logoscope", "sql", "SELECT 1", "--store", ""]).is_err());
         assert!(Cli::try_parse_from(["logoscope", "ingest", "x", "--to", " "]).is_err());

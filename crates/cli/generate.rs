@@ -62,10 +62,15 @@ pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `a` and `b` are one file: the same path once their folders are
-/// resolved, or (both existing) the same inode.
+/// Whether `a` and `b` are one regular file: the same path once their
+/// folders are resolved, or (both existing) the same inode. Devices and
+/// FIFOs (`/dev/null` for both) are not compared.
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
+    let regular_or_missing = |p: &Path| std::fs::metadata(p).map_or(true, |m| m.is_file());
+    if !regular_or_missing(a) || !regular_or_missing(b) {
+        return false;
+    }
     if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b))
         && (x.dev(), x.ino()) == (y.dev(), y.ino())
     {
@@ -84,8 +89,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Where one output goes.
 enum Output {
     Stdout(io::Stdout),
-    /// Something that is not a regular file (a FIFO, `/dev/null`): written
-    /// in place.
+    /// A symbolic link (`/dev/stdout` too) or something that is not a
+    /// regular file (a FIFO, `/dev/null`): written through in place.
     Direct(File),
     /// A regular file: written to `tmp` beside `dest`, renamed at the end.
     Staged {
@@ -102,25 +107,32 @@ impl Output {
             return Ok(Output::Stdout(io::stdout()));
         }
         let cannot = || format!("cannot create {}", path.display());
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => bail!("cannot create {}: it is a directory", path.display()),
-            Ok(m) if !m.is_file() => {
-                let file = File::options()
-                    .write(true)
-                    .open(path)
-                    .with_context(cannot)?;
-                return Ok(Output::Direct(file));
-            }
-            _ => {}
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            bail!("cannot create {}: it is a directory", path.display());
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+            let file = File::create(path).with_context(cannot)?;
+            return Ok(Output::Direct(file));
         }
         let name = path
             .file_name()
             .with_context(|| format!("cannot create {}: not a file name", path.display()))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let file = File::create(&tmp).with_context(cannot)?;
+        // A new file of a name not taken (whatever is at a taken one, a
+        // symbolic link included, is left alone).
+        let mut attempt = 0;
+        let (file, tmp) = loop {
+            let mut tmp_name = std::ffi::OsString::from(".");
+            tmp_name.push(name);
+            tmp_name.push(format!(".tmp-{}-{attempt}", std::process::id()));
+            let tmp = path.with_file_name(tmp_name);
+            match File::options().write(true).create_new(true).open(&tmp) {
+                Ok(file) => break (file, tmp),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(anyhow::Error::new(e).context(cannot())),
+            }
+        };
         Ok(Output::Staged {
             file,
             tmp,

@@ -47,10 +47,29 @@ fn drop_empty_environment() {
     }
 }
 
+/// A query that opens with an SQL comment (`-- top levels⏎SELECT …`) looks
+/// like a flag to the argument parser; moved behind `--`, it is the query.
+fn comment_led_query(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let is_comment = |a: &std::ffi::OsString| {
+        a.to_str()
+            .and_then(|a| a.strip_prefix("--"))
+            .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+    };
+    if args.get(1).is_some_and(|a| a == "sql")
+        && !args.iter().any(|a| a == "--")
+        && let Some(i) = args.iter().skip(2).position(is_comment)
+    {
+        let query = args.remove(i + 2);
+        args.push("--".into());
+        args.push(query);
+    }
+    args
+}
+
 fn main() -> ExitCode {
     drop_empty_environment();
     tune_allocator();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(comment_led_query(std::env::args_os().collect()));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

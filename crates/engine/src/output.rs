@@ -223,8 +223,10 @@ fn escaped_for_terminal(batch: &RecordBatch) -> Result<RecordBatch, EngineError>
     for column in batch.columns() {
         let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
         let mut text = StringBuilder::with_capacity(column.len(), column.len() * 16);
+        // Logical: a `NULL` column (type Null) has no validity buffer.
+        let nulls = column.logical_nulls();
         for row in 0..column.len() {
-            if column.is_null(row) {
+            if nulls.as_ref().is_some_and(|n| n.is_null(row)) {
                 text.append_null();
                 continue;
             }
@@ -264,13 +266,15 @@ fn write_csv_rows(batch: &RecordBatch, buf: &mut Vec<u8>) -> Result<(), EngineEr
         .iter()
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
         .collect::<Result<Vec<_>, _>>()?;
+    // Logical: a `NULL` column (type Null) has no validity buffer.
+    let nulls: Vec<_> = batch.columns().iter().map(|c| c.logical_nulls()).collect();
     let mut cell = String::new();
     for row in 0..batch.num_rows() {
-        for (i, (formatter, column)) in formatters.iter().zip(batch.columns()).enumerate() {
+        for (i, (formatter, null)) in formatters.iter().zip(&nulls).enumerate() {
             if i > 0 {
                 buf.push(b',');
             }
-            if column.is_null(row) {
+            if null.as_ref().is_some_and(|n| n.is_null(row)) {
                 continue;
             }
             cell.clear();

@@ -475,7 +475,7 @@ async fn formatted(format: OutputFormat) -> String {
     formatted_sql(
         "SELECT CAST(1714573200123000 AS BIGINT)::TIMESTAMP(6) AT TIME ZONE 'UTC' AS ts, \
                 'a,b' AS s, CAST(NULL AS VARCHAR) AS n, make_array('x', 'y') AS l, \
-                arrow_cast(7, 'UInt64') AS u, '' AS e",
+                arrow_cast(7, 'UInt64') AS u, '' AS e, NULL AS z",
         format,
     )
     .await
@@ -486,19 +486,19 @@ async fn output_formats() {
     // A null is an empty CSV field, an empty string `""`.
     assert_eq!(
         formatted(OutputFormat::Csv).await,
-        "ts,s,n,l,u,e\n2024-05-01T14:20:00.123Z,\"a,b\",,\"[x, y]\",7,\"\"\n"
+        "ts,s,n,l,u,e,z\n2024-05-01T14:20:00.123Z,\"a,b\",,\"[x, y]\",7,\"\",\n"
     );
     assert_eq!(
         formatted(OutputFormat::Json).await,
-        "[{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7,\"e\":\"\"}]\n"
+        "[{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7,\"e\":\"\",\"z\":null}]\n"
     );
     assert_eq!(
         formatted(OutputFormat::Ndjson).await,
-        "{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7,\"e\":\"\"}\n"
+        "{\"ts\":\"2024-05-01T14:20:00.123Z\",\"s\":\"a,b\",\"n\":null,\"l\":[\"x\",\"y\"],\"u\":7,\"e\":\"\",\"z\":null}\n"
     );
     let table = formatted(OutputFormat::Table).await;
     assert!(
-        table.contains("| 2024-05-01T14:20:00.123Z | a,b | NULL | [x, y] | 7 |   |"),
+        table.contains("| 2024-05-01T14:20:00.123Z | a,b | NULL | [x, y] | 7 |   | NULL |"),
         "{table}"
     );
 

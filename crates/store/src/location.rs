@@ -179,10 +179,12 @@ fn local_location(
                 reason: format!("it lies inside the archive at {}", outer.display()),
             });
         }
-        Mode::Create => std::fs::create_dir_all(path).map_err(|source| StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        })?,
+        // Created as resolved, so `nosuch/../arc` leaves no `nosuch` behind.
+        Mode::Create => std::fs::create_dir_all(resolved(path).as_deref().unwrap_or(path))
+            .map_err(|source| StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            })?,
         Mode::Existing => match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
@@ -205,9 +207,15 @@ fn local_location(
             }
         },
     }
-    let canonical = std::fs::canonicalize(path).map_err(|source| StoreError::Io {
-        path: path.display().to_string(),
-        source,
+    let made = match mode {
+        Mode::Create => resolved(path),
+        Mode::Existing => None,
+    };
+    let canonical = std::fs::canonicalize(made.as_deref().unwrap_or(path)).map_err(|source| {
+        StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     })?;
     let url = Url::from_directory_path(&canonical).map_err(|()| StoreError::InvalidLocation {
         location: path.display().to_string(),
@@ -222,30 +230,40 @@ fn local_location(
 }
 
 /// The archive (a directory holding `_delta_log`) that `path` lies strictly
-/// inside, if any, found from the nearest existing directory up (symbolic
-/// links resolved).
+/// inside, if any. The path is resolved as creating it would: symbolic links
+/// and `..` of the folders that exist as the system resolves them, and `..`
+/// after a folder that does not exist yet (`nosuch/../arc/x`) by the text.
 fn enclosing_archive(path: &Path) -> Option<std::path::PathBuf> {
-    let mut existing = if path.exists() {
-        std::fs::canonicalize(path).ok()?.parent()?.to_path_buf()
-    } else {
-        let mut p = path.parent();
-        loop {
-            match p {
-                Some(q) if q.as_os_str().is_empty() => break std::fs::canonicalize(".").ok()?,
-                Some(q) if q.exists() => break std::fs::canonicalize(q).ok()?,
-                Some(q) => p = q.parent(),
-                None => return None,
-            }
-        }
-    };
-    loop {
-        if existing.join("_delta_log").is_dir() {
-            return Some(existing);
-        }
-        if !existing.pop() {
-            return None;
+    let mut at = resolved(path)?;
+    while at.pop() {
+        if at.join("_delta_log").is_dir() {
+            return Some(at);
         }
     }
+    None
+}
+
+/// `path` made absolute with its existing part resolved (see
+/// [`enclosing_archive`]).
+fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for part in std::path::absolute(path).ok()?.components() {
+        match part {
+            Component::Prefix(_) | Component::RootDir => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if out.exists() {
+                    out = std::fs::canonicalize(&out).ok()?;
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 fn shared_memory_store() -> Arc<InMemory> {
@@ -591,7 +609,12 @@ mod tests {
             );
         }
         assert!(!outer.join("new").exists() && !outer.join("x").exists());
+        assert!(!outer.join("v").exists() && !dir.path().join("nosuch").exists());
         assert!(!outer.join("_delta_log/_delta_log").exists());
+        // `..` after a folder that does not exist leaves no such folder.
+        let fresh = dir.path().join("nosuch2/../fresh");
+        resolve(fresh.to_str().unwrap(), &HashMap::new(), Mode::Create).unwrap();
+        assert!(dir.path().join("fresh").is_dir() && !dir.path().join("nosuch2").exists());
         // A sibling is fine.
         resolve(
             dir.path().join("other").to_str().unwrap(),
