@@ -62,16 +62,17 @@ pub(crate) struct Flat {
     orders: HashMap<u64, Order>,
     /// Scratch for the leaves being put in order.
     sorted: Vec<Leaf>,
-    /// The member keys of the objects being scanned, innermost last: a
-    /// fingerprint (length and first bytes) and where the key's text starts.
-    members: Vec<(u64, u32)>,
+    /// The keys (raw text ranges) of the members holding objects, of the
+    /// objects being scanned, innermost last.
+    members: Vec<Range<u32>>,
     /// Whether an object of this text names a member twice (or may: a key
     /// with escapes, an object of very many members).
     repeated: bool,
 }
 
-/// Members of one object compared with each other for repeats; an object
-/// with more is treated as if it repeated one (see [`Flat::repeated`]).
+/// Members of one object looked at for repeats; an object with more members
+/// holding objects, or with more leaves before one, is treated as if it
+/// repeated one (see [`Flat::repeated`]).
 const MEMBERS_COMPARED: usize = 64;
 
 /// The order of one key sequence: the sequence (keys back to back and where
@@ -312,12 +313,10 @@ impl Scanner<'_> {
         }
         let base = flat.path.len();
         let members = flat.members.len();
+        let leaves = flat.leaves.len();
         loop {
             self.ws();
             let (k, escaped) = self.string()?;
-            if !flat.repeated {
-                flat.repeated = escaped || self.repeats(flat, members, k.start + 1..k.end - 1);
-            }
             flat.path.truncate(base);
             if depth > 1 {
                 flat.path.push('.');
@@ -332,7 +331,14 @@ impl Scanner<'_> {
             self.eat(b':')?;
             self.ws();
             let v = self.i;
-            let leaf = if self.peek()? == b'{' && !self.empty_object_ahead() {
+            let object = self.peek()? == b'{' && !self.empty_object_ahead();
+            // Most members hold no object and follow none that does: nothing
+            // to look at.
+            if !flat.repeated && (escaped || object || flat.members.len() > members) {
+                flat.repeated =
+                    escaped || self.repeats(flat, members, leaves, k.start + 1..k.end - 1, object);
+            }
+            let leaf = if object {
                 // A non-empty object is flattened under this member's key.
                 self.object(text, flat, depth + 1)?;
                 None
@@ -362,24 +368,49 @@ impl Scanner<'_> {
         }
     }
 
-    /// Whether the member key at `key` (raw text, no escapes) was named
-    /// before in the object whose members start at `flat.members[from]`;
-    /// records it.
-    fn repeats(&self, flat: &mut Flat, from: usize, key: Range<usize>) -> bool {
+    /// Whether the member whose key is at `key` (raw text, no escapes) in the
+    /// object whose members holding objects start at `flat.members[members]`
+    /// and whose leaves at `flat.leaves[leaves]` was named before in a way
+    /// that leaves leaves of the earlier value (`flat.path` is its flattened
+    /// key): a member holding an object named before at all, or any member
+    /// named before as one holding an object. Two plain values under one
+    /// name are one flattened key, which [`Flat::sort_dedup`] settles. Records
+    /// a member holding an object.
+    fn repeats(
+        &self,
+        flat: &mut Flat,
+        members: usize,
+        leaves: usize,
+        key: Range<usize>,
+        object: bool,
+    ) -> bool {
         let text = &self.b[key.clone()];
-        let mut fp = (text.len() as u64) << 48;
-        for (n, &c) in text.iter().take(6).enumerate() {
-            fp |= u64::from(c) << (8 * n);
-        }
-        let seen = &flat.members[from..];
-        if seen.len() >= MEMBERS_COMPARED {
+        let objects = &flat.members[members..];
+        if objects.len() >= MEMBERS_COMPARED {
             return true;
         }
-        let again = seen.iter().any(|&(f, start)| {
-            f == fp && (text.len() <= 6 || self.b[start as usize..][..text.len()] == *text)
-        });
-        flat.members.push((fp, key.start as u32));
-        again
+        if objects
+            .iter()
+            .any(|r| r.len() == text.len() && self.b[r.start as usize..r.end as usize] == *text)
+        {
+            return true;
+        }
+        if !object {
+            return false;
+        }
+        let plain = &flat.leaves[leaves..];
+        if plain.len() >= 4 * MEMBERS_COMPARED {
+            return true;
+        }
+        let path = flat.path.as_bytes();
+        if plain
+            .iter()
+            .any(|l| l.key.len() == path.len() && flat.keys.as_bytes()[l.key.clone()] == *path)
+        {
+            return true;
+        }
+        flat.members.push(key.start as u32..key.end as u32);
+        false
     }
 
     /// Whether the `{` at `self.i` opens an empty object.
