@@ -42,7 +42,7 @@ mod sql;
 mod templates;
 
 pub use error::EngineError;
-pub use output::{OutputFormat, ResultWriter, write_batches};
+pub use output::{OutputFormat, ResultWriter, TABLE_BYTES, TABLE_ROWS, write_batches};
 pub use session::{
     EngineOptions, INGEST_ERRORS, INGEST_ERRORS_SQL, LOGS, LOGS_STORED, LOGS_VIEW_SQL,
     LOGS_VIEW_V1_SQL, LOGS_VIEW_V2_SQL, TEMPLATES, session_for_archive, session_for_batches,

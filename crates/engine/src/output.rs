@@ -43,8 +43,10 @@ pub fn write_batches(
 
 /// Writes a query's result batch by batch, as it streams in: the first rows
 /// reach a reader (`… | head`) before the query has finished. The table
-/// format needs every row for its column widths and holds them until
-/// [`finish`](Self::finish).
+/// format sizes its columns to the rows it holds: it holds up to
+/// [`TABLE_ROWS`] rows (or [`TABLE_BYTES`] of them), then prints them as
+/// one table and starts the next, as psql does with `FETCH_COUNT`, so
+/// memory stays bounded on any result.
 ///
 /// Every format prints timestamps as RFC 3339 (`2024-05-01T14:20:00.123Z`).
 /// Column names that repeat in the result (`a.id` and `b.id` of a join are
@@ -68,10 +70,18 @@ pub struct ResultWriter<'a> {
     out: &'a mut dyn Write,
     /// JSON: whether the opening bracket has been written.
     started: bool,
-    /// Table: the escaped batches, until `finish`.
+    /// Table: the escaped batches not printed yet, their rows and bytes.
     held: Vec<RecordBatch>,
+    held_rows: usize,
+    held_bytes: usize,
     buf: Vec<u8>,
 }
+
+/// Rows one printed table holds at most (see [`ResultWriter`]).
+pub const TABLE_ROWS: usize = 10_000;
+
+/// Bytes of cell text one printed table holds at most.
+pub const TABLE_BYTES: usize = 64 << 20;
 
 impl<'a> ResultWriter<'a> {
     /// A writer of a result with `schema` to `out`; nothing is written yet.
@@ -83,6 +93,8 @@ impl<'a> ResultWriter<'a> {
             out,
             started: false,
             held: Vec::new(),
+            held_rows: 0,
+            held_bytes: 0,
             buf: Vec::new(),
         }
     }
@@ -92,8 +104,17 @@ impl<'a> ResultWriter<'a> {
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())?;
         match self.format {
             OutputFormat::Table => {
-                if batch.num_rows() > 0 {
-                    self.held.push(escaped_for_terminal(&batch)?);
+                let mut at = 0;
+                while at < batch.num_rows() {
+                    let take = (batch.num_rows() - at).min(TABLE_ROWS - self.held_rows);
+                    let part = escaped_for_terminal(&batch.slice(at, take))?;
+                    at += take;
+                    self.held_rows += part.num_rows();
+                    self.held_bytes += part.get_array_memory_size();
+                    self.held.push(part);
+                    if self.held_rows >= TABLE_ROWS || self.held_bytes >= TABLE_BYTES {
+                        self.print_table()?;
+                    }
                 }
             }
             OutputFormat::Csv => {
@@ -131,18 +152,10 @@ impl<'a> ResultWriter<'a> {
     pub fn finish(mut self) -> Result<(), EngineError> {
         match self.format {
             OutputFormat::Table => {
-                if self.held.is_empty() {
-                    self.held
-                        .push(RecordBatch::new_empty(text_schema(&self.schema)));
+                // An empty result is its header alone.
+                if !self.held.is_empty() || !self.started {
+                    self.print_table()?;
                 }
-                let options = FormatOptions::default()
-                    .with_display_error(true)
-                    .with_null("NULL");
-                writeln!(
-                    self.out,
-                    "{}",
-                    pretty_format_batches_with_options(&self.held, &options)?
-                )?;
             }
             OutputFormat::Csv => self.csv_header()?,
             OutputFormat::Json => {
@@ -152,6 +165,26 @@ impl<'a> ResultWriter<'a> {
             OutputFormat::Ndjson => {}
         }
         self.out.flush()?;
+        Ok(())
+    }
+
+    /// Prints the held rows as one table (the header alone when none).
+    fn print_table(&mut self) -> Result<(), EngineError> {
+        if self.held.is_empty() {
+            self.held
+                .push(RecordBatch::new_empty(text_schema(&self.schema)));
+        }
+        let options = FormatOptions::default()
+            .with_display_error(true)
+            .with_null("NULL");
+        writeln!(
+            self.out,
+            "{}",
+            pretty_format_batches_with_options(&self.held, &options)?
+        )?;
+        self.held.clear();
+        (self.held_rows, self.held_bytes) = (0, 0);
+        self.started = true;
         Ok(())
     }
 

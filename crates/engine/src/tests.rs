@@ -518,6 +518,28 @@ async fn output_formats() {
     }
 }
 
+/// A long result prints as tables of at most `TABLE_ROWS` rows each, every
+/// row once, so the table format holds a bounded number of rows.
+#[tokio::test]
+async fn the_table_prints_long_results_in_parts() {
+    let table = formatted_sql(
+        "SELECT v FROM generate_series(1, 25000) AS t(v) ORDER BY v",
+        OutputFormat::Table,
+    )
+    .await;
+    let headers = table
+        .lines()
+        .filter(|l| l.trim_end() == "| v     |")
+        .count();
+    assert_eq!(headers, 3, "{}", &table[..200]);
+    let values: Vec<u64> = table
+        .lines()
+        .filter_map(|l| l.trim_matches(|c| c == '|' || c == ' ').parse().ok())
+        .collect();
+    assert_eq!(values, (1..=25000).collect::<Vec<u64>>());
+    assert_eq!(crate::output::TABLE_ROWS, 10_000);
+}
+
 #[tokio::test]
 async fn repeated_column_names_are_made_unique() {
     let sql = "SELECT * FROM (SELECT 1 AS x, 3 AS x_1) a CROSS JOIN (SELECT 2 AS x) b";
