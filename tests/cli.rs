@@ -132,6 +132,34 @@ fn generate_outputs_fail_cleanly() {
     std::fs::write(&target, "old\n").unwrap();
     let link = dir.path().join("link.log");
     std::os::unix::fs::symlink(&target, &link).unwrap();
+    // A failing truth leaves the link's target as it was.
+    let out = run(&[
+        "generate",
+        "-n",
+        "5",
+        "-o",
+        s(&link),
+        "--truth",
+        s(&missing),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read(&target).unwrap(), b"old\n");
+    // A (dangling) link and its target are one file.
+    let dangling = dir.path().join("dangling.log");
+    std::os::unix::fs::symlink(dir.path().join("later.log"), &dangling).unwrap();
+    let out = run(&[
+        "generate",
+        "-n",
+        "5",
+        "-o",
+        s(&dangling),
+        "--truth",
+        s(&dir.path().join("later.log")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("same file"));
+    let out = run(&["generate", "-n", "5", "-o", "-", "--truth", "/dev/stdout"]);
+    assert_eq!(out.status.code(), Some(2));
     ok(&["generate", "-n", "5", "-o", s(&link)]);
     assert!(
         std::fs::symlink_metadata(&link)
@@ -1119,6 +1147,27 @@ fn ingesting_the_directory_holding_the_archive_skips_it() {
     assert_eq!(rows[1], 2 * rows[0], "the archive was read as input");
     let sources = sql_int(s(&store), "SELECT count(DISTINCT source) AS n FROM logs");
     assert_eq!(sources, 1);
+    // Named through a folder that does not exist, the archive is the same
+    // one, still passed over, and `sql` finds it by that name too.
+    let out = bin()
+        .args(["ingest", ".", "--to", "nosuch/../logoscope-data", "-q"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.path().join("nosuch").exists());
+    let out = bin()
+        .args(["sql", "--store", "nosuch/../logoscope-data", "-f", "csv"])
+        .arg("SELECT count(DISTINCT source) AS n FROM logs")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "n\n1\n",
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Reading commands create nothing: a mistyped archive location is an error naming it.

@@ -353,6 +353,24 @@ mod tests {
             (a.query.as_str(), a.format, a.store.as_str()),
             ("-- top\nSELECT 4", SqlFormat::Csv, "a")
         );
+        for query in ["--x\nSELECT 6", "--\tSELECT 7"] {
+            let args =
+                crate::comment_led_query(["logoscope", "sql", query].map(Into::into).to_vec());
+            let Command::Sql(a) = Cli::try_parse_from(args).unwrap().command else {
+                panic!()
+            };
+            assert_eq!(a.query, query);
+        }
+        // A flag whose value holds a space stays a flag.
+        let args = crate::comment_led_query(
+            ["logoscope", "sql", "--store=my dir", "SELECT 8"]
+                .map(Into::into)
+                .to_vec(),
+        );
+        let Command::Sql(a) = Cli::try_parse_from(args).unwrap().command else {
+            panic!()
+        };
+        assert_eq!((a.store.as_str(), a.query.as_str()), ("my dir", "SELECT 8"));
         // Short options with their values attached, before the query.
         let Command::Sql(a) = parse(&["sql", "-sa1", "-fcsv", "SELECT 5"]).command else {
             panic!()

@@ -13,8 +13,14 @@ use crate::args::GenerateArgs;
 pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     let cfg = SynthConfig::new(a.lines, a.seed);
     let stdout = |p: &Path| p.as_os_str() == "-";
+    // Names of this process's stdout, as `-` is.
+    let stdout_too = |p: &Path| {
+        stdout(p)
+            || ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+                .contains(&p.to_string_lossy().as_ref())
+    };
     if let Some(truth) = &a.truth {
-        if stdout(&a.out) && stdout(truth) {
+        if (stdout(&a.out) && stdout_too(truth)) || (stdout(truth) && stdout_too(&a.out)) {
             bail!("--out and --truth cannot both be stdout (`-`): give one of them a file");
         }
         if !stdout(&a.out) && !stdout(truth) && same_file(&a.out, truth) {
@@ -34,6 +40,11 @@ pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(Output::open(p)?),
         None => None,
     };
+    // Only now, both open, is a file written through in place emptied.
+    out.begin()?;
+    if let Some(t) = truth.as_mut() {
+        t.begin()?;
+    }
     let summary = {
         let mut out_w = BufWriter::with_capacity(1 << 16, out.writer());
         let mut sink = io::sink();
@@ -62,9 +73,10 @@ pub(crate) fn run(a: GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `a` and `b` are one regular file: the same path once their
-/// folders are resolved, or (both existing) the same inode. Devices and
-/// FIFOs (`/dev/null` for both) are not compared.
+/// Whether `a` and `b` are one regular file: the same path once symbolic
+/// links (dangling ones too) and their folders are resolved, or (both
+/// existing) the same inode. Devices and FIFOs (`/dev/null` for both) are
+/// not compared.
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let regular_or_missing = |p: &Path| std::fs::metadata(p).map_or(true, |m| m.is_file());
@@ -77,6 +89,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
         return true;
     }
     let resolved = |p: &Path| {
+        let mut p = p.to_path_buf();
+        for _ in 0..40 {
+            if !std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                break;
+            }
+            let target = std::fs::read_link(&p).ok()?;
+            p = match p.parent() {
+                Some(dir) if target.is_relative() => dir.join(target),
+                _ => target,
+            };
+        }
         let parent = match p.parent() {
             Some(q) if !q.as_os_str().is_empty() => q,
             _ => Path::new("."),
@@ -111,7 +134,13 @@ impl Output {
             bail!("cannot create {}: it is a directory", path.display());
         }
         if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
-            let file = File::create(path).with_context(cannot)?;
+            // Not emptied yet: see `begin`.
+            let file = File::options()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .with_context(cannot)?;
             return Ok(Output::Direct(file));
         }
         let name = path
@@ -139,6 +168,17 @@ impl Output {
             dest: path.to_owned(),
             done: false,
         })
+    }
+
+    /// Empties a regular file written through in place (a symbolic link's
+    /// target), once every output is open.
+    fn begin(&mut self) -> anyhow::Result<()> {
+        if let Output::Direct(file) = self
+            && file.metadata().is_ok_and(|m| m.is_file())
+        {
+            file.set_len(0).context("cannot empty the output")?;
+        }
+        Ok(())
     }
 
     fn writer(&mut self) -> &mut dyn Write {

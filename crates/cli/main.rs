@@ -50,10 +50,13 @@ fn drop_empty_environment() {
 /// A query that opens with an SQL comment (`-- top levels⏎SELECT …`) looks
 /// like a flag to the argument parser; moved behind `--`, it is the query.
 fn comment_led_query(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    // A flag holds no whitespace before its `=`; a comment-led query holds
+    // some (the line break before the statement at least).
     let is_comment = |a: &std::ffi::OsString| {
         a.to_str()
             .and_then(|a| a.strip_prefix("--"))
-            .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+            .and_then(|rest| rest.find(char::is_whitespace).map(|ws| &rest[..ws]))
+            .is_some_and(|word| !word.contains('='))
     };
     if args.get(1).is_some_and(|a| a == "sql")
         && !args.iter().any(|a| a == "--")

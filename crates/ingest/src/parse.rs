@@ -507,7 +507,13 @@ impl EntryParser {
     ) -> Option<ParsedEntry<'a>> {
         let text = p.raw;
         let at = p.header.len();
-        if p.format != Format::Syslog3164 || p.host.is_some() || !text.starts_with('<') {
+        // A host or a tag (`<13>Mar  1 10:00:00 app[1]: {…}`) makes the
+        // header syslog's, whose message the payload is.
+        if p.format != Format::Syslog3164
+            || p.host.is_some()
+            || p.service.is_some()
+            || !text.starts_with('<')
+        {
             return None;
         }
         let payload = &text[at..];
@@ -523,7 +529,13 @@ impl EntryParser {
             _ => return None,
         };
         q.level = q.level.or(p.level);
-        Some(with_prefix(q, text, at, p.ts))
+        let mut q = with_prefix(q, text, at, p.ts);
+        // An impossible header time stays flagged unless the payload has a
+        // time of its own.
+        if p.error == Some(EntryError::BadTimestamp) && q.ts.is_none() {
+            q.error = q.error.or(p.error);
+        }
+        Some(q)
     }
 
     /// An entry that is an RFC 3339 time, a space and a structured payload

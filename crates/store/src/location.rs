@@ -37,7 +37,8 @@ pub(crate) struct Location {
 }
 
 /// The local directory `location` names (a plain path or `file://`), or `None` for a remote
-/// or in-memory archive. Nothing is created or checked.
+/// or in-memory archive: absolute, with symbolic links and `..` resolved as creating it would
+/// resolve them (`nosuch/../arc` is `arc`). Nothing is created or checked.
 pub fn local_dir(location: &str) -> Option<std::path::PathBuf> {
     let location = location.trim();
     let location = if location.is_empty() {
@@ -45,11 +46,12 @@ pub fn local_dir(location: &str) -> Option<std::path::PathBuf> {
     } else {
         location
     };
-    match Url::parse(location) {
-        Ok(url) if url.scheme() == "file" => url.to_file_path().ok(),
-        Ok(url) if url.scheme().len() > 1 => None,
-        _ => Some(Path::new(location).to_path_buf()),
-    }
+    let dir = match Url::parse(location) {
+        Ok(url) if url.scheme() == "file" => url.to_file_path().ok()?,
+        Ok(url) if url.scheme().len() > 1 => return None,
+        _ => Path::new(location).to_path_buf(),
+    };
+    Some(resolved(&dir).unwrap_or(dir))
 }
 
 /// Resolves `location` (empty means [`DEFAULT_LOCATION`]) with `overrides` taking precedence
@@ -185,7 +187,7 @@ fn local_location(
                 path: path.display().to_string(),
                 source,
             })?,
-        Mode::Existing => match std::fs::metadata(path) {
+        Mode::Existing => match std::fs::metadata(resolved(path).as_deref().unwrap_or(path)) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
                 return Err(StoreError::NoArchive {
@@ -207,16 +209,13 @@ fn local_location(
             }
         },
     }
-    let made = match mode {
-        Mode::Create => resolved(path),
-        Mode::Existing => None,
-    };
-    let canonical = std::fs::canonicalize(made.as_deref().unwrap_or(path)).map_err(|source| {
-        StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        }
-    })?;
+    let canonical =
+        std::fs::canonicalize(resolved(path).as_deref().unwrap_or(path)).map_err(|source| {
+            StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
     let url = Url::from_directory_path(&canonical).map_err(|()| StoreError::InvalidLocation {
         location: path.display().to_string(),
         reason: "cannot express the directory as a file:// URL".into(),

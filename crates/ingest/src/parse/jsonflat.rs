@@ -16,7 +16,7 @@
 //! drops the leaves of an earlier value of a repeated key (`{"a":{"b":1},
 //! "a":5}` is `a` = 5 alone).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// Deepest nesting accepted, as `serde_json`'s default recursion limit.
@@ -68,6 +68,11 @@ pub(crate) struct Flat {
     /// Whether an object of this text names a member twice (or may: a key
     /// with escapes, an object of very many members).
     repeated: bool,
+    /// Set while [`Flat::drop_shadowed`] scans again: objects then track
+    /// every member and mark the leaves a repeated member replaces.
+    resolve: bool,
+    /// Leaves (indices) marked so.
+    dead: Vec<usize>,
 }
 
 /// Members of one object looked at for repeats; an object with more members
@@ -151,41 +156,25 @@ impl Flat {
     }
 
     /// A member named twice: the later value replaces the earlier whole, so
-    /// the leaves of an earlier object value (`{"a":{"b":1},"a":5}`) go. The
-    /// object read into a map (last value wins) tells which leaves stand.
+    /// the leaves of an earlier value (`{"a":{"b":1},"a":5}`) go. The text
+    /// is scanned again with every object tracking its members (see
+    /// `Scanner::object`), which marks them.
     #[cold]
     fn drop_shadowed(&mut self, text: &str) {
-        fn flatten(
-            prefix: &mut String,
-            top: bool,
-            value: &serde_json::Value,
-            out: &mut HashSet<String>,
-        ) {
-            match value {
-                serde_json::Value::Object(map) if top || !map.is_empty() => {
-                    for (k, v) in map {
-                        let len = prefix.len();
-                        if !top {
-                            prefix.push('.');
-                        }
-                        prefix.push_str(k);
-                        flatten(prefix, false, v, out);
-                        prefix.truncate(len);
-                    }
-                }
-                _ => {
-                    out.insert(prefix.clone());
-                }
+        self.resolve = true;
+        let scanned = scan_object(text, self);
+        self.resolve = false;
+        if scanned && !self.dead.is_empty() {
+            let mut dead = vec![false; self.leaves.len()];
+            for &i in &self.dead {
+                dead[i] = true;
             }
+            let mut i = 0;
+            self.leaves.retain(|_| {
+                i += 1;
+                !dead[i - 1]
+            });
         }
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-            return;
-        };
-        let mut standing = HashSet::new();
-        flatten(&mut String::new(), true, &value, &mut standing);
-        let keys = &self.keys;
-        self.leaves
-            .retain(|l| standing.contains(&keys[l.key.clone()]));
     }
 
     /// Leaf indices sorted by key, the last of equal keys kept.
@@ -228,6 +217,7 @@ pub(crate) fn scan_object(text: &str, flat: &mut Flat) -> bool {
     flat.leaves.clear();
     flat.members.clear();
     flat.repeated = false;
+    flat.dead.clear();
     let b = text.as_bytes();
     let mut s = Scanner { b, i: 0 };
     s.ws();
@@ -314,6 +304,8 @@ impl Scanner<'_> {
         let base = flat.path.len();
         let members = flat.members.len();
         let leaves = flat.leaves.len();
+        // Resolving: each member's key and the leaves its value made.
+        let mut seen: Vec<(String, Range<usize>)> = Vec::new();
         loop {
             self.ws();
             let (k, escaped) = self.string()?;
@@ -338,6 +330,7 @@ impl Scanner<'_> {
                 flat.repeated =
                     escaped || self.repeats(flat, members, leaves, k.start + 1..k.end - 1, object);
             }
+            let first_leaf = flat.leaves.len();
             let leaf = if object {
                 // A non-empty object is flattened under this member's key.
                 self.object(text, flat, depth + 1)?;
@@ -353,6 +346,14 @@ impl Scanner<'_> {
                     value: v..self.i,
                     kind,
                 });
+            }
+            if flat.resolve {
+                let key = &flat.path[base + usize::from(depth > 1)..];
+                if let Some(at) = seen.iter().position(|(k, _)| k == key) {
+                    let (_, earlier) = seen.remove(at);
+                    flat.dead.extend(earlier);
+                }
+                seen.push((key.to_owned(), first_leaf..flat.leaves.len()));
             }
             self.ws();
             match self.peek()? {
@@ -644,6 +645,23 @@ mod tests {
             }
         }
         Some(deduped)
+    }
+
+    /// A repeated member replaces the leaves of its earlier value only: a
+    /// dotted key of the same text stays, and so does any depth the scanner
+    /// takes.
+    #[test]
+    fn a_repeated_member_replaces_only_its_own_leaves() {
+        let got = leaves(r#"{"a.b":7,"a":{"b":1},"a":5}"#).unwrap();
+        assert_eq!(got, [("a".into(), "5".into()), ("a.b".into(), "7".into())]);
+        let deep = format!(
+            r#"{{"a":{{"b":1}},"a":5,"d":{}{}}}"#,
+            "[".repeat(127),
+            "]".repeat(127)
+        );
+        let got = leaves(&deep).unwrap();
+        let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "d"]);
     }
 
     /// One `Flat` reused across objects, as on the parse thread: remembered

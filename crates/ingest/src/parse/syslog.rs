@@ -465,6 +465,31 @@ mod tests {
             p.parse("<13>Mar  1 10:00:00 app[1]: x").fields.as_deref(),
             Some(r#"{"pid":"1"}"#)
         );
+        // A tag before a JSON or logfmt message is kept, as with a host.
+        for text in [
+            r#"<13>Mar  1 10:00:00 app[1]: {"a":1}"#,
+            "<13>Mar  1 10:00:00 app[1]: k=v a=b",
+        ] {
+            let e = p.parse(text);
+            assert_eq!(
+                (e.service.as_deref(), e.host.as_deref()),
+                (Some("app"), None),
+                "{text}"
+            );
+            assert_eq!(e.fields.as_deref(), Some(r#"{"pid":"1"}"#), "{text}");
+        }
+        // An impossible header time before a payload without one is flagged.
+        for text in [
+            r#"<13>Feb 30 10:00:00 {"a":1}"#,
+            "<13>Feb 30 10:00:00 k=v a=b",
+        ] {
+            let e = p.parse(text);
+            assert_eq!(
+                (e.ts, e.error),
+                (None, Some(EntryError::BadTimestamp)),
+                "{text}"
+            );
+        }
         // Without a PRI, `name:` alone is not taken for a tag.
         assert_eq!(p.parse("Mar  1 10:00:00 main: x").format, Format::Plain);
     }
