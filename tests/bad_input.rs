@@ -202,49 +202,28 @@ fn an_unreadable_file_is_named() {
     let secret = dir.path().join("secret.log");
     std::fs::write(&secret, lines(4)).unwrap();
     std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
-    // Root reads any file; run as an unprivileged user where the tests run as root.
-    let mut cmd = unprivileged();
-    let out = cmd
-        .args([
-            "ingest",
-            s(&good),
-            s(&secret),
-            "--to",
-            "memory://",
-            "--progress",
-            "never",
-        ])
-        .output()
-        .expect("setpriv (util-linux) runs");
-    no_panic(&out);
-    assert!(!out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("secret.log"), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("ingested 4 entries (0.0 MB) from 1 input "),
-        "the readable file is kept: {stdout}"
-    );
-    // Found in a directory, the unreadable file counts the same: named, exit
-    // status 1, and not among the inputs read.
-    let out = unprivileged()
-        .args([
-            "ingest",
-            s(dir.path()),
-            "--to",
-            "memory://",
-            "--progress",
-            "never",
-        ])
-        .output()
-        .expect("setpriv (util-linux) runs");
-    no_panic(&out);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("secret.log"), "{}", stderr(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("ingested 4 entries (0.0 MB) from 1 input "),
-        "{stdout}"
-    );
+    // Root reads any file; run as an unprivileged user where the tests run as
+    // root. Named, or found in a directory, the unreadable file counts the
+    // same: named, exit status 1, not among the inputs read; the readable
+    // file is kept.
+    let named = [s(&good), s(&secret)];
+    let found = [s(dir.path())];
+    for inputs in [&named[..], &found[..]] {
+        let out = unprivileged()
+            .arg("ingest")
+            .args(inputs)
+            .args(["--to", "memory://", "--progress", "never"])
+            .output()
+            .expect("setpriv (util-linux) runs");
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(1), "{inputs:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("secret.log"), "{}", stderr(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("ingested 4 entries (0.0 MB) from 1 input "),
+            "{inputs:?}: {stdout}"
+        );
+    }
 }
 
 /// Flagged entries are named on stderr by file and line, a bounded number of them; stdout
