@@ -1196,7 +1196,11 @@ impl TemplateCatalog {
         }
     }
 
-    fn push_info(&mut self, id: TemplateId, template: String) -> u32 {
+    fn push_info(&mut self, id: TemplateId, mut template: String) -> u32 {
+        // Built in a buffer sized for the message, which masking may have
+        // made far longer than the template: keep only the text, as the
+        // catalog's byte bound counts it.
+        template.shrink_to_fit();
         let idx = self.infos.len() as u32;
         self.bytes += template_cost(&template);
         self.holes.push(placeholder_spans(&template));
@@ -1873,5 +1877,27 @@ mod tests {
         assert_eq!(with.to_json(), without.to_json());
         // The memo was in use, not bypassed.
         assert!(hits > 1000, "{hits} messages left the tree as it was");
+    }
+
+    /// A template keeps only its own text: a long message that masking
+    /// shrinks (here 200,000 numbers into `<NUM>` runs past the token cap)
+    /// leaves no message-sized buffer in the catalog, which the byte bound
+    /// would not see.
+    #[test]
+    fn template_text_holds_no_message_sized_buffer() {
+        let mut catalog = TemplateCatalog::new(DrainConfig::default());
+        let mut params = Vec::new();
+        for i in 0..3 {
+            let message = format!("job {i} wrote {}", "12345 ".repeat(200_000));
+            catalog.add(message.trim_end(), None, &mut params);
+        }
+        for info in &catalog.infos {
+            assert!(
+                info.template.capacity() <= info.template.len() + 64,
+                "{} bytes of text in a {}-byte buffer",
+                info.template.len(),
+                info.template.capacity()
+            );
+        }
     }
 }

@@ -26,6 +26,7 @@
 use std::io::BufRead;
 use std::ops::Range;
 use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -401,6 +402,21 @@ enum Msg {
     End,
 }
 
+impl Msg {
+    /// Heap bytes the message holds while queued.
+    fn held_bytes(&self) -> usize {
+        match self {
+            Msg::Chunk(c) => {
+                c.text.capacity()
+                    + c.rows.capacity() * std::mem::size_of::<RowSpans>()
+                    + c.holes.capacity() * std::mem::size_of::<Hole>()
+            }
+            Msg::InputDone { failure, .. } => failure.as_ref().map_or(0, String::capacity),
+            Msg::End => 0,
+        }
+    }
+}
+
 /// The input being read.
 struct Current {
     input: usize,
@@ -518,8 +534,66 @@ enum Feed {
     Thread {
         rx: Receiver<Msg>,
         handle: Option<JoinHandle<()>>,
+        queued: QueueBytes,
     },
     Done,
+}
+
+/// Bytes held by the chunks queued between the parse thread and the templating thread: the
+/// parse thread waits while a chunk would take them past the limit (`queue_chunks ×
+/// chunk_bytes`), so entries near the entry bound (a chunk each) do not fill every slot of the
+/// queue with a MiB or two. Ordinary chunks (1,024 short entries) never reach it.
+#[derive(Clone)]
+struct QueueBytes(Arc<(Mutex<QueueState>, Condvar)>, usize);
+
+#[derive(Default)]
+struct QueueState {
+    held: usize,
+    /// The receiving side is gone: nothing will be freed.
+    closed: bool,
+}
+
+impl QueueBytes {
+    fn new(limit: usize) -> Self {
+        QueueBytes(Arc::default(), limit.max(1))
+    }
+
+    /// Waits until `n` more bytes fit (or none are held); false once the receiver is gone.
+    fn take(&self, n: usize) -> bool {
+        let (state, freed) = &*self.0;
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        while !s.closed && s.held > 0 && s.held + n > self.1 {
+            s = freed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s.held += n;
+        !s.closed
+    }
+
+    fn give(&self, n: usize) {
+        let (state, freed) = &*self.0;
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        s.held = s.held.saturating_sub(n);
+        freed.notify_one();
+    }
+
+    fn close(&self) {
+        let (state, freed) = &*self.0;
+        state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        freed.notify_one();
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner()).held
+    }
+}
+
+impl Drop for QueueBytes {
+    /// Either side going away wakes a parse thread waiting for room: the templating side
+    /// stopped (an error, or the pipeline dropped early), so it must not wait for ever.
+    fn drop(&mut self) {
+        self.close();
+    }
 }
 
 /// Runs inputs through framing, parsing, templating and batch building.
@@ -714,11 +788,18 @@ impl Pipeline {
             let Feed::Inline(mut producer) = std::mem::replace(&mut self.feed, Feed::Done) else {
                 return Err(IngestError::WorkerStopped);
             };
+            let queued = QueueBytes::new(
+                self.opts
+                    .queue_chunks
+                    .max(1)
+                    .saturating_mul(self.opts.chunk_bytes),
+            );
+            let budget = queued.clone();
             let handle = std::thread::Builder::new()
                 .name("logoscope-ingest".into())
                 .spawn(move || {
                     while let Some(msg) = producer.next_msg() {
-                        if tx.send(msg).is_err() {
+                        if !budget.take(msg.held_bytes()) || tx.send(msg).is_err() {
                             break;
                         }
                     }
@@ -727,18 +808,22 @@ impl Pipeline {
             self.feed = Feed::Thread {
                 rx,
                 handle: Some(handle),
+                queued,
             };
         }
         match &mut self.feed {
             Feed::Inline(p) => Ok(p.next_msg()),
-            Feed::Thread { rx, handle } => match rx.recv() {
+            Feed::Thread { rx, handle, queued } => match rx.recv() {
                 Ok(Msg::End) => {
                     if let Some(h) = handle.take() {
                         let _ = h.join();
                     }
                     Ok(Some(Msg::End))
                 }
-                Ok(m) => Ok(Some(m)),
+                Ok(m) => {
+                    queued.give(m.held_bytes());
+                    Ok(Some(m))
+                }
                 Err(_) => Err(IngestError::WorkerStopped),
             },
             Feed::Done => Ok(None),
@@ -799,5 +884,73 @@ impl Pipeline {
             self.stats.errors += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parse thread waits while queued chunks would pass the byte limit, goes on as the
+    /// templating side takes them, and never waits once that side is gone.
+    #[test]
+    fn queued_bytes_wait_for_room_and_stop_when_the_receiver_goes() {
+        let queued = QueueBytes::new(100);
+        // Nothing held: even an oversized chunk goes (one entry may be larger than the limit).
+        assert!(queued.take(250));
+        let producer = queued.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiting = std::thread::spawn(move || {
+            let ok = producer.take(10);
+            tx.send(ok).unwrap();
+            // Room for this one only after the consumer frees the rest.
+            let ok = producer.take(95);
+            tx.send(ok).unwrap();
+            producer
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(rx.try_recv().is_err(), "took room that was not there");
+        queued.give(250);
+        assert!(rx.recv().unwrap());
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        assert_eq!(queued.held(), 10);
+        // The consumer goes away: the waiting side is released, told so, and stops.
+        drop(queued);
+        assert!(!rx.recv().unwrap());
+        drop(waiting.join().unwrap());
+    }
+
+    /// Entries near the entry bound, one per chunk, still all arrive and in order while the
+    /// queue holds only a few of them at a time.
+    #[test]
+    fn large_entries_pass_a_small_queue() {
+        let dir = std::env::temp_dir().join(format!("logoscope-queue-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.log");
+        let mut text = String::new();
+        for i in 0..40 {
+            text.push_str(&format!("2024-01-01T00:00:{:02}Z INFO entry {i} ", i % 60));
+            text.push_str(&"word ".repeat(60_000));
+            text.push('\n');
+        }
+        std::fs::write(&path, &text).unwrap();
+        let opts = IngestOptions {
+            queue_chunks: 2,
+            ..IngestOptions::default()
+        };
+        let mut pipeline = Pipeline::new(vec![InputSpec::File(path.clone())], opts);
+        let mut catalog = TemplateCatalog::new(Default::default());
+        let mut lines = Vec::new();
+        while let Some(batch) = pipeline.next_batch(&mut catalog).unwrap() {
+            let col = batch
+                .column_by_name(crate::schema::col::LINE)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow_array::UInt64Array>()
+                .unwrap();
+            lines.extend(col.values().iter().copied());
+        }
+        assert_eq!(lines, (1..=40).collect::<Vec<u64>>());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -54,12 +54,15 @@ enum CommitFailure {
 const GATHER_ROWS: usize = 32 * 1024;
 
 /// Arrow bytes gathered at a time (fewer rows than [`GATHER_ROWS`] when rows are wide): with
-/// [`ROW_GROUP_BYTES`], bounds an encode's working memory whatever the rows hold.
-const GATHER_BYTES: usize = 32 << 20;
+/// [`ROW_GROUP_BYTES`], bounds an encode's working memory whatever the rows hold. Each slice
+/// is held twice while it is written (gathered, then in the stored layout), and every encode
+/// in flight holds its own, so this stays small: on ordinary rows 32 Ki rows fit in it anyway.
+const GATHER_BYTES: usize = 8 << 20;
 
 /// A row group is closed once the Parquet writer holds this much for it (else it closes at
-/// [`ArchiveOptions::row_group_rows`]).
-const ROW_GROUP_BYTES: usize = 32 << 20;
+/// [`ArchiveOptions::row_group_rows`]); it is checked after each slice, so a row group holds
+/// at most this plus one slice's encoding.
+const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Files with fewer rows are not compressed. The Parquet writer sets up a zstd compressor and
 /// decompressor for every column of every file, which on a file of a few rows (an hour with
@@ -792,7 +795,13 @@ const COALESCE_ROWS: usize = 256;
 /// a row now and then is one piece (one set of arrays) until it has this many.
 const JOIN_ALWAYS_ROWS: usize = 64;
 
-/// Joins the last two pieces of a partition while both are small copies and the earlier one is
+/// Pieces that together hold more Arrow bytes than this are never joined: their arrays' fixed
+/// cost (what joining saves) is small beside their rows, and joining copies them all while
+/// both copies are alive (with entries of a MiB, 64 rows are 64 MiB).
+const JOIN_MAX_BYTES: usize = 1 << 20;
+
+/// Joins the last two pieces of a partition while both are small copies, together hold at
+/// most [`JOIN_MAX_BYTES`], and the earlier one is
 /// no larger than the later, or both together hold at most [`JOIN_ALWAYS_ROWS`] (a binary
 /// counter above that: a partition holds O(log n) small pieces and each row is copied O(log n)
 /// times, plus at most 64 times while its piece is that small). Out-of-order input sends a row or two per batch to each of
@@ -806,6 +815,7 @@ fn coalesce_small_pieces(pieces: &mut Vec<Piece>) -> Result<(usize, usize), Stor
         && b.compact
         && (a.len() <= b.len() || a.len() + b.len() <= JOIN_ALWAYS_ROWS)
         && b.len() < COALESCE_ROWS
+        && a.batch.get_array_memory_size() + b.batch.get_array_memory_size() <= JOIN_MAX_BYTES
     {
         let joined = arrow::compute::concat_batches(&a.batch.schema(), [&a.batch, &b.batch])?;
         // A piece joined in this loop was counted as added: this keeps the sums exact.
@@ -1421,6 +1431,47 @@ mod tests {
         pieces.extend([head, tail]);
         assert_eq!(coalesce_small_pieces(&mut pieces).unwrap(), (0, 0));
         assert_eq!(pieces.len(), 3);
+    }
+
+    /// Pieces of wide rows stay apart: joining them would copy megabytes to save the fixed
+    /// cost of a few arrays.
+    #[test]
+    fn wide_pieces_are_not_joined() {
+        use logoscope_ingest::{LogBatchBuilder, LogRow};
+        let message = "x".repeat(600 << 10);
+        let one = |line: u64| {
+            let mut builder = LogBatchBuilder::new();
+            let row = LogRow {
+                source: "t.log",
+                line,
+                message: Some(&message),
+                ..LogRow::default()
+            };
+            builder.append(&row, std::iter::empty()).unwrap();
+            Piece::whole(builder.finish().unwrap())
+        };
+        let mut pieces = Vec::new();
+        for line in 0..8 {
+            pieces.push(one(line));
+            assert_eq!(coalesce_small_pieces(&mut pieces).unwrap(), (0, 0));
+        }
+        assert_eq!(pieces.len(), 8);
+        // Two of them fit in the bound: joined.
+        let small = "x".repeat(100 << 10);
+        let mut pieces = Vec::new();
+        for line in 0..2 {
+            let mut builder = LogBatchBuilder::new();
+            let row = LogRow {
+                source: "t.log",
+                line,
+                message: Some(&small),
+                ..LogRow::default()
+            };
+            builder.append(&row, std::iter::empty()).unwrap();
+            pieces.push(Piece::whole(builder.finish().unwrap()));
+            coalesce_small_pieces(&mut pieces).unwrap();
+        }
+        assert_eq!(pieces.len(), 1);
     }
 
     #[test]
