@@ -83,6 +83,10 @@ pub const TABLE_ROWS: usize = 10_000;
 /// Bytes of cell text one printed table holds at most.
 pub const TABLE_BYTES: usize = 64 << 20;
 
+/// Arrow bytes of a result encoded as CSV or JSON at a time (fewer rows of a
+/// batch when its rows are wide).
+const ENCODE_BYTES: usize = 4 << 20;
+
 impl<'a> ResultWriter<'a> {
     /// A writer of a result with `schema` to `out`; nothing is written yet.
     pub fn new(format: OutputFormat, schema: &SchemaRef, out: &'a mut dyn Write) -> Self {
@@ -117,18 +121,40 @@ impl<'a> ResultWriter<'a> {
                     }
                 }
             }
-            OutputFormat::Csv => {
-                self.csv_header()?;
-                self.buf.clear();
-                write_csv_rows(&batch, &mut self.buf)?;
-                self.out.write_all(&self.buf)?;
+            OutputFormat::Csv | OutputFormat::Json | OutputFormat::Ndjson => {
+                // Encoded a slice at a time: the text of a batch of wide rows
+                // (8,192 rows of KBs each) is tens of MB.
+                let rows = batch.num_rows();
+                let per_row = batch.get_array_memory_size() / rows.max(1);
+                let step = (ENCODE_BYTES / per_row.max(1)).clamp(1, rows.max(1));
+                let mut at = 0;
+                while at < rows {
+                    let take = step.min(rows - at);
+                    self.write_text(&batch.slice(at, take))?;
+                    at += take;
+                }
+                if rows == 0 && self.format == OutputFormat::Csv {
+                    self.csv_header()?;
+                }
             }
-            OutputFormat::Json | OutputFormat::Ndjson => {
+        }
+        Ok(())
+    }
+
+    /// Writes `batch` as CSV, JSON or NDJSON.
+    fn write_text(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
+        if self.format == OutputFormat::Csv {
+            self.csv_header()?;
+            self.buf.clear();
+            write_csv_rows(batch, &mut self.buf)?;
+            self.out.write_all(&self.buf)?;
+        } else {
+            {
                 self.buf.clear();
                 let mut writer = json::WriterBuilder::new()
                     .with_explicit_nulls(true)
                     .build::<_, LineDelimited>(&mut self.buf);
-                writer.write(&batch)?;
+                writer.write(batch)?;
                 writer.finish()?;
                 drop(writer);
                 if self.format == OutputFormat::Ndjson {
@@ -339,4 +365,49 @@ fn csv_field(text: &str, buf: &mut Vec<u8>) {
         buf.push(b);
     }
     buf.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+
+    /// A batch of wide rows is encoded a slice at a time: the output is the
+    /// whole result, and the encode buffer holds a few MiB, not the batch's text.
+    #[test]
+    fn wide_batches_are_encoded_in_slices() {
+        let wide = "w".repeat(100 << 10);
+        let values: Vec<String> = (0..200).map(|i| format!("{i} {wide}")).collect();
+        let column: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let batch = RecordBatch::try_from_iter([("message", column)]).unwrap();
+        for format in [OutputFormat::Csv, OutputFormat::Json, OutputFormat::Ndjson] {
+            let mut out = Vec::new();
+            let mut writer = ResultWriter::new(format, &batch.schema(), &mut out);
+            writer.write(&batch).unwrap();
+            assert!(
+                writer.buf.capacity() < 2 * ENCODE_BYTES,
+                "{format:?}: {} bytes buffered for {} of text",
+                writer.buf.capacity(),
+                200 * wide.len()
+            );
+            writer.finish().unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let got: Vec<String> = match format {
+                OutputFormat::Csv => text.lines().skip(1).map(str::to_owned).collect(),
+                OutputFormat::Json => serde_json::from_str::<Vec<serde_json::Value>>(&text)
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["message"].as_str().unwrap().to_owned())
+                    .collect(),
+                _ => text
+                    .lines()
+                    .map(|l| {
+                        let o: serde_json::Value = serde_json::from_str(l).unwrap();
+                        o["message"].as_str().unwrap().to_owned()
+                    })
+                    .collect(),
+            };
+            assert_eq!(got, values, "{format:?}");
+        }
+    }
 }

@@ -58,6 +58,9 @@ fn new_context(opts: &EngineOptions) -> Result<SessionContext, EngineError> {
         .with_information_schema(true);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_limit(opts.memory_limit, 1.0)
+        // A session answers one query, which reads each file's footer once: a
+        // cache of footers (50 MiB by default) would only grow with the file count.
+        .with_metadata_cache_limit(0)
         .build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     logoscope_udfs::register(&ctx);

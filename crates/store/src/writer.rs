@@ -254,10 +254,19 @@ impl ArchiveWriter {
         let sort_indices = [index(col::SERVICE)?, index(col::TEMPLATE_ID)?, ts_index];
         let stored = stored_schema();
         let properties = writer_properties(&stored, &options)?;
-        let small_properties = properties
-            .clone()
-            .into_builder()
-            .set_compression(Compression::UNCOMPRESSED)
+        // Small files are stored plain: no compression (see SMALL_FILE_ROWS), and no delta
+        // encodings, whose encoders set up a MiB of buffers per column for a few values.
+        let small_properties = plain_encodings()
+            .iter()
+            .fold(
+                properties
+                    .clone()
+                    .into_builder()
+                    .set_compression(Compression::UNCOMPRESSED),
+                |builder, (name, _)| {
+                    builder.set_column_encoding(ColumnPath::from(name.as_str()), Encoding::PLAIN)
+                },
+            )
             .build();
         Ok(Self {
             store: table.object_store(),
@@ -400,11 +409,6 @@ impl ArchiveWriter {
         let rows: u64 = self.rows_written;
         let bytes = self.bytes_written;
         let files = self.files.len();
-        let actions: Vec<Action> = self
-            .files
-            .iter()
-            .map(|(_, add)| Action::Add(add.clone()))
-            .collect();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: Some(vec![DT.to_owned(), HOUR.to_owned()]),
@@ -478,7 +482,14 @@ impl ArchiveWriter {
                     .with_metadata(metadata)
                     .with_max_retries(0),
             )
-            .with_actions(actions.clone())
+            // Built for each attempt rather than kept beside `self.files`: with many small
+            // files the actions are KBs each, and the commit holds its own copy and its JSON.
+            .with_actions(
+                self.files
+                    .iter()
+                    .map(|(_, add)| Action::Add(add.clone()))
+                    .collect(),
+            )
             .build(
                 Some(snapshot as &dyn TableReference),
                 log_store,
@@ -593,18 +604,22 @@ impl ArchiveWriter {
         }
 
         // Half the bound for buffers, so that a file can be encoded while the next one fills.
-        while self.buffered_rows > self.options.max_buffered_rows / 2
-            || self.buffered_bytes > self.options.max_buffered_bytes / 2
-        {
-            let Some(largest) = self
+        // The largest partitions first, from one sorted list: with thousands of small
+        // partitions (out-of-order input), a search for the largest before each flush made
+        // this quadratic.
+        if self.over_half_bound() {
+            let mut sizes: Vec<(usize, usize, PartitionKey)> = self
                 .buffers
                 .iter()
-                .max_by_key(|(_, b)| (b.rows, b.bytes))
-                .map(|(k, _)| *k)
-            else {
-                break;
-            };
-            self.flush_partition(largest).await?;
+                .map(|(k, b)| (b.rows, b.bytes, *k))
+                .collect();
+            sizes.sort_unstable_by(|a, b| b.cmp(a));
+            for (_, _, key) in sizes {
+                if !self.over_half_bound() {
+                    break;
+                }
+                self.flush_partition(key).await?;
+            }
         }
 
         while (self.buffered_rows + self.in_flight_rows > self.options.max_buffered_rows
@@ -614,6 +629,11 @@ impl ArchiveWriter {
             self.finish_one().await?;
         }
         Ok(())
+    }
+
+    fn over_half_bound(&self) -> bool {
+        self.buffered_rows > self.options.max_buffered_rows / 2
+            || self.buffered_bytes > self.options.max_buffered_bytes / 2
     }
 
     /// Starts files for all of partition `key`'s buffered rows.
@@ -1224,9 +1244,28 @@ fn writer_properties(
         builder = builder.set_column_statistics_enabled(path(name), EnabledStatistics::None);
     }
     builder = builder.set_column_statistics_enabled(params_item(), EnabledStatistics::None);
-    // Plain encodings that beat a dictionary: deltas for sorted (or per-position)
-    // integers, shared prefixes for residual text and text ids, lengths apart from
-    // the bytes of binary ids.
+    for (name, encoding) in &plain_encodings() {
+        builder = builder
+            .set_column_dictionary_enabled(path(name), false)
+            .set_column_encoding(path(name), *encoding);
+    }
+    Ok(builder
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
+        .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(path(col::MESSAGE), false)
+        .set_column_dictionary_enabled(path(col::FIELDS), false)
+        .set_column_dictionary_enabled(params_item(), false)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(options.row_group_rows))
+        .set_sorting_columns(Some(sorting))
+        .set_created_by(format!("logoscope {}", env!("CARGO_PKG_VERSION")))
+        .build())
+}
+
+/// Plain encodings that beat a dictionary: deltas for sorted (or per-position)
+/// integers, shared prefixes for residual text and text ids, lengths apart from
+/// the bytes of binary ids.
+fn plain_encodings() -> Vec<(String, Encoding)> {
     let mut encodings: Vec<(String, Encoding)> = vec![
         (col::TS.into(), Encoding::DELTA_BINARY_PACKED),
         (col::LINE.into(), Encoding::DELTA_BINARY_PACKED),
@@ -1251,22 +1290,7 @@ fn writer_properties(
     for k in 0..PARAM_COLUMNS {
         encodings.push((stored_col::param_int(k), Encoding::DELTA_BINARY_PACKED));
     }
-    for (name, encoding) in &encodings {
-        builder = builder
-            .set_column_dictionary_enabled(path(name), false)
-            .set_column_encoding(path(name), *encoding);
-    }
-    Ok(builder
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(options.zstd_level)?))
-        .set_dictionary_enabled(true)
-        .set_column_dictionary_enabled(path(col::MESSAGE), false)
-        .set_column_dictionary_enabled(path(col::FIELDS), false)
-        .set_column_dictionary_enabled(params_item(), false)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(options.row_group_rows))
-        .set_sorting_columns(Some(sorting))
-        .set_created_by(format!("logoscope {}", env!("CARGO_PKG_VERSION")))
-        .build())
+    encodings
 }
 
 fn millis_string(millis: i64) -> Option<String> {
