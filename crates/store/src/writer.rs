@@ -406,6 +406,8 @@ impl ArchiveWriter {
         catalog: &TemplateCatalog,
     ) -> Result<CommitSummary, CommitFailure> {
         self.files.sort_unstable_by_key(|(seq, _)| *seq);
+        // Grown by doubling as files finished; the commit's copies come on top of it.
+        self.files.shrink_to_fit();
         let rows: u64 = self.rows_written;
         let bytes = self.bytes_written;
         let files = self.files.len();
@@ -484,12 +486,13 @@ impl ArchiveWriter {
             )
             // Built for each attempt rather than kept beside `self.files`: with many small
             // files the actions are KBs each, and the commit holds its own copy and its JSON.
-            .with_actions(
-                self.files
-                    .iter()
-                    .map(|(_, add)| Action::Add(add.clone()))
-                    .collect(),
-            )
+            .with_actions({
+                // Room for the commit info deltalake puts first: without it the list of a
+                // commit of many files is copied into one twice its size.
+                let mut actions = Vec::with_capacity(self.files.len() + 1);
+                actions.extend(self.files.iter().map(|(_, add)| Action::Add(add.clone())));
+                actions
+            })
             .build(
                 Some(snapshot as &dyn TableReference),
                 log_store,
@@ -993,7 +996,10 @@ impl TsRange {
             stats["minValues"] = json!({ col::TS: min });
             stats["maxValues"] = json!({ col::TS: max });
         }
-        stats.to_string()
+        // Kept until the commit, one per file: without the slack of a growing string.
+        let mut text = stats.to_string();
+        text.shrink_to_fit();
+        text
     }
 }
 
