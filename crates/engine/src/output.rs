@@ -6,7 +6,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::json::{self, writer::LineDelimited};
-use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches_with_options;
 
@@ -105,7 +105,12 @@ impl<'a> ResultWriter<'a> {
 
     /// Writes one batch of the result (held until `finish` for the table).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), EngineError> {
-        let batch = RecordBatch::try_new(Arc::clone(&self.schema), batch.columns().to_vec())?;
+        // The row count is given: a result may have rows and no columns (`SELECT FROM logs`).
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            batch.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )?;
         match self.format {
             OutputFormat::Table => {
                 let mut at = 0;
@@ -309,7 +314,11 @@ fn escaped_for_terminal(batch: &RecordBatch) -> Result<RecordBatch, EngineError>
         }
         columns.push(Arc::new(text.finish()));
     }
-    Ok(RecordBatch::try_new(text_schema(&batch.schema()), columns)?)
+    Ok(RecordBatch::try_new_with_options(
+        text_schema(&batch.schema()),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )?)
 }
 
 /// C0 controls but the line feed, DEL and C1 controls.
@@ -374,6 +383,34 @@ mod tests {
 
     /// A batch of wide rows is encoded a slice at a time: the output is the
     /// whole result, and the encode buffer holds a few MiB, not the batch's text.
+    /// A result of rows without columns (`SELECT FROM logs`) is written, not
+    /// refused: an empty object per row, an empty CSV line per row.
+    #[test]
+    fn rows_without_columns_are_written() {
+        let schema = Arc::new(Schema::empty());
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&schema),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(2)),
+        )
+        .unwrap();
+        for (format, expected) in [
+            (OutputFormat::Ndjson, "{}\n{}\n"),
+            (OutputFormat::Json, "[{},{}]\n"),
+            (OutputFormat::Csv, "\n\n\n"),
+        ] {
+            let mut out = Vec::new();
+            let mut writer = ResultWriter::new(format, &schema, &mut out);
+            writer.write(&batch).unwrap();
+            writer.finish().unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{format:?}");
+        }
+        let mut out = Vec::new();
+        let mut writer = ResultWriter::new(OutputFormat::Table, &schema, &mut out);
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+    }
+
     #[test]
     fn wide_batches_are_encoded_in_slices() {
         let wide = "w".repeat(100 << 10);
