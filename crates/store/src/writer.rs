@@ -1468,21 +1468,21 @@ mod tests {
     #[test]
     fn wide_pieces_are_not_joined() {
         use logoscope_ingest::{LogBatchBuilder, LogRow};
-        let message = "x".repeat(600 << 10);
-        let one = |line: u64| {
+        let one = |line: u64, message: &str| {
             let mut builder = LogBatchBuilder::new();
             let row = LogRow {
                 source: "t.log",
                 line,
-                message: Some(&message),
+                message: Some(message),
                 ..LogRow::default()
             };
             builder.append(&row, std::iter::empty()).unwrap();
             Piece::whole(builder.finish().unwrap())
         };
+        let wide = "x".repeat(600 << 10);
         let mut pieces = Vec::new();
         for line in 0..8 {
-            pieces.push(one(line));
+            pieces.push(one(line, &wide));
             assert_eq!(coalesce_small_pieces(&mut pieces).unwrap(), (0, 0));
         }
         assert_eq!(pieces.len(), 8);
@@ -1490,15 +1490,7 @@ mod tests {
         let small = "x".repeat(100 << 10);
         let mut pieces = Vec::new();
         for line in 0..2 {
-            let mut builder = LogBatchBuilder::new();
-            let row = LogRow {
-                source: "t.log",
-                line,
-                message: Some(&small),
-                ..LogRow::default()
-            };
-            builder.append(&row, std::iter::empty()).unwrap();
-            pieces.push(Piece::whole(builder.finish().unwrap()));
+            pieces.push(one(line, &small));
             coalesce_small_pieces(&mut pieces).unwrap();
         }
         assert_eq!(pieces.len(), 1);
