@@ -83,6 +83,10 @@ pub const TABLE_ROWS: usize = 10_000;
 /// Bytes of cell text one printed table holds at most.
 pub const TABLE_BYTES: usize = 64 << 20;
 
+/// Columns of a cell's line a table shows on one line (of the 65,535 it can
+/// lay out); longer lines go on in the lines below.
+const TABLE_LINE_COLUMNS: usize = 60_000;
+
 /// Arrow bytes of a result encoded as CSV or JSON at a time (fewer rows of a
 /// batch when its rows are wide).
 const ENCODE_BYTES: usize = 4 << 20;
@@ -297,8 +301,29 @@ fn escaped_for_terminal(batch: &RecordBatch) -> Result<RecordBatch, EngineError>
             cell.clear();
             write!(cell, "{}", formatter.value(row))
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            if cell.chars().any(needs_escape) {
+            let long = cell.len() > TABLE_LINE_COLUMNS / 4;
+            if long || cell.chars().any(needs_escape) {
+                // The table lays out lines of at most 65,535 columns, and splits
+                // longer ones word by word in quadratic time (a 1 MB cell took
+                // 7 s): longer lines are broken here, counting every character
+                // outside ASCII as two columns.
+                let mut line_columns = 0;
                 for c in cell.chars() {
+                    let width = match c {
+                        '\n' => 0,
+                        '\t' | '\r' => 2,
+                        c if needs_escape(c) => 4,
+                        c if c.is_ascii() => 1,
+                        _ => 2,
+                    };
+                    if c == '\n' {
+                        line_columns = 0;
+                    } else if line_columns + width > TABLE_LINE_COLUMNS {
+                        text.write_char('\n')
+                            .map_err(|e| std::io::Error::other(e.to_string()))?;
+                        line_columns = 0;
+                    }
+                    line_columns += width;
                     match c {
                         '\t' => text.write_str("\\t"),
                         '\r' => text.write_str("\\r"),
@@ -409,6 +434,46 @@ mod tests {
         let mut writer = ResultWriter::new(OutputFormat::Table, &schema, &mut out);
         writer.write(&batch).unwrap();
         writer.finish().unwrap();
+    }
+
+    /// A cell line longer than the table can lay out goes on in the lines
+    /// below, whole; the table of a 1 MB cell is printed at once (laying out
+    /// its one line took seconds).
+    #[test]
+    fn long_cell_lines_are_broken_for_the_table() {
+        let line = format!("{}\x1b{}", "a".repeat(150_000), "é".repeat(40_000));
+        let column: ArrayRef = Arc::new(StringArray::from(vec![line.as_str()]));
+        let batch = RecordBatch::try_from_iter([("raw", column)]).unwrap();
+        let mut out = Vec::new();
+        let mut writer = ResultWriter::new(OutputFormat::Table, &batch.schema(), &mut out);
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // The cell's lines: those after the header and its rule.
+        let lines: Vec<&str> = text
+            .lines()
+            .skip(3)
+            .filter(|l| l.starts_with('|'))
+            .collect();
+        assert!(lines.len() >= 4, "{} lines", lines.len());
+        let shown: Vec<&str> = lines
+            .iter()
+            .map(|l| {
+                l.trim_start_matches("| ")
+                    .trim_end()
+                    .trim_end_matches('|')
+                    .trim_end()
+            })
+            .collect();
+        for l in &shown {
+            let columns: usize = l.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+            assert!(columns <= TABLE_LINE_COLUMNS, "{columns} columns");
+        }
+        // Compared without printing them: they are 230 KB.
+        assert!(
+            shown.concat() == line.replace('\x1b', "\\x1b"),
+            "the cell differs"
+        );
     }
 
     #[test]
