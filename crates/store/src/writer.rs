@@ -256,7 +256,7 @@ impl ArchiveWriter {
         let properties = writer_properties(&stored, &options)?;
         // Small files are stored plain: no compression (see SMALL_FILE_ROWS), and no delta
         // encodings, whose encoders set up a MiB of buffers per column for a few values.
-        let small_properties = plain_encodings()
+        let small_properties = non_dictionary_encodings()
             .iter()
             .fold(
                 properties
@@ -1250,7 +1250,7 @@ fn writer_properties(
         builder = builder.set_column_statistics_enabled(path(name), EnabledStatistics::None);
     }
     builder = builder.set_column_statistics_enabled(params_item(), EnabledStatistics::None);
-    for (name, encoding) in &plain_encodings() {
+    for (name, encoding) in &non_dictionary_encodings() {
         builder = builder
             .set_column_dictionary_enabled(path(name), false)
             .set_column_encoding(path(name), *encoding);
@@ -1268,10 +1268,10 @@ fn writer_properties(
         .build())
 }
 
-/// Plain encodings that beat a dictionary: deltas for sorted (or per-position)
+/// Encodings other than a dictionary, where they beat one: deltas for sorted (or per-position)
 /// integers, shared prefixes for residual text and text ids, lengths apart from
 /// the bytes of binary ids.
-fn plain_encodings() -> Vec<(String, Encoding)> {
+fn non_dictionary_encodings() -> Vec<(String, Encoding)> {
     let mut encodings: Vec<(String, Encoding)> = vec![
         (col::TS.into(), Encoding::DELTA_BINARY_PACKED),
         (col::LINE.into(), Encoding::DELTA_BINARY_PACKED),
