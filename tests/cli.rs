@@ -952,17 +952,27 @@ fn exit_statuses_and_environment() {
     )
     .unwrap();
     let env_store = dir.path().join("from-env");
-    let out = bin()
-        .args(["ingest", s(&good), "--progress", "never"])
-        .env("LOGOSCOPE_STORE", s(&env_store))
-        .env("LOGOSCOPE_CONFIG", s(&config))
-        .output()
-        .unwrap();
-    assert_eq!(
-        code(&out),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    // `ingest good` with only these variables saying where and how; it succeeds.
+    let ingest_with = |cwd: &Path, vars: [(&str, &str); 2]| {
+        let out = bin()
+            .args(["ingest", s(&good), "--progress", "never"])
+            .current_dir(cwd)
+            .envs(vars)
+            .output()
+            .unwrap();
+        assert_eq!(
+            code(&out),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ingest_with(
+        dir.path(),
+        [
+            ("LOGOSCOPE_STORE", s(&env_store)),
+            ("LOGOSCOPE_CONFIG", s(&config)),
+        ],
     );
     let out = bin()
         .args([
@@ -996,19 +1006,7 @@ fn exit_statuses_and_environment() {
     // configuration.
     let cwd = dir.path().join("cwd");
     std::fs::create_dir(&cwd).unwrap();
-    let out = bin()
-        .args(["ingest", s(&good), "--progress", "never"])
-        .current_dir(&cwd)
-        .env("LOGOSCOPE_STORE", "")
-        .env("LOGOSCOPE_CONFIG", "")
-        .output()
-        .unwrap();
-    assert_eq!(
-        code(&out),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_with(&cwd, [("LOGOSCOPE_STORE", ""), ("LOGOSCOPE_CONFIG", "")]);
     assert!(cwd.join("logoscope-data/_delta_log").is_dir());
 
     // A mask that matches across a space does nothing, and says so.
