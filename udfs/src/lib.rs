@@ -56,5 +56,25 @@ pub fn register(ctx: &SessionContext) {
         ctx.register_udf(udf);
     }
     ctx.remove_optimizer_rule(rules::StoredTsBounds::NAME);
+    // The bounds must be added before common subexpression elimination: it
+    // puts a repeated `stored_ts(ts, ts_us)` (as in `ts >= a AND ts < b`) in
+    // a projection below the filter, where the rule no longer sees the call.
+    // So the rule goes just before it, and the rules from there on after it.
+    let later: Vec<_> = ctx
+        .state()
+        .optimizers()
+        .iter()
+        .skip_while(|rule| rule.name() != COMMON_SUBEXPR_RULE)
+        .cloned()
+        .collect();
+    for rule in &later {
+        ctx.remove_optimizer_rule(rule.name());
+    }
     ctx.add_optimizer_rule(std::sync::Arc::new(rules::StoredTsBounds));
+    for rule in later {
+        ctx.add_optimizer_rule(rule);
+    }
 }
+
+/// DataFusion's common subexpression elimination rule.
+const COMMON_SUBEXPR_RULE: &str = "common_sub_expression_eliminate";
