@@ -37,6 +37,7 @@
 
 mod error;
 mod output;
+mod scan;
 mod session;
 mod sql;
 mod templates;

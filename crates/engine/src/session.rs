@@ -9,6 +9,7 @@ use logoscope_ingest::stored::{stored_schema, to_stored};
 use logoscope_store::Archive;
 
 use crate::EngineError;
+use crate::scan::ArchiveTable;
 use crate::templates::templates_batch;
 
 /// Name of the table as stored: archive provider or in-memory batches.
@@ -81,11 +82,14 @@ pub async fn session_for_archive(
     let ctx = new_context(&opts)?;
     let table = archive.table();
     table.update_datafusion_session(&ctx.state())?;
-    let provider = table
+    // deltalake's provider gives the schema; the scan is ours (see `scan`).
+    let schema = table
         .table_provider()
         .with_session(Arc::new(ctx.state()))
-        .await?;
-    ctx.register_table(LOGS_STORED, provider)?;
+        .await?
+        .schema();
+    let provider = ArchiveTable::try_new(archive, schema, &ctx.state())?;
+    ctx.register_table(LOGS_STORED, Arc::new(provider))?;
     let catalog = archive.load_catalog().await?;
     let view = match archive.schema_version()? {
         1 => LOGS_VIEW_V1_SQL,

@@ -794,3 +794,147 @@ async fn stored_forms_give_back_ts_ids_and_params_exactly() {
         assert_eq!(have.as_ref(), want.as_ref(), "{name}");
     }
 }
+
+/// Every node's metrics in `plan`, and the files the archive scans opened.
+fn plan_metrics(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> (usize, usize) {
+    let (mut metrics, mut opened) = (0, 0);
+    if let Some(set) = plan.metrics() {
+        metrics += set.iter().count();
+        if plan.name() == "ArchiveScanExec" {
+            opened += set.sum_by_name("files_opened").map_or(0, |v| v.as_usize());
+        }
+    }
+    for child in plan.children() {
+        let (m, o) = plan_metrics(child);
+        metrics += m;
+        opened += o;
+    }
+    (metrics, opened)
+}
+
+/// Runs `sql` to the end and returns its rows as text, the number of metrics
+/// its plan holds afterwards, and the files the archive scan opened.
+async fn run_counting(ctx: &SessionContext, sql: &str) -> (Vec<Vec<Option<String>>>, usize, usize) {
+    let plan = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let batches = datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx())
+        .await
+        .unwrap();
+    let table =
+        datafusion::datasource::MemTable::try_new(batches[0].schema(), vec![batches]).unwrap();
+    let scratch = SessionContext::new();
+    scratch.register_table("r", Arc::new(table)).unwrap();
+    let rows = strings(&scratch, "SELECT * FROM r").await;
+    let (metrics, opened) = plan_metrics(&plan);
+    (rows, metrics, opened)
+}
+
+/// An archive of many small files (one per hour) is read in runs of files:
+/// the plan's metrics do not grow with the file count, files are skipped by
+/// `dt`/`hour` and by their `ts` bounds (all-null `ts` included), and a limit
+/// stops the scan.
+#[tokio::test]
+async fn many_files_are_scanned_in_runs_and_skipped_by_time() {
+    const HOURS: usize = 3 * crate::scan::FILES_PER_SCAN + 10;
+    const HOUR: i64 = 3_600_000_000;
+    let mut catalog = TemplateCatalog::new(DrainConfig::default());
+    let mut rows: Vec<Row> = (0..HOURS)
+        .map(|i| {
+            let ts = T0 + i as i64 * HOUR;
+            ingest_row(
+                &mut catalog,
+                Some(ts),
+                i as u64 + 1,
+                None,
+                &format!("job {i} done"),
+                None,
+            )
+        })
+        .collect();
+    rows.push(ingest_row(
+        &mut catalog,
+        None,
+        HOURS as u64 + 1,
+        None,
+        "no time here",
+        None,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    {
+        let archive = logoscope_store::Archive::open(&location).await.unwrap();
+        let mut writer = archive
+            .writer(logoscope_store::ArchiveOptions::default())
+            .await
+            .unwrap();
+        writer.write(batch(&rows)).await.unwrap();
+        let summary = writer.commit(&catalog).await.unwrap();
+        assert_eq!(summary.files, HOURS + 1);
+    }
+    let archive = logoscope_store::Archive::open(&location).await.unwrap();
+    let ctx = crate::session_for_archive(&archive, opts()).await.unwrap();
+    let one = |v: usize| vec![vec![Some(v.to_string())]];
+
+    // Every file, and far fewer metrics than files (DataFusion's Parquet scan
+    // keeps about 20 per file it opens).
+    let (got, metrics, opened) = run_counting(&ctx, "SELECT count(*) FROM logs").await;
+    assert_eq!(got, one(HOURS + 1));
+    assert_eq!(opened, HOURS + 1);
+    assert!(metrics < HOURS, "{metrics} metrics for {HOURS} files");
+
+    // The same rows and text as a scan without skipping gives.
+    let (all, _, _) = run_counting(&ctx, "SELECT line, message FROM logs ORDER BY line").await;
+    let want: Vec<_> = rows
+        .iter()
+        .map(|r| vec![Some(r.line.to_string()), r.message.clone()])
+        .collect();
+    assert_eq!(all, want);
+
+    // Ten hours of `ts`: ten files; the file without times is skipped too.
+    let from = rfc3339(T0 + 100 * HOUR);
+    let to = rfc3339(T0 + 110 * HOUR);
+    let sql = format!(
+        "SELECT count(*) FROM logs WHERE ts >= TIMESTAMP '{from}' AND ts < TIMESTAMP '{to}'"
+    );
+    let (got, _, opened) = run_counting(&ctx, &sql).await;
+    assert_eq!((got, opened), (one(10), 10), "{sql}");
+
+    // One day by partition value: 24 files; the hour column narrows it to one.
+    let (got, _, opened) =
+        run_counting(&ctx, "SELECT count(*) FROM logs WHERE dt = '2024-05-03'").await;
+    assert_eq!((got, opened), (one(24), 24));
+    let (got, _, opened) = run_counting(
+        &ctx,
+        "SELECT count(*) FROM logs WHERE dt = '2024-05-03' AND hour = '07'",
+    )
+    .await;
+    assert_eq!((got, opened), (one(1), 1));
+
+    // Rows without a time are found by their partition.
+    let (got, _, opened) = run_counting(&ctx, "SELECT line FROM logs WHERE ts IS NULL").await;
+    assert_eq!((got, opened), (one(HOURS + 1), 1));
+
+    // The newest rows, through a TopK whose bound reaches the runs' scans.
+    let (got, _, _) = run_counting(
+        &ctx,
+        "SELECT line FROM logs WHERE ts IS NOT NULL ORDER BY ts DESC LIMIT 3",
+    )
+    .await;
+    let newest: Vec<_> = (0..3)
+        .map(|i| vec![Some((HOURS - i).to_string())])
+        .collect();
+    assert_eq!(got, newest);
+
+    // A limit stops reading after the first run of files.
+    let (got, _, opened) = run_counting(&ctx, "SELECT line FROM logs_stored LIMIT 3").await;
+    assert_eq!(got.len(), 3);
+    assert!(
+        opened <= crate::scan::FILES_PER_SCAN * opts().target_partitions,
+        "{opened}"
+    );
+}

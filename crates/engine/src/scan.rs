@@ -1,0 +1,692 @@
+//! `logs_stored` over an archive: its Parquet files as one DataFusion table,
+//! scanned a run of files at a time.
+//!
+//! deltalake's provider plans one Parquet scan over every file of the
+//! table, and DataFusion keeps a set of about 20 scan metrics for each file
+//! that scan opens (labelled with the file name) until the query ends; with
+//! deltalake's reader factory each file gets two. That is about 10 KB a file,
+//! whatever the file holds: a query over 160,000 small files held 2.35 GB,
+//! most of it metrics.
+//!
+//! [`ArchiveTable`] lists the files of the loaded Delta version once (path,
+//! size, partition values, `ts` bounds, row count), skips the files whose
+//! partition values or `ts` bounds rule out the query's filters, and reads
+//! each output partition's files in runs of [`FILES_PER_SCAN`], each run a
+//! DataFusion Parquet scan of its own, dropped with its metrics when the run
+//! ends. Inside a file the scan prunes row groups and pages by the same
+//! filters, as DataFusion's Parquet scan does.
+//!
+//! The table has the schema deltalake's provider gives (text as `Utf8View`,
+//! `dt`/`hour` as dictionaries, the Delta types of `line` and
+//! `template_id`), so the `logs` views plan the same over both; each file is
+//! read into it with DataFusion's casts.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
+use datafusion::arrow::datatypes::{DataType, FieldRef, SchemaRef, TimeUnit};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, DFSchema, Result, ScalarValue, internal_datafusion_err};
+use datafusion::config::{ConfigOptions, TableParquetOptions};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::utils::{
+    conjunction as conjunction_physical, reassign_expr_columns,
+};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
+};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, RecordOutput,
+};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use deltalake::logstore::LogStore;
+use deltalake::{ObjectMeta, Path};
+use futures::{StreamExt, TryStreamExt, future, stream};
+use logoscope_store::Archive;
+use logoscope_store::{DT, HOUR};
+use serde::Deserialize;
+
+use crate::EngineError;
+
+/// Files one Parquet scan reads before it is dropped with its metrics. The
+/// scan opens a file while it reads the one before, so a run of files keeps
+/// that overlap; the metrics a run holds (about 10 KB a file) stay small.
+pub(crate) const FILES_PER_SCAN: usize = 64;
+
+/// One data file of the loaded table version.
+#[derive(Debug)]
+struct ArchiveFile {
+    /// Object store path relative to the table root.
+    path: Box<str>,
+    size: u64,
+    modified_ms: i64,
+    dt: Option<Box<str>>,
+    hour: Option<Box<str>>,
+    /// `ts` bounds in microseconds, from the file's Delta statistics.
+    ts_min: Option<i64>,
+    ts_max: Option<i64>,
+    ts_nulls: Option<u64>,
+    rows: Option<u64>,
+}
+
+/// The parts of a file's Delta statistics the scan uses.
+#[derive(Deserialize)]
+struct FileStats<'a> {
+    #[serde(rename = "numRecords")]
+    num_records: Option<u64>,
+    #[serde(rename = "minValues", borrow)]
+    min_values: Option<TsStat<'a>>,
+    #[serde(rename = "maxValues", borrow)]
+    max_values: Option<TsStat<'a>>,
+    #[serde(rename = "nullCount")]
+    null_count: Option<TsNulls>,
+}
+
+#[derive(Deserialize)]
+struct TsNulls {
+    ts: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct TsStat<'a> {
+    #[serde(borrow)]
+    ts: Option<&'a str>,
+}
+
+fn micros(text: &str) -> Option<i64> {
+    string_to_timestamp_nanos(text)
+        .ok()
+        .map(|ns| ns.div_euclid(1_000))
+}
+
+/// The archive's files as a DataFusion table (see the module doc).
+#[derive(Debug)]
+pub(crate) struct ArchiveTable {
+    /// File columns, then the partition columns `dt` and `hour`.
+    schema: SchemaRef,
+    table_schema: TableSchema,
+    store_url: ObjectStoreUrl,
+    files: Arc<[ArchiveFile]>,
+}
+
+impl ArchiveTable {
+    /// Lists the files of `archive`'s loaded version. `schema` is the table
+    /// schema readers get (deltalake's provider's); its partition columns are
+    /// moved last. The table root's object store is registered in `state`'s
+    /// runtime under deltalake's per-table URL.
+    pub(crate) fn try_new(
+        archive: &Archive,
+        schema: SchemaRef,
+        state: &dyn Session,
+    ) -> Result<Self, EngineError> {
+        let table = archive.table();
+        let log_store = table.log_store();
+        let store_url = log_store.object_store_url();
+        let runtime = state.runtime_env();
+        if runtime.object_store(&store_url).is_err() {
+            runtime.register_object_store(store_url.as_ref(), log_store.object_store(None));
+        }
+
+        let (partition_cols, file_cols): (Vec<FieldRef>, Vec<FieldRef>) = schema
+            .fields()
+            .iter()
+            .cloned()
+            .partition(|f| f.name() == DT || f.name() == HOUR);
+        let table_schema = TableSchema::builder(Arc::new(
+            datafusion::arrow::datatypes::Schema::new(file_cols),
+        ))
+        .with_table_partition_cols(partition_cols)
+        .build();
+        let schema = Arc::clone(table_schema.table_schema());
+
+        let snapshot = table.snapshot()?;
+        let log_data = snapshot.snapshot().try_log_data()?;
+        let mut files = Vec::with_capacity(log_data.num_files());
+        for file in log_data.iter() {
+            let mut partitions = file.partition_values_map();
+            let stats = file.stats();
+            let stats = stats
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<FileStats<'_>>(text).ok());
+            let (rows, ts_nulls, ts_min, ts_max) = match &stats {
+                Some(s) => (
+                    s.num_records,
+                    s.null_count.as_ref().and_then(|n| n.ts),
+                    s.min_values.as_ref().and_then(|v| v.ts).and_then(micros),
+                    // Writers may cut times to milliseconds; widen a whole
+                    // millisecond to its last microsecond.
+                    s.max_values
+                        .as_ref()
+                        .and_then(|v| v.ts)
+                        .and_then(micros)
+                        .map(|us| if us % 1_000 == 0 { us + 999 } else { us }),
+                ),
+                None => (None, None, None, None),
+            };
+            files.push(ArchiveFile {
+                path: file.object_store_path().as_ref().into(),
+                size: u64::try_from(file.size()).unwrap_or(0),
+                modified_ms: file.modification_time(),
+                dt: partitions.remove(DT).flatten().map(String::into_boxed_str),
+                hour: partitions
+                    .remove(HOUR)
+                    .flatten()
+                    .map(String::into_boxed_str),
+                ts_min,
+                ts_max,
+                ts_nulls,
+                rows,
+            });
+        }
+        // Paths start with `dt=…/hour=…`: in path order, each output partition
+        // reads a stretch of time.
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        Ok(Self {
+            schema,
+            table_schema,
+            store_url,
+            files: files.into(),
+        })
+    }
+
+    /// Indices of the files `predicate` may hold rows for.
+    fn keep(&self, predicate: Option<&Arc<dyn PhysicalExpr>>) -> Vec<u32> {
+        let all = || (0..self.files.len() as u32).collect();
+        let Some(predicate) = predicate else {
+            return all();
+        };
+        let Some(pruning) = PruningPredicateBuilder::new()
+            .with_file_schema(Arc::clone(&self.schema))
+            .build(Arc::clone(predicate))
+        else {
+            return all();
+        };
+        let stats = FileStatistics {
+            files: &self.files,
+            schema: &self.schema,
+        };
+        match pruning.prune(&stats) {
+            Ok(keep) => keep
+                .iter()
+                .enumerate()
+                .filter(|(_, keep)| **keep)
+                .map(|(i, _)| i as u32)
+                .collect(),
+            Err(_) => all(),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for ArchiveTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Filters skip files, row groups and pages; rows are still filtered above.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let predicate = match conjunction(filters.iter().cloned()) {
+            Some(expr) => {
+                let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+                Some(state.create_physical_expr(expr, &df_schema)?)
+            }
+            None => None,
+        };
+        let kept = self.keep(predicate.as_ref());
+        let groups = split_by_bytes(&self.files, &kept, state.config().target_partitions());
+        let projected = match projection {
+            Some(indices) => Arc::new(self.schema.project(indices)?),
+            None => Arc::clone(&self.schema),
+        };
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&projected)),
+            Partitioning::UnknownPartitioning(groups.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(ArchiveScanExec {
+            scan: Arc::new(RunScan {
+                files: Arc::clone(&self.files),
+                table_schema: self.table_schema.clone(),
+                store_url: self.store_url.clone(),
+                parquet_options: state.table_options().parquet.clone(),
+                projection: projection.cloned(),
+                predicate,
+                limit,
+            }),
+            groups,
+            schema: projected,
+            properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
+    }
+}
+
+/// Splits `kept` (in path order) into at most `parts` contiguous groups of
+/// about equal bytes; always at least one group, which may be empty.
+fn split_by_bytes(files: &[ArchiveFile], kept: &[u32], parts: usize) -> Vec<Vec<u32>> {
+    let parts = parts.clamp(1, kept.len().max(1));
+    let total: u64 = kept.iter().map(|&i| files[i as usize].size.max(1)).sum();
+    let mut groups: Vec<Vec<u32>> = Vec::with_capacity(parts);
+    let mut group = Vec::new();
+    let mut filled = 0u64;
+    for &i in kept {
+        // Group k ends once the bytes so far reach k/parts of the total.
+        let boundary = total * (groups.len() as u64 + 1) / parts as u64;
+        if filled >= boundary && !group.is_empty() && groups.len() + 1 < parts {
+            groups.push(std::mem::take(&mut group));
+        }
+        filled += files[i as usize].size.max(1);
+        group.push(i);
+    }
+    groups.push(group);
+    groups
+}
+
+/// Partition values and `ts` bounds of every file, for DataFusion's `PruningPredicate`.
+struct FileStatistics<'a> {
+    files: &'a [ArchiveFile],
+    schema: &'a SchemaRef,
+}
+
+impl FileStatistics<'_> {
+    fn partition_values(&self, column: &Column) -> Option<ArrayRef> {
+        let values: StringArray = match column.name.as_str() {
+            DT => self.files.iter().map(|f| f.dt.as_deref()).collect(),
+            HOUR => self.files.iter().map(|f| f.hour.as_deref()).collect(),
+            _ => return None,
+        };
+        Some(Arc::new(values))
+    }
+
+    fn ts_bounds(&self, column: &Column, max: bool) -> Option<ArrayRef> {
+        if column.name != logoscope_ingest::schema::col::TS {
+            return None;
+        }
+        let field = self.schema.field_with_name(&column.name).ok()?;
+        let values: datafusion::arrow::array::TimestampMicrosecondArray = self
+            .files
+            .iter()
+            .map(|f| if max { f.ts_max } else { f.ts_min })
+            .collect();
+        let tz = match field.data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => tz.clone(),
+            _ => None,
+        };
+        let values: ArrayRef = Arc::new(values.with_timezone_opt(tz));
+        cast(&values, field.data_type()).ok()
+    }
+}
+
+impl PruningStatistics for FileStatistics<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.partition_values(column)
+            .or_else(|| self.ts_bounds(column, false))
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.partition_values(column)
+            .or_else(|| self.ts_bounds(column, true))
+    }
+
+    fn num_containers(&self) -> usize {
+        self.files.len()
+    }
+
+    fn null_counts(&self, column: &Column) -> Option<ArrayRef> {
+        // A partition value is the same for every row of its file.
+        let nulls: UInt64Array = match column.name.as_str() {
+            logoscope_ingest::schema::col::TS => self.files.iter().map(|f| f.ts_nulls).collect(),
+            DT | HOUR => self
+                .files
+                .iter()
+                .map(|f| {
+                    let value = if column.name == DT { &f.dt } else { &f.hour };
+                    match (value, f.rows) {
+                        (Some(_), _) => Some(0),
+                        (None, rows) => rows,
+                    }
+                })
+                .collect(),
+            _ => return None,
+        };
+        Some(Arc::new(nulls))
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let rows: UInt64Array = self.files.iter().map(|f| f.rows).collect();
+        Some(Arc::new(rows))
+    }
+
+    fn contained(
+        &self,
+        _column: &Column,
+        _values: &std::collections::HashSet<ScalarValue>,
+    ) -> Option<BooleanArray> {
+        None
+    }
+}
+
+/// What every run of an [`ArchiveScanExec`] scans with.
+#[derive(Debug, Clone)]
+struct RunScan {
+    files: Arc<[ArchiveFile]>,
+    table_schema: TableSchema,
+    store_url: ObjectStoreUrl,
+    parquet_options: TableParquetOptions,
+    projection: Option<Vec<usize>>,
+    predicate: Option<Arc<dyn PhysicalExpr>>,
+    limit: Option<usize>,
+}
+
+impl RunScan {
+    fn partitioned_file(&self, index: u32) -> Result<PartitionedFile> {
+        let file = &self.files[index as usize];
+        let location = Path::parse(&*file.path)
+            .map_err(|err| internal_datafusion_err!("archive file path {}: {err}", file.path))?;
+        let last_modified = chrono_millis(file.modified_ms);
+        let meta = ObjectMeta {
+            location,
+            last_modified,
+            size: file.size,
+            e_tag: None,
+            version: None,
+        };
+        let mut values = Vec::with_capacity(2);
+        for (field, value) in self
+            .table_schema
+            .table_partition_cols()
+            .iter()
+            .map(|f| (f, if f.name() == DT { &file.dt } else { &file.hour }))
+        {
+            values.push(
+                ScalarValue::Utf8(value.as_deref().map(str::to_owned))
+                    .cast_to(field.data_type())?,
+            );
+        }
+        Ok(PartitionedFile::new_from_meta(meta).with_partition_values(values))
+    }
+
+    /// A fresh Parquet scan of `run`'s files, its metrics its own.
+    fn open(&self, run: &[u32], context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let files = run
+            .iter()
+            .map(|&i| self.partitioned_file(i))
+            .collect::<Result<Vec<_>>>()?;
+        let mut source = ParquetSource::new(self.table_schema.clone())
+            .with_table_parquet_options(self.parquet_options.clone());
+        if let Some(predicate) = &self.predicate {
+            // Rows the predicate rules out are dropped while decoding, before
+            // the other columns of the row group are read.
+            source = source
+                .with_predicate(Arc::clone(predicate))
+                .with_pushdown_filters(true);
+        }
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source))
+            .with_file_group(FileGroup::new(files))
+            .with_projection_indices(self.projection.clone())?
+            .with_limit(self.limit)
+            .build();
+        DataSourceExec::from_data_source(config).execute(0, context)
+    }
+}
+
+fn chrono_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Reads an [`ArchiveTable`]'s kept files: output partition `i` reads group
+/// `i` in runs of [`FILES_PER_SCAN`] files.
+#[derive(Debug)]
+pub(crate) struct ArchiveScanExec {
+    scan: Arc<RunScan>,
+    groups: Vec<Vec<u32>>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl ArchiveScanExec {
+    /// Number of files the scan reads (after skipping by partition values and `ts` bounds).
+    fn file_count(&self) -> usize {
+        self.groups.iter().map(Vec::len).sum()
+    }
+}
+
+impl DisplayAs for ArchiveScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                write!(
+                    f,
+                    "ArchiveScanExec: files={}, of={}, partitions={}",
+                    self.file_count(),
+                    self.scan.files.len(),
+                    self.groups.len()
+                )?;
+                if let Some(predicate) = &self.scan.predicate {
+                    write!(f, ", predicate={predicate}")?;
+                }
+                if let Some(limit) = self.scan.limit {
+                    write!(f, ", limit={limit}")?;
+                }
+                Ok(())
+            }
+            DisplayFormatType::TreeRender => write!(f, "files={}", self.file_count()),
+        }
+    }
+}
+
+impl ExecutionPlan for ArchiveScanExec {
+    fn name(&self) -> &'static str {
+        "ArchiveScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        match &self.scan.predicate {
+            Some(predicate) => f(predicate),
+            None => Ok(TreeNodeRecursion::Continue),
+        }
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let group = self.groups.get(partition).ok_or_else(|| {
+            internal_datafusion_err!(
+                "ArchiveScanExec has {} partitions, not {partition}",
+                self.groups.len()
+            )
+        })?;
+        let runs: Vec<Vec<u32>> = group.chunks(FILES_PER_SCAN).map(<[u32]>::to_vec).collect();
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let opened: Count = MetricBuilder::new(&self.metrics).counter("files_opened", partition);
+        let scan = Arc::clone(&self.scan);
+        let batches = stream::iter(runs)
+            .map(move |run| {
+                opened.add(run.len());
+                scan.open(&run, Arc::clone(&context))
+            })
+            .try_flatten();
+        let mut left = self.scan.limit.unwrap_or(usize::MAX);
+        let batches = batches
+            .try_take_while(move |_| future::ready(Ok(left > 0)))
+            .map_ok(move |batch: RecordBatch| {
+                let rows = batch.num_rows().min(left);
+                left -= rows;
+                let batch = if rows < batch.num_rows() {
+                    batch.slice(0, rows)
+                } else {
+                    batch
+                };
+                batch.record_output(&baseline)
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            batches,
+        )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    /// Filters from above (a `TopK`'s dynamic bound, a join's keys) join the
+    /// predicate each run's Parquet scan prunes row groups with; they are
+    /// still applied above, as nothing here filters rows.
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let filters: Vec<Arc<dyn PhysicalExpr>> = child_pushdown_result
+            .parent_filters
+            .into_iter()
+            .map(|f| reassign_expr_columns(f.filter, self.scan.table_schema.table_schema()))
+            .collect::<Result<_>>()?;
+        let kept = vec![PushedDown::No; filters.len()];
+        if filters.is_empty() {
+            return Ok(FilterPushdownPropagation::with_parent_pushdown_result(kept));
+        }
+        let predicate = conjunction_physical(self.scan.predicate.iter().cloned().chain(filters));
+        let scan = RunScan {
+            predicate: Some(predicate),
+            ..self.scan.as_ref().clone()
+        };
+        let node = ArchiveScanExec {
+            scan: Arc::new(scan),
+            groups: self.groups.clone(),
+            schema: Arc::clone(&self.schema),
+            properties: Arc::clone(&self.properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        };
+        Ok(FilterPushdownPropagation::with_parent_pushdown_result(kept)
+            .with_updated_node(Arc::new(node) as Arc<dyn ExecutionPlan>))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, size: u64) -> ArchiveFile {
+        ArchiveFile {
+            path: path.into(),
+            size,
+            modified_ms: 0,
+            dt: None,
+            hour: None,
+            ts_min: None,
+            ts_max: None,
+            ts_nulls: None,
+            rows: None,
+        }
+    }
+
+    #[test]
+    fn groups_split_by_bytes_in_order() {
+        let files: Vec<ArchiveFile> = [10, 10, 10, 10, 40, 10, 10]
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| file(&format!("f{i}"), size))
+            .collect();
+        let kept: Vec<u32> = (0..files.len() as u32).collect();
+        let groups = split_by_bytes(&files, &kept, 2);
+        assert_eq!(groups, vec![vec![0, 1, 2, 3, 4], vec![5, 6]]);
+        assert_eq!(split_by_bytes(&files, &kept, 1), vec![kept.clone()]);
+        // More parts than files: one file each.
+        assert_eq!(split_by_bytes(&files, &[2, 5], 8), vec![vec![2], vec![5]]);
+        assert_eq!(split_by_bytes(&files, &[], 4), vec![Vec::<u32>::new()]);
+        let groups = split_by_bytes(&files, &kept, 3);
+        assert_eq!(groups.concat(), kept);
+        assert!(groups.len() <= 3 && groups.iter().all(|g| !g.is_empty()));
+    }
+
+    #[test]
+    fn stats_times_read_as_microseconds() {
+        assert_eq!(micros("1970-01-01T00:00:00.001Z"), Some(1_000));
+        assert_eq!(micros("2024-03-05T08:00:00Z"), Some(1_709_625_600_000_000));
+        assert_eq!(micros("not a time"), None);
+        let stats: FileStats<'_> = serde_json::from_str(
+            r#"{"numRecords":3,"nullCount":{"ts":1},"minValues":{"ts":"1970-01-01T00:00:00.001Z"},"maxValues":{"ts":"1970-01-01T00:00:00.003Z"}}"#,
+        )
+        .unwrap();
+        assert_eq!(stats.num_records, Some(3));
+        assert_eq!(stats.null_count.and_then(|n| n.ts), Some(1));
+        assert_eq!(
+            stats.min_values.and_then(|v| v.ts),
+            Some("1970-01-01T00:00:00.001Z")
+        );
+    }
+}
