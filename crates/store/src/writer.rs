@@ -16,19 +16,19 @@ use arrow::compute::{concat, interleave, take};
 use arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType, UInt64Type};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use deltalake::DeltaTable;
-use deltalake::kernel::transaction::{
-    CommitBuilder, CommitProperties, TableReference, TransactionError,
-};
+use deltalake::kernel::transaction::{PROTOCOL, TableReference, TransactionError};
 use deltalake::kernel::{Action, Add};
-use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::logstore::{CommitOrBytes, LogStore, commit_uri_from_version};
+use deltalake::table::config::TablePropertiesExt;
 use deltalake::{DeltaTableError, ObjectStore};
 use logoscope_drain::TemplateCatalog;
 use logoscope_ingest::schema::{col, logs_schema};
 use logoscope_ingest::stored::{PARAM_COLUMNS, stored_col, stored_schema, to_stored};
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -172,13 +172,12 @@ struct Chunk {
 
 /// A file a background task encoded and stored (not yet committed).
 struct WrittenFile {
-    /// Order in which the writer started the file; the commit lists files in this order.
-    seq: u64,
     rows: usize,
     /// Arrow bytes the file's rows were counted as while in flight.
     held_bytes: usize,
     size: usize,
-    add: Add,
+    /// The file's Delta `add` action, as its line of the commit.
+    entry: Box<[u8]>,
 }
 
 /// What every background encode needs, shared.
@@ -217,8 +216,14 @@ pub struct ArchiveWriter {
     in_flight: JoinSet<Result<WrittenFile, StoreError>>,
     in_flight_rows: usize,
     in_flight_bytes: usize,
-    next_seq: u64,
-    files: Vec<(u64, Add)>,
+    /// The `add` line of every written file, each after a newline, in the order the files
+    /// finished: the commit's log entry but for its first line. Only this is kept per file
+    /// (about 450 bytes, in one buffer), not deltalake's actions and their JSON, so a commit
+    /// of many files stays small.
+    entries: Vec<u8>,
+    /// `entries` once a commit has started (shared by its attempts).
+    committing: Bytes,
+    files_written: usize,
     rows_written: u64,
     bytes_written: u64,
     /// The first background failure, once reported.
@@ -233,7 +238,7 @@ impl std::fmt::Debug for ArchiveWriter {
             .field("options", &self.options)
             .field("buffered_rows", &self.buffered_rows)
             .field("encodes_in_flight", &self.in_flight.len())
-            .field("files_written", &self.files.len())
+            .field("files_written", &self.files_written)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
@@ -288,8 +293,9 @@ impl ArchiveWriter {
             in_flight: JoinSet::new(),
             in_flight_rows: 0,
             in_flight_bytes: 0,
-            next_seq: 0,
-            files: Vec::new(),
+            entries: Vec::new(),
+            committing: Bytes::new(),
+            files_written: 0,
             rows_written: 0,
             bytes_written: 0,
             failed: None,
@@ -351,9 +357,15 @@ impl ArchiveWriter {
         self.buffered_rows + self.in_flight_rows
     }
 
+    /// Bytes the rows of [`buffered_rows`](Self::buffered_rows) are counted as against
+    /// `max_buffered_bytes`.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes + self.in_flight_bytes
+    }
+
     /// Parquet files written so far (uncommitted); files still being encoded are not counted.
     pub fn files_written(&self) -> usize {
-        self.files.len()
+        self.files_written
     }
 
     /// The catalog committed at or below this writer's table version, if any.
@@ -405,17 +417,12 @@ impl ArchiveWriter {
         &mut self,
         catalog: &TemplateCatalog,
     ) -> Result<CommitSummary, CommitFailure> {
-        self.files.sort_unstable_by_key(|(seq, _)| *seq);
-        // Grown by doubling as files finished; the commit's copies come on top of it.
-        self.files.shrink_to_fit();
         let rows: u64 = self.rows_written;
         let bytes = self.bytes_written;
-        let files = self.files.len();
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: Some(vec![DT.to_owned(), HOUR.to_owned()]),
-            predicate: None,
-        };
+        let files = self.files_written;
+        if !self.entries.is_empty() {
+            self.committing = Bytes::from(std::mem::take(&mut self.entries));
+        }
 
         // Errors before an attempt leave nothing committed (earlier attempts lost their race).
         let before = |err: StoreError| CommitFailure::NothingCommitted(err);
@@ -427,7 +434,11 @@ impl ArchiveWriter {
                 .await
                 .map_err(|e| before(e.into()))?;
             let snapshot = self.table.snapshot().map_err(|e| before(e.into()))?;
+            PROTOCOL
+                .can_write_to(snapshot as &dyn TableReference)
+                .map_err(|e| before(DeltaTableError::from(e).into()))?;
             let latest = snapshot.version();
+            let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
             let log_store = self.table.log_store();
 
             let catalog_json = match catalog::newest_reference(
@@ -457,67 +468,36 @@ impl ArchiveWriter {
                 }
                 None => catalog.to_json(),
             };
-            let catalog_path = catalog::new_path(latest + 1);
+            let version = latest + 1;
+            let catalog_path = catalog::new_path(version);
             self.store
                 .put(&catalog_path, PutPayload::from(catalog_json.into_bytes()))
                 .await
                 .map_err(|e| before(e.into()))?;
 
-            let metadata: HashMap<String, Value> = HashMap::from([
-                (
-                    catalog::COMMIT_INFO_KEY.to_owned(),
-                    Value::String(catalog_path.to_string()),
-                ),
-                ("logoscope.operation".to_owned(), json!("ingest")),
-                (
-                    "operationMetrics".to_owned(),
-                    json!({
-                        "numFiles": files,
-                        "numOutputRows": rows,
-                        "numOutputBytes": bytes,
-                    }),
-                ),
-            ]);
-            // Retries are ours (they must re-merge the catalog), so deltalake gets none.
-            let result = CommitBuilder::from(
-                CommitProperties::default()
-                    .with_metadata(metadata)
-                    .with_max_retries(0),
-            )
-            // Built for each attempt rather than kept beside `self.files`: with many small
-            // files the actions are KBs each, and the commit holds its own copy and its JSON.
-            .with_actions({
-                // Room for the commit info deltalake puts first: without it the list of a
-                // commit of many files is copied into one twice its size.
-                let mut actions = Vec::with_capacity(self.files.len() + 1);
-                actions.extend(self.files.iter().map(|(_, add)| Action::Add(add.clone())));
-                actions
-            })
-            .build(
-                Some(snapshot as &dyn TableReference),
-                log_store,
-                operation.clone(),
-            )
-            .await;
-
-            match result {
-                Ok(finalized) => {
+            let info = Bytes::from(commit_info(&catalog_path, files, rows, bytes).to_string());
+            let entry = [info, self.committing.clone()];
+            let operation_id = uuid::Uuid::new_v4();
+            let outcome = write_commit(log_store.as_ref(), version, entry, operation_id).await;
+            match outcome {
+                Ok(()) => {
+                    // As deltalake does after a commit: a checkpoint every `checkpointInterval`
+                    // versions, then the clean-up of expired log entries. The commit stands
+                    // whatever they do; a missed checkpoint only makes loading slower.
+                    if (version + 1).is_multiple_of(checkpoint_interval) {
+                        let _ = self.checkpoint(version).await;
+                    }
                     return Ok(CommitSummary {
-                        version: finalized.version(),
+                        version,
                         files,
                         rows,
                         bytes,
                     });
                 }
-                Err(err) => {
-                    if !is_lost_race(&err) {
-                        // The commit may have landed and name the catalog: it stays.
-                        return Err(CommitFailure::Unknown(err.into()));
-                    }
+                Err(TransactionError::VersionAlreadyExists(_)) => {
                     // The version exists: another writer's commit, or this one's when the
                     // answer to its PUT was lost and the retried PUT found it there.
-                    let version = latest + 1;
-                    match self.table.log_store().read_commit_entry(version).await {
+                    match log_store.read_commit_entry(version).await {
                         Ok(Some(commit))
                             if catalog::reference_in(&commit).as_deref()
                                 == Some(catalog_path.as_ref()) =>
@@ -539,8 +519,47 @@ impl ArchiveWriter {
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }
+                // The commit may have landed and name the catalog: it stays.
+                Err(err) => return Err(CommitFailure::Unknown(DeltaTableError::from(err).into())),
             }
         }
+    }
+
+    /// Paths of every file this writer wrote.
+    fn written_paths(&self) -> Vec<Path> {
+        self.entries
+            .split(|b| *b == b'\n')
+            .chain(self.committing.split(|b| *b == b'\n'))
+            .filter(|line| !line.is_empty())
+            .filter_map(entry_path)
+            .collect()
+    }
+
+    /// Books a written file's `add` line.
+    fn add_entry(&mut self, entry: &[u8]) {
+        self.entries.push(b'\n');
+        self.entries.extend_from_slice(entry);
+        self.files_written += 1;
+    }
+
+    /// Writes the checkpoint of `version` and removes expired log entries, as deltalake's
+    /// commit does when the table's `checkpointInterval` comes round.
+    async fn checkpoint(&mut self, version: u64) -> Result<(), DeltaTableError> {
+        self.table.update_state().await?;
+        if self.table.version() != Some(version) {
+            // Another commit came first; its writer (or the next interval) checkpoints.
+            return Ok(());
+        }
+        deltalake::checkpoints::create_checkpoint(&self.table, None).await?;
+        if self
+            .table
+            .snapshot()?
+            .table_config()
+            .enable_expired_log_cleanup()
+        {
+            deltalake::checkpoints::cleanup_metadata(&self.table, None).await?;
+        }
+        Ok(())
     }
 
     /// Waits for the files in flight, then deletes every file this writer wrote and drops its
@@ -548,11 +567,11 @@ impl ArchiveWriter {
     pub async fn abort(mut self) -> Result<(), StoreError> {
         while let Some(result) = self.in_flight.join_next().await {
             if let Ok(Ok(file)) = result {
-                self.files.push((file.seq, file.add));
+                self.add_entry(&file.entry);
             }
         }
-        for (_, add) in &self.files {
-            match self.store.delete(&Path::from(add.path.as_str())).await {
+        for path in self.written_paths() {
+            match self.store.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -564,13 +583,15 @@ impl ArchiveWriter {
     async fn discard(&mut self) {
         while let Some(result) = self.in_flight.join_next().await {
             if let Ok(Ok(file)) = result {
-                self.files.push((file.seq, file.add));
+                self.add_entry(&file.entry);
             }
         }
-        for (_, add) in self.files.drain(..) {
+        for path in self.written_paths() {
             // Best effort: an orphaned file is invisible, only untidy.
-            let _ = self.store.delete(&Path::from(add.path.as_str())).await;
+            let _ = self.store.delete(&path).await;
         }
+        self.entries = Vec::new();
+        self.committing = Bytes::new();
     }
 
     /// Starts files for partitions that are full, idle, or the largest while the buffers are
@@ -718,8 +739,6 @@ impl ArchiveWriter {
         }
         self.in_flight_rows += chunk.rows;
         self.in_flight_bytes += chunk.bytes;
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let encoder = Arc::clone(&self.encoder);
         let store = Arc::clone(&self.store);
         self.in_flight.spawn(async move {
@@ -742,23 +761,27 @@ impl ArchiveWriter {
                 .put(&Path::from(relative.as_str()), PutPayload::from(encoded))
                 .await?;
             let (dt, hour) = key.values();
+            let add = Add {
+                path: relative,
+                partition_values: HashMap::from([
+                    (DT.to_owned(), Some(dt)),
+                    (HOUR.to_owned(), Some(hour)),
+                ]),
+                size: i64::try_from(size).unwrap_or(i64::MAX),
+                modification_time: Utc::now().timestamp_millis(),
+                data_change: true,
+                stats: Some(stats),
+                ..Default::default()
+            };
+            let entry =
+                serde_json::to_vec(&Action::Add(add)).map_err(|err| StoreError::Internal {
+                    reason: format!("add action as JSON: {err}"),
+                })?;
             Ok(WrittenFile {
-                seq,
                 rows,
                 held_bytes: bytes,
                 size,
-                add: Add {
-                    path: relative,
-                    partition_values: HashMap::from([
-                        (DT.to_owned(), Some(dt)),
-                        (HOUR.to_owned(), Some(hour)),
-                    ]),
-                    size: i64::try_from(size).unwrap_or(i64::MAX),
-                    modification_time: Utc::now().timestamp_millis(),
-                    data_change: true,
-                    stats: Some(stats),
-                    ..Default::default()
-                },
+                entry: entry.into_boxed_slice(),
             })
         });
         Ok(())
@@ -791,7 +814,7 @@ impl ArchiveWriter {
                 self.in_flight_bytes -= file.held_bytes;
                 self.rows_written += file.rows as u64;
                 self.bytes_written += file.size as u64;
-                self.files.push((file.seq, file.add));
+                self.add_entry(&file.entry);
                 Ok(())
             }
             Err(err) => {
@@ -1160,16 +1183,92 @@ impl std::hash::Hasher for GroupHasher {
     }
 }
 
-fn is_lost_race(err: &DeltaTableError) -> bool {
-    matches!(
-        err,
-        DeltaTableError::VersionAlreadyExists(_)
-            | DeltaTableError::Transaction {
-                source: TransactionError::VersionAlreadyExists(_)
-                    | TransactionError::MaxCommitAttempts(_)
-                    | TransactionError::CommitConflict(_)
-            }
-    )
+/// The first line of a commit: `commitInfo`, naming the catalog the commit saved.
+fn commit_info(catalog_path: &Path, files: usize, rows: u64, bytes: u64) -> Value {
+    json!({
+        "commitInfo": {
+            "timestamp": Utc::now().timestamp_millis(),
+            "operation": "WRITE",
+            "operationParameters": {"mode": "Append", "partitionBy": "[\"dt\",\"hour\"]"},
+            "isBlindAppend": true,
+            "engineInfo": concat!("logoscope:", env!("CARGO_PKG_VERSION")),
+            "clientVersion": concat!("logoscope-", env!("CARGO_PKG_VERSION")),
+            catalog::COMMIT_INFO_KEY: catalog_path.as_ref(),
+            "logoscope.operation": "ingest",
+            "operationMetrics": {
+                "numFiles": files,
+                "numOutputRows": rows,
+                "numOutputBytes": bytes,
+            },
+        }
+    })
+}
+
+/// Puts the log entry made of `entry`'s parts as version `version`, failing with
+/// `VersionAlreadyExists` when that exists, as deltalake's commit does: with a conditional
+/// `PUT` where the store has them, else as a temporary file renamed only if the version is
+/// absent. The parts are not joined into one buffer (a commit of many files is tens of MB),
+/// except for lakeFS, whose log store takes the bytes.
+async fn write_commit(
+    log_store: &dyn LogStore,
+    version: u64,
+    entry: [Bytes; 2],
+    operation_id: uuid::Uuid,
+) -> Result<(), TransactionError> {
+    let commit = match log_store.name().as_str() {
+        "DefaultLogStore" => {
+            let put = log_store
+                .object_store(None)
+                .put_opts(
+                    &commit_uri_from_version(Some(version)),
+                    PutPayload::from_iter(entry),
+                    PutOptions::from(PutMode::Create),
+                )
+                .await;
+            return match put {
+                Ok(_) => Ok(()),
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    Err(TransactionError::VersionAlreadyExists(version))
+                }
+                Err(err) => Err(err.into()),
+            };
+        }
+        "LakeFSLogStore" => CommitOrBytes::LogBytes(Bytes::from(entry.concat())),
+        _ => {
+            let tmp = Path::from_iter([
+                "_delta_log",
+                &format!("_commit_{}.json.tmp", uuid::Uuid::new_v4()),
+            ]);
+            log_store
+                .object_store(Some(operation_id))
+                .put(&tmp, PutPayload::from_iter(entry))
+                .await?;
+            CommitOrBytes::TmpCommit(tmp)
+        }
+    };
+    let result = log_store
+        .write_commit_entry(version, commit.clone(), operation_id)
+        .await;
+    if result.is_err() {
+        let _ = log_store
+            .abort_commit_entry(version, commit, operation_id)
+            .await;
+    }
+    result
+}
+
+/// The path in an `add` line.
+fn entry_path(entry: &[u8]) -> Option<Path> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        add: AddPath,
+    }
+    #[derive(serde::Deserialize)]
+    struct AddPath {
+        path: String,
+    }
+    let line: Line = serde_json::from_slice(entry).ok()?;
+    Some(Path::from(line.add.path.as_str()))
 }
 
 fn backoff(attempt: u32) -> Duration {

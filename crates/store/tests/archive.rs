@@ -768,3 +768,93 @@ async fn archives_of_another_schema_version_are_read_but_not_appended_to() {
         "{text}"
     );
 }
+
+/// The writer's own log entry: `commitInfo` first (naming the catalog), then one `add` per
+/// file with its partition values and `ts` statistics; and, as deltalake's commit does, a
+/// checkpoint when the table's `checkpointInterval` comes round, which readers then load from.
+#[tokio::test]
+async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    archive
+        .table()
+        .clone()
+        .set_tbl_properties()
+        .with_properties([("delta.checkpointInterval".to_owned(), "3".to_owned())].into())
+        .await
+        .unwrap();
+    let log = dir.path().join("_delta_log");
+    let mut versions = Vec::new();
+    for i in 0..4 {
+        let archive = Archive::open(&location).await.unwrap();
+        let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+        writer
+            .write(batch(&rows(T0 + i * HOUR, 10, 2, 1)))
+            .await
+            .unwrap();
+        let summary = writer
+            .commit(&catalog(&["connection from 10.0.0.1 closed"]))
+            .await
+            .unwrap();
+        versions.push(summary.version);
+
+        let text =
+            std::fs::read_to_string(log.join(format!("{:020}.json", summary.version))).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let info = &lines[0]["commitInfo"];
+        assert_eq!(info["operation"], "WRITE");
+        assert_eq!(info["isBlindAppend"], true);
+        assert!(
+            info["logoscope.catalog"]
+                .as_str()
+                .unwrap()
+                .starts_with("_logoscope/catalog/")
+        );
+        assert_eq!(info["operationMetrics"]["numFiles"], summary.files);
+        assert_eq!(lines.len(), summary.files + 1, "{text}");
+        for add in &lines[1..] {
+            let add = &add["add"];
+            assert!(
+                dir.path().join(add["path"].as_str().unwrap()).is_file(),
+                "{add}"
+            );
+            assert_eq!(add["dataChange"], true);
+            let stats: serde_json::Value =
+                serde_json::from_str(add["stats"].as_str().unwrap()).unwrap();
+            assert!(stats["numRecords"].as_u64().unwrap() > 0, "{stats}");
+            let dt = add["partitionValues"]["dt"].as_str().unwrap();
+            assert!(
+                add["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("dt={dt}/"))
+            );
+        }
+    }
+    assert_eq!(versions, [2, 3, 4, 5]);
+    // Versions 2 and 5 complete an interval of 3 (version + 1 a multiple of it).
+    for version in [2, 5] {
+        assert!(
+            log.join(format!("{version:020}.checkpoint.parquet"))
+                .is_file(),
+            "no checkpoint at {version}"
+        );
+    }
+    assert!(!log.join(format!("{:020}.checkpoint.parquet", 4)).exists());
+    let last: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(log.join("_last_checkpoint")).unwrap())
+            .unwrap();
+    assert_eq!(last["version"], 5);
+
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(5));
+    assert_eq!(reopened.stats().unwrap().rows, 4 * 11);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        4 * 11
+    );
+}
