@@ -613,22 +613,34 @@ async fn a_closed_pipe_is_an_io_error_in_every_format() {
     }
 }
 
+/// A new archive in a temporary directory holding `batches` in one commit, opened afresh.
+async fn archive_of(
+    batches: Vec<RecordBatch>,
+    catalog: &TemplateCatalog,
+) -> (
+    tempfile::TempDir,
+    logoscope_store::Archive,
+    logoscope_store::CommitSummary,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = logoscope_store::Archive::open(&location).await.unwrap();
+    let mut writer = archive
+        .writer(logoscope_store::ArchiveOptions::default())
+        .await
+        .unwrap();
+    for batch in batches {
+        writer.write(batch).await.unwrap();
+    }
+    let summary = writer.commit(catalog).await.unwrap();
+    let archive = logoscope_store::Archive::open(&location).await.unwrap();
+    (dir, archive, summary)
+}
+
 #[tokio::test]
 async fn archive_session_matches_the_in_memory_one() {
     let (rows, catalog) = fixture();
-    let dir = tempfile::tempdir().unwrap();
-    let location = dir.path().to_str().unwrap().to_owned();
-    {
-        let archive = logoscope_store::Archive::open(&location).await.unwrap();
-        let mut writer = archive
-            .writer(logoscope_store::ArchiveOptions::default())
-            .await
-            .unwrap();
-        writer.write(batch(&rows[..3])).await.unwrap();
-        writer.write(batch(&rows[3..])).await.unwrap();
-        writer.commit(&catalog).await.unwrap();
-    }
-    let archive = logoscope_store::Archive::open(&location).await.unwrap();
+    let (_dir, archive, _) = archive_of(vec![batch(&rows[..3]), batch(&rows[3..])], &catalog).await;
     let stored = crate::session_for_archive(&archive, opts()).await.unwrap();
     let memory = session_for_batches(vec![batch(&rows)], &catalog, opts())
         .await
@@ -864,19 +876,8 @@ async fn many_files_are_scanned_in_runs_and_skipped_by_time() {
         "no time here",
         None,
     ));
-    let dir = tempfile::tempdir().unwrap();
-    let location = dir.path().to_str().unwrap().to_owned();
-    {
-        let archive = logoscope_store::Archive::open(&location).await.unwrap();
-        let mut writer = archive
-            .writer(logoscope_store::ArchiveOptions::default())
-            .await
-            .unwrap();
-        writer.write(batch(&rows)).await.unwrap();
-        let summary = writer.commit(&catalog).await.unwrap();
-        assert_eq!(summary.files, HOURS + 1);
-    }
-    let archive = logoscope_store::Archive::open(&location).await.unwrap();
+    let (_dir, archive, summary) = archive_of(vec![batch(&rows)], &catalog).await;
+    assert_eq!(summary.files, HOURS + 1);
     let ctx = crate::session_for_archive(&archive, opts()).await.unwrap();
     let one = |v: usize| vec![vec![Some(v.to_string())]];
 
