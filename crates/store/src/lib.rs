@@ -378,12 +378,32 @@ impl Archive {
         }
     }
 
+    /// Whether the table maps column names to other names in its files (Delta column mapping,
+    /// turned on by other writers): files are then not read or written by their logical names.
+    pub fn column_mapping(&self) -> Result<bool, StoreError> {
+        let snapshot = self.table.snapshot()?;
+        Ok(snapshot
+            .metadata()
+            .configuration()
+            .get(COLUMN_MAPPING_KEY)
+            .is_some_and(|mode| mode != "none"))
+    }
+
     /// A writer appending to this archive. Its commit treats the loaded version as the one the
     /// caller's catalog came from (see [`ArchiveWriter::commit`]).
     ///
     /// An archive created with another table schema version is refused: its rows store text
-    /// differently and one table must not mix the two.
+    /// differently and one table must not mix the two. So is a table with column mapping,
+    /// whose files name columns differently from the ones the writer writes.
     pub async fn writer(&self, options: ArchiveOptions) -> Result<ArchiveWriter, StoreError> {
+        if self.column_mapping()? {
+            return Err(StoreError::SchemaMismatch {
+                reason: format!(
+                    "{} uses Delta column mapping ({COLUMN_MAPPING_KEY}), which Logoscope does                      not write; it can still be queried, but ingest into a new archive (--to)",
+                    self.url
+                ),
+            });
+        }
         let version = self.schema_version()?;
         if version != SCHEMA_VERSION {
             return Err(StoreError::SchemaMismatch {
@@ -400,6 +420,9 @@ impl Archive {
 
 /// The table property holding the Logoscope table schema version.
 const SCHEMA_VERSION_KEY: &str = "logoscope.schemaVersion";
+
+/// The Delta table property naming the column mapping mode.
+const COLUMN_MAPPING_KEY: &str = "delta.columnMapping.mode";
 
 fn register_object_stores() {
     static ONCE: Once = Once::new();

@@ -502,6 +502,9 @@ impl ArchiveWriter {
                             if catalog::reference_in(&commit).as_deref()
                                 == Some(catalog_path.as_ref()) =>
                         {
+                            if (version + 1).is_multiple_of(checkpoint_interval) {
+                                let _ = self.checkpoint(version).await;
+                            }
                             return Ok(CommitSummary {
                                 version,
                                 files,
@@ -545,11 +548,8 @@ impl ArchiveWriter {
     /// Writes the checkpoint of `version` and removes expired log entries, as deltalake's
     /// commit does when the table's `checkpointInterval` comes round.
     async fn checkpoint(&mut self, version: u64) -> Result<(), DeltaTableError> {
-        self.table.update_state().await?;
-        if self.table.version() != Some(version) {
-            // Another commit came first; its writer (or the next interval) checkpoints.
-            return Ok(());
-        }
+        // Exactly this version, even when other commits followed it.
+        self.table.update_incremental(Some(version)).await?;
         deltalake::checkpoints::create_checkpoint(&self.table, None).await?;
         if self
             .table
