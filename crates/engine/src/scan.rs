@@ -19,20 +19,26 @@
 //! The table has the schema deltalake's provider gives (text as `Utf8View`,
 //! `dt`/`hour` as dictionaries, the Delta types of `line` and
 //! `template_id`), so the `logs` views plan the same over both; each file is
-//! read into it with DataFusion's casts.
+//! read into it with DataFusion's casts. Tables whose files cannot be read
+//! as they are (deletion vectors, column mapping: other writers' features)
+//! are left to deltalake's provider ([`ArchiveTable::try_new`] gives None).
 
 use std::fmt;
 use std::sync::Arc;
+use std::task::Poll;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray, UInt64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
 use datafusion::arrow::datatypes::{DataType, FieldRef, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::pruning::PruningStatistics;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Column, DFSchema, Result, ScalarValue, internal_datafusion_err};
+use datafusion::common::{
+    Column, DFSchema, Result, ScalarValue, Statistics, internal_datafusion_err,
+};
 use datafusion::config::{ConfigOptions, TableParquetOptions};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::PartitionedFile;
@@ -44,7 +50,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::utils::{
-    conjunction as conjunction_physical, reassign_expr_columns,
+    conjunction as conjunction_physical, reassign_expr_columns, split_conjunction,
 };
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
@@ -57,13 +63,14 @@ use datafusion::physical_plan::filter_pushdown::{
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, RecordOutput,
 };
+use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use deltalake::logstore::LogStore;
 use deltalake::{ObjectMeta, Path};
-use futures::{StreamExt, TryStreamExt, future, stream};
+use futures::{StreamExt, TryStreamExt, stream};
 use logoscope_store::Archive;
 use logoscope_store::{DT, HOUR};
 use serde::Deserialize;
@@ -136,11 +143,19 @@ impl ArchiveTable {
     /// schema readers get (deltalake's provider's); its partition columns are
     /// moved last. The table root's object store is registered in `state`'s
     /// runtime under deltalake's per-table URL.
+    ///
+    /// None when the files cannot be read as they are: a table with column
+    /// mapping (files name columns otherwise) or with deletion vectors (rows
+    /// of a file that are deleted). Logoscope writes neither; other Delta
+    /// writers may, and deltalake's provider reads them.
     pub(crate) fn try_new(
         archive: &Archive,
         schema: SchemaRef,
         state: &dyn Session,
-    ) -> Result<Self, EngineError> {
+    ) -> Result<Option<Self>, EngineError> {
+        if archive.column_mapping()? {
+            return Ok(None);
+        }
         let table = archive.table();
         let log_store = table.log_store();
         let store_url = log_store.object_store_url();
@@ -165,6 +180,9 @@ impl ArchiveTable {
         let log_data = snapshot.snapshot().try_log_data()?;
         let mut files = Vec::with_capacity(log_data.num_files());
         for file in log_data.iter() {
+            if file.deletion_vector_descriptor().is_some() {
+                return Ok(None);
+            }
             let mut partitions = file.partition_values_map();
             let stats = file.stats();
             let stats = stats
@@ -203,12 +221,12 @@ impl ArchiveTable {
         // Paths start with `dt=…/hour=…`: in path order, each output partition
         // reads a stretch of time.
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        Ok(Self {
+        Ok(Some(Self {
             schema,
             table_schema,
             store_url,
             files: files.into(),
-        })
+        }))
     }
 
     /// Indices of the files `predicate` may hold rows for.
@@ -310,12 +328,13 @@ fn split_by_bytes(files: &[ArchiveFile], kept: &[u32], parts: usize) -> Vec<Vec<
     let mut group = Vec::new();
     let mut filled = 0u64;
     for &i in kept {
-        // Group k ends once the bytes so far reach k/parts of the total.
+        let size = files[i as usize].size.max(1);
+        // Group k ends before the file whose middle lies past k/parts of the total.
         let boundary = total * (groups.len() as u64 + 1) / parts as u64;
-        if filled >= boundary && !group.is_empty() && groups.len() + 1 < parts {
+        if filled + size / 2 >= boundary && !group.is_empty() && groups.len() + 1 < parts {
             groups.push(std::mem::take(&mut group));
         }
-        filled += files[i as usize].size.max(1);
+        filled += size;
         group.push(i);
     }
     groups.push(group);
@@ -572,25 +591,29 @@ impl ExecutionPlan for ArchiveScanExec {
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let opened: Count = MetricBuilder::new(&self.metrics).counter("files_opened", partition);
         let scan = Arc::clone(&self.scan);
-        let batches = stream::iter(runs)
+        let mut batches = stream::iter(runs)
             .map(move |run| {
                 opened.add(run.len());
                 scan.open(&run, Arc::clone(&context))
             })
-            .try_flatten();
+            .try_flatten()
+            .boxed();
+        // Rows still wanted under the limit: once none are, the runs are not
+        // polled again, so no further batch is read and no run opened.
         let mut left = self.scan.limit.unwrap_or(usize::MAX);
-        let batches = batches
-            .try_take_while(move |_| future::ready(Ok(left > 0)))
-            .map_ok(move |batch: RecordBatch| {
-                let rows = batch.num_rows().min(left);
-                left -= rows;
-                let batch = if rows < batch.num_rows() {
-                    batch.slice(0, rows)
-                } else {
-                    batch
-                };
-                batch.record_output(&baseline)
-            });
+        let batches = stream::poll_fn(move |cx| {
+            if left == 0 {
+                return Poll::Ready(None);
+            }
+            match batches.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(batch))) => {
+                    let rows = batch.num_rows().min(left);
+                    left -= rows;
+                    Poll::Ready(Some(Ok(batch.slice(0, rows).record_output(&baseline))))
+                }
+                other => other,
+            }
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
             batches,
@@ -599,6 +622,35 @@ impl ExecutionPlan for ArchiveScanExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
+    }
+
+    /// Row counts from the Delta statistics: exact without a predicate (so
+    /// `count(*)` of a whole table reads no file), an upper bound with one.
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let files: Vec<u32> = match args.partition() {
+            Some(i) => self.groups.get(i).cloned().unwrap_or_default(),
+            None => self.groups.concat(),
+        };
+        let rows: Option<u64> = files
+            .iter()
+            .map(|&i| self.scan.files[i as usize].rows)
+            .sum();
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        if let Some(rows) = rows {
+            let rows = usize::try_from(rows)
+                .unwrap_or(usize::MAX)
+                .min(self.scan.limit.unwrap_or(usize::MAX));
+            statistics.num_rows = if self.scan.predicate.is_none() {
+                Precision::Exact(rows)
+            } else {
+                Precision::Inexact(rows)
+            };
+        }
+        Ok(Arc::new(statistics))
     }
 
     /// Filters from above (a `TopK`'s dynamic bound, a join's keys) join the
@@ -619,7 +671,22 @@ impl ExecutionPlan for ArchiveScanExec {
         if filters.is_empty() {
             return Ok(FilterPushdownPropagation::with_parent_pushdown_result(kept));
         }
-        let predicate = conjunction_physical(self.scan.predicate.iter().cloned().chain(filters));
+        // The scan's own filters come back from the filter above it: keep each once.
+        let mut conjuncts: Vec<Arc<dyn PhysicalExpr>> = self
+            .scan
+            .predicate
+            .as_ref()
+            .map(split_conjunction)
+            .unwrap_or_default()
+            .into_iter()
+            .cloned()
+            .collect();
+        for filter in filters.iter().flat_map(split_conjunction) {
+            if !conjuncts.iter().any(|c| c.as_ref() == filter.as_ref()) {
+                conjuncts.push(Arc::clone(filter));
+            }
+        }
+        let predicate = conjunction_physical(conjuncts);
         let scan = RunScan {
             predicate: Some(predicate),
             ..self.scan.as_ref().clone()
@@ -663,7 +730,10 @@ mod tests {
             .collect();
         let kept: Vec<u32> = (0..files.len() as u32).collect();
         let groups = split_by_bytes(&files, &kept, 2);
-        assert_eq!(groups, vec![vec![0, 1, 2, 3, 4], vec![5, 6]]);
+        assert_eq!(groups, vec![vec![0, 1, 2, 3], vec![4, 5, 6]]);
+        // Two files of about the same size go to two partitions.
+        let pair = [file("a", 8213), file("b", 8222)];
+        assert_eq!(split_by_bytes(&pair, &[0, 1], 2), vec![vec![0], vec![1]]);
         assert_eq!(split_by_bytes(&files, &kept, 1), vec![kept.clone()]);
         // More parts than files: one file each.
         assert_eq!(split_by_bytes(&files, &[2, 5], 8), vec![vec![2], vec![5]]);

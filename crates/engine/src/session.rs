@@ -82,14 +82,15 @@ pub async fn session_for_archive(
     let ctx = new_context(&opts)?;
     let table = archive.table();
     table.update_datafusion_session(&ctx.state())?;
-    // deltalake's provider gives the schema; the scan is ours (see `scan`).
-    let schema = table
-        .table_provider()
-        .with_session(Arc::new(ctx.state()))
-        .await?
-        .schema();
-    let provider = ArchiveTable::try_new(archive, schema, &ctx.state())?;
-    ctx.register_table(LOGS_STORED, Arc::new(provider))?;
+    // deltalake's provider gives the schema; the scan is ours (see `scan`),
+    // except for files only deltalake's can read.
+    // (Built twice then: held while the files are listed, it costs ~200 bytes a file.)
+    let delta = || table.table_provider().with_session(Arc::new(ctx.state()));
+    let schema = delta().await?.schema();
+    match ArchiveTable::try_new(archive, schema, &ctx.state())? {
+        Some(provider) => ctx.register_table(LOGS_STORED, Arc::new(provider))?,
+        None => ctx.register_table(LOGS_STORED, delta().await?)?,
+    };
     let catalog = archive.load_catalog().await?;
     let view = match archive.schema_version()? {
         1 => LOGS_VIEW_V1_SQL,

@@ -939,3 +939,190 @@ async fn many_files_are_scanned_in_runs_and_skipped_by_time() {
         "{opened}"
     );
 }
+
+/// Delta's Z85 text of `bytes` (a multiple of 4 long), as inline deletion vectors use it.
+fn z85(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 85] =
+        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    let mut out = String::new();
+    for word in bytes.chunks(4) {
+        let mut v = u32::from_be_bytes(word.try_into().unwrap());
+        let mut digits = [0u8; 5];
+        for d in digits.iter_mut().rev() {
+            *d = DIGITS[(v % 85) as usize];
+            v /= 85;
+        }
+        out.push_str(std::str::from_utf8(&digits).unwrap());
+    }
+    out
+}
+
+/// The lines of a Delta log entry of the archive in `dir`.
+fn log_entry(dir: &std::path::Path, version: u64) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join(format!("_delta_log/{version:020}.json")))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn write_log_entry(dir: &std::path::Path, version: u64, actions: &[serde_json::Value]) {
+    let text: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+    std::fs::write(
+        dir.join(format!("_delta_log/{version:020}.json")),
+        text.join("\n"),
+    )
+    .unwrap();
+}
+
+/// Tables other Delta writers changed in ways Logoscope's scan does not read (deleted rows
+/// in deletion vectors, column mapping) are read through deltalake's provider, which does;
+/// Logoscope does not append to a table with column mapping.
+#[tokio::test]
+async fn tables_with_deletion_vectors_or_column_mapping_are_read_by_deltalake() {
+    let (rows, catalog) = fixture();
+    let timed = rows.iter().filter(|r| r.ts.is_some()).count();
+    let (dir, _, summary) = archive_of(vec![batch(&rows)], &catalog).await;
+    let adds: Vec<serde_json::Value> = log_entry(dir.path(), summary.version)
+        .into_iter()
+        .filter_map(|a| a.get("add").cloned())
+        .collect();
+    let add = adds
+        .iter()
+        .find(|a| a["partitionValues"]["dt"] != logoscope_store::UNKNOWN)
+        .unwrap();
+
+    // Rows 0 and 2 of the timed file deleted, as a Spark DELETE leaves them: an inline
+    // roaring bitmap (one 32-bit key, an array container) behind a magic number.
+    let deleted = [0u16, 2];
+    let mut bitmap = Vec::new();
+    bitmap.extend(12346u32.to_le_bytes());
+    bitmap.extend(1u32.to_le_bytes());
+    bitmap.extend(0u16.to_le_bytes());
+    bitmap.extend((deleted.len() as u16 - 1).to_le_bytes());
+    bitmap.extend(16u32.to_le_bytes());
+    for r in deleted {
+        bitmap.extend(r.to_le_bytes());
+    }
+    let mut dv = 1681511377u32.to_le_bytes().to_vec();
+    dv.extend(1u64.to_le_bytes());
+    dv.extend(0u32.to_le_bytes());
+    dv.extend(&bitmap);
+    let size = dv.len();
+    dv.resize(size.div_ceil(4) * 4, 0);
+    let mut with_dv = add.clone();
+    with_dv["deletionVector"] = serde_json::json!({
+        "storageType": "i", "pathOrInlineDv": z85(&dv),
+        "sizeInBytes": size, "cardinality": deleted.len(),
+    });
+    write_log_entry(
+        dir.path(),
+        summary.version + 1,
+        &[
+            serde_json::json!({"commitInfo": {"timestamp": 1, "operation": "DELETE"}}),
+            serde_json::json!({"protocol": {"minReaderVersion": 3, "minWriterVersion": 7,
+                "readerFeatures": ["deletionVectors"],
+                "writerFeatures": ["deletionVectors", "appendOnly", "invariants"]}}),
+            serde_json::json!({"remove": {"path": add["path"], "deletionTimestamp": 1,
+                "dataChange": true, "extendedFileMetadata": true,
+                "partitionValues": add["partitionValues"], "size": add["size"]}}),
+            serde_json::json!({"add": with_dv}),
+        ],
+    );
+    let archive = logoscope_store::Archive::open(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    let ctx = crate::session_for_archive(&archive, opts()).await.unwrap();
+    let (got, _, opened) =
+        run_counting(&ctx, "SELECT count(*) FROM logs WHERE ts IS NOT NULL").await;
+    assert_eq!(got, vec![vec![Some((timed - deleted.len()).to_string())]]);
+    assert_eq!(opened, 0, "read by deltalake's scan");
+
+    // Column mapping: the same table, its columns given (identical) physical names.
+    let (dir, _, summary) = archive_of(vec![batch(&rows)], &catalog).await;
+    let mut created = log_entry(dir.path(), 0);
+    for action in &mut created {
+        if let Some(metadata) = action.get_mut("metaData") {
+            let mut schema: serde_json::Value =
+                serde_json::from_str(metadata["schemaString"].as_str().unwrap()).unwrap();
+            let fields = schema["fields"].as_array_mut().unwrap();
+            let count = fields.len();
+            for (i, field) in fields.iter_mut().enumerate() {
+                field["metadata"] = serde_json::json!({
+                    "delta.columnMapping.id": i + 1,
+                    "delta.columnMapping.physicalName": field["name"],
+                });
+            }
+            metadata["schemaString"] = schema.to_string().into();
+            metadata["configuration"]["delta.columnMapping.mode"] = "name".into();
+            metadata["configuration"]["delta.columnMapping.maxColumnId"] = count.to_string().into();
+        }
+        if action.get("protocol").is_some() {
+            action["protocol"] = serde_json::json!({"minReaderVersion": 2, "minWriterVersion": 5});
+        }
+    }
+    write_log_entry(dir.path(), 0, &created);
+    let archive = logoscope_store::Archive::open(dir.path().to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(archive.version(), Some(summary.version));
+    let ctx = crate::session_for_archive(&archive, opts()).await.unwrap();
+    let (got, _, opened) =
+        run_counting(&ctx, "SELECT count(*) FROM logs WHERE ts IS NOT NULL").await;
+    assert_eq!((got, opened), (vec![vec![Some(timed.to_string())]], 0));
+    let err = archive
+        .writer(logoscope_store::ArchiveOptions::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("column mapping"), "{err}");
+}
+
+/// `count(*)` of the whole stored table comes from the Delta statistics; a limit stops the
+/// scan itself, not only the operators above it.
+#[tokio::test]
+async fn whole_table_counts_read_no_file_and_limits_stop_the_scan() {
+    const HOUR: i64 = 3_600_000_000;
+    let mut catalog = TemplateCatalog::new(DrainConfig::default());
+    let rows: Vec<Row> = (0..150)
+        .map(|i| {
+            let ts = T0 + i as i64 * HOUR;
+            ingest_row(
+                &mut catalog,
+                Some(ts),
+                i + 1,
+                None,
+                &format!("job {i} done"),
+                None,
+            )
+        })
+        .collect();
+    let (_dir, archive, _) = archive_of(vec![batch(&rows)], &catalog).await;
+    let one_partition = EngineOptions {
+        target_partitions: 1,
+        ..opts()
+    };
+    let ctx = crate::session_for_archive(&archive, one_partition)
+        .await
+        .unwrap();
+    let (got, _, opened) = run_counting(&ctx, "SELECT count(*) FROM logs_stored").await;
+    assert_eq!((got, opened), (vec![vec![Some("150".to_owned())]], 0));
+
+    // The scan alone, drained: three rows, and no run after the first opened.
+    let plan = ctx
+        .sql("SELECT line FROM logs_stored LIMIT 3")
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let mut scan = plan;
+    while scan.name() != "ArchiveScanExec" {
+        scan = Arc::clone(scan.children()[0]);
+    }
+    let batches = datafusion::physical_plan::collect(Arc::clone(&scan), ctx.task_ctx())
+        .await
+        .unwrap();
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+    let (_, opened) = plan_metrics(&scan);
+    assert_eq!(opened, crate::scan::FILES_PER_SCAN);
+}
