@@ -479,52 +479,42 @@ impl ArchiveWriter {
             let entry = [info, self.committing.clone()];
             let operation_id = uuid::Uuid::new_v4();
             let outcome = write_commit(log_store.as_ref(), version, entry, operation_id).await;
-            match outcome {
-                Ok(()) => {
-                    // As deltalake does after a commit: a checkpoint every `checkpointInterval`
-                    // versions, then the clean-up of expired log entries. The commit stands
-                    // whatever they do; a missed checkpoint only makes loading slower.
-                    if (version + 1).is_multiple_of(checkpoint_interval) {
-                        let _ = self.checkpoint(version).await;
-                    }
-                    return Ok(CommitSummary {
-                        version,
-                        files,
-                        rows,
-                        bytes,
-                    });
-                }
+            let landed = match outcome {
+                Ok(()) => true,
+                // The version exists: another writer's commit, or this one's when the answer
+                // to its PUT was lost and the retried PUT found it there.
                 Err(TransactionError::VersionAlreadyExists(_)) => {
-                    // The version exists: another writer's commit, or this one's when the
-                    // answer to its PUT was lost and the retried PUT found it there.
                     match log_store.read_commit_entry(version).await {
-                        Ok(Some(commit))
-                            if catalog::reference_in(&commit).as_deref()
-                                == Some(catalog_path.as_ref()) =>
-                        {
-                            if (version + 1).is_multiple_of(checkpoint_interval) {
-                                let _ = self.checkpoint(version).await;
-                            }
-                            return Ok(CommitSummary {
-                                version,
-                                files,
-                                rows,
-                                bytes,
-                            });
+                        Ok(Some(commit)) => {
+                            catalog::reference_in(&commit).as_deref() == Some(catalog_path.as_ref())
                         }
-                        Ok(_) => {}
+                        Ok(None) => false,
                         Err(err) => return Err(CommitFailure::Unknown(err.into())),
                     }
-                    // Best effort: an orphaned catalog is harmless, only untidy.
-                    let _ = self.store.delete(&catalog_path).await;
-                    if attempt >= self.options.commit_attempts.max(1) {
-                        return Err(before(StoreError::CommitConflict { attempts: attempt }));
-                    }
-                    tokio::time::sleep(backoff(attempt)).await;
                 }
                 // The commit may have landed and name the catalog: it stays.
                 Err(err) => return Err(CommitFailure::Unknown(DeltaTableError::from(err).into())),
+            };
+            if landed {
+                // As deltalake does after a commit: a checkpoint every `checkpointInterval`
+                // versions, then the clean-up of expired log entries. The commit stands
+                // whatever they do; a missed checkpoint only makes loading slower.
+                if (version + 1).is_multiple_of(checkpoint_interval) {
+                    let _ = self.checkpoint(version).await;
+                }
+                return Ok(CommitSummary {
+                    version,
+                    files,
+                    rows,
+                    bytes,
+                });
             }
+            // Best effort: an orphaned catalog is harmless, only untidy.
+            let _ = self.store.delete(&catalog_path).await;
+            if attempt >= self.options.commit_attempts.max(1) {
+                return Err(before(StoreError::CommitConflict { attempts: attempt }));
+            }
+            tokio::time::sleep(backoff(attempt)).await;
         }
     }
 
