@@ -89,13 +89,31 @@ struct ArchiveFile {
     path: Box<str>,
     size: u64,
     modified_ms: i64,
-    dt: Option<Box<str>>,
-    hour: Option<Box<str>>,
+    /// Partition values, shared by the files of one day or hour.
+    dt: Option<Arc<str>>,
+    hour: Option<Arc<str>>,
     /// `ts` bounds in microseconds, from the file's Delta statistics.
     ts_min: Option<i64>,
     ts_max: Option<i64>,
     ts_nulls: Option<u64>,
     rows: Option<u64>,
+}
+
+/// One shared copy of each distinct string.
+#[derive(Default)]
+struct Interner(std::collections::HashSet<Arc<str>>);
+
+impl Interner {
+    fn intern(&mut self, value: String) -> Arc<str> {
+        match self.0.get(value.as_str()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared: Arc<str> = value.into();
+                self.0.insert(Arc::clone(&shared));
+                shared
+            }
+        }
+    }
 }
 
 /// The parts of a file's Delta statistics the scan uses.
@@ -148,7 +166,7 @@ impl ArchiveTable {
     /// mapping (files name columns otherwise) or with deletion vectors (rows
     /// of a file that are deleted). Logoscope writes neither; other Delta
     /// writers may, and deltalake's provider reads them.
-    pub(crate) fn try_new(
+    pub(crate) async fn try_new(
         archive: &Archive,
         schema: SchemaRef,
         state: &dyn Session,
@@ -156,8 +174,7 @@ impl ArchiveTable {
         if archive.column_mapping()? {
             return Ok(None);
         }
-        let table = archive.table();
-        let log_store = table.log_store();
+        let log_store = archive.log_store();
         let store_url = log_store.object_store_url();
         let runtime = state.runtime_env();
         if runtime.object_store(&store_url).is_err() {
@@ -176,10 +193,11 @@ impl ArchiveTable {
         .build();
         let schema = Arc::clone(table_schema.table_schema());
 
-        let snapshot = table.snapshot()?;
-        let log_data = snapshot.snapshot().try_log_data()?;
-        let mut files = Vec::with_capacity(log_data.num_files());
-        for file in log_data.iter() {
+        // The log streams a batch of files at a time; only what the scan needs of each is kept.
+        let mut files = Vec::new();
+        let (mut dt_values, mut hour_values) = (Interner::default(), Interner::default());
+        let mut listed = archive.files();
+        while let Some(file) = listed.try_next().await? {
             if file.deletion_vector_descriptor().is_some() {
                 return Ok(None);
             }
@@ -207,11 +225,11 @@ impl ArchiveTable {
                 path: file.object_store_path().as_ref().into(),
                 size: u64::try_from(file.size()).unwrap_or(0),
                 modified_ms: file.modification_time(),
-                dt: partitions.remove(DT).flatten().map(String::into_boxed_str),
+                dt: partitions.remove(DT).flatten().map(|v| dt_values.intern(v)),
                 hour: partitions
                     .remove(HOUR)
                     .flatten()
-                    .map(String::into_boxed_str),
+                    .map(|v| hour_values.intern(v)),
                 ts_min,
                 ts_max,
                 ts_nulls,

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::MemTable;
+use datafusion::catalog::{MemTable, TableProvider};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use logoscope_drain::TemplateCatalog;
@@ -80,16 +80,12 @@ pub async fn session_for_archive(
     opts: EngineOptions,
 ) -> Result<SessionContext, EngineError> {
     let ctx = new_context(&opts)?;
-    let table = archive.table();
-    table.update_datafusion_session(&ctx.state())?;
     // deltalake's provider gives the schema; the scan is ours (see `scan`),
     // except for files only deltalake's can read.
-    // (Built twice then: held while the files are listed, it costs ~200 bytes a file.)
-    let delta = || table.table_provider().with_session(Arc::new(ctx.state()));
-    let schema = delta().await?.schema();
-    match ArchiveTable::try_new(archive, schema, &ctx.state())? {
+    let delta = archive.delta_provider(&ctx.state()).await?;
+    match ArchiveTable::try_new(archive, delta.schema(), &ctx.state()).await? {
         Some(provider) => ctx.register_table(LOGS_STORED, Arc::new(provider))?,
-        None => ctx.register_table(LOGS_STORED, delta().await?)?,
+        None => ctx.register_table(LOGS_STORED, Arc::new(delta))?,
     };
     let catalog = archive.load_catalog().await?;
     let view = match archive.schema_version()? {

@@ -5,8 +5,9 @@
 //! [`COMMIT_INFO_KEY`]. A catalog counts only once a commit names it, so catalogs of writers
 //! that crashed or lost a race are never read (losers delete theirs; crashes leave orphans).
 
-use deltalake::logstore::LogStore;
-use futures::TryStreamExt;
+use bytes::Bytes;
+use deltalake::logstore::{LogStore, commit_uri_from_version};
+use futures::{Stream, TryStreamExt};
 use logoscope_drain::TemplateCatalog;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -34,18 +35,70 @@ fn version_of(path: &Path) -> Option<u64> {
     version.parse().ok()
 }
 
-/// The catalog path named by a commit's `commitInfo`, if any.
-pub(crate) fn reference_in(commit: &[u8]) -> Option<String> {
-    commit
-        .split(|b| *b == b'\n')
-        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
-        .find_map(|action| {
-            action
-                .get("commitInfo")?
-                .get(COMMIT_INFO_KEY)?
-                .as_str()
-                .map(str::to_owned)
-        })
+/// The catalog path named by commit `version`'s `commitInfo`: None when there is no such
+/// commit, Some(None) when it names none.
+///
+/// Reads the entry line by line as it arrives and stops at `commitInfo`, which writers put
+/// first: a commit of many files (hundreds of MB of `add` lines) is not read whole.
+pub(crate) async fn commit_reference(
+    log_store: &dyn LogStore,
+    version: u64,
+) -> Result<Option<Option<String>>, StoreError> {
+    let store = log_store.object_store(None);
+    let path = commit_uri_from_version(Some(version));
+    match store.get(&path).await {
+        Ok(got) => Ok(Some(commit_info_in(got.into_stream()).await?)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The catalog path named by the `commitInfo` line of a commit arriving in `chunks` (None when
+/// there is no such line or it names none), read up to that line.
+async fn commit_info_in(
+    mut chunks: impl Stream<Item = object_store::Result<Bytes>> + Unpin,
+) -> Result<Option<String>, StoreError> {
+    let mut line = Vec::new();
+    let mut ended = false;
+    while !ended {
+        let chunk = chunks.try_next().await?;
+        ended = chunk.is_none();
+        let mut rest = chunk.as_deref().unwrap_or_default();
+        loop {
+            let (part, complete) = match rest.iter().position(|b| *b == b'\n') {
+                Some(at) => (&rest[..at], true),
+                None => (rest, ended),
+            };
+            line.extend_from_slice(part);
+            if !complete {
+                break;
+            }
+            if let Some(info) = commit_info_line(&line) {
+                return Ok(info);
+            }
+            line.clear();
+            if part.len() == rest.len() {
+                break;
+            }
+            rest = &rest[part.len() + 1..];
+        }
+    }
+    Ok(None)
+}
+
+/// For a `commitInfo` line, the catalog path it names (if any); None for other lines.
+fn commit_info_line(line: &[u8]) -> Option<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(rename = "commitInfo")]
+        commit_info: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    let info = serde_json::from_slice::<Line>(line).ok()?.commit_info?;
+    Some(
+        info.get(COMMIT_INFO_KEY)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+    )
 }
 
 /// The catalog saved by the newest commit in `(after, upto]` (`after = None`: from version 0).
@@ -67,9 +120,9 @@ pub(crate) async fn newest_reference(
         if walked == MAX_LOG_WALK {
             return newest_listed(store, lower, version).await;
         }
-        match log_store.read_commit_entry(version).await? {
-            Some(commit) => {
-                if let Some(path) = reference_in(&commit) {
+        match commit_reference(log_store, version).await? {
+            Some(reference) => {
+                if let Some(path) = reference {
                     return Ok(Some(Path::from(path)));
                 }
             }
@@ -141,21 +194,42 @@ mod tests {
         );
     }
 
+    fn read(commit: &str, chunk: usize) -> Option<String> {
+        let chunks: Vec<object_store::Result<Bytes>> = commit
+            .as_bytes()
+            .chunks(chunk)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures::executor::block_on(commit_info_in(futures::stream::iter(chunks))).unwrap()
+    }
+
     #[test]
-    fn finds_the_reference_in_a_commit() {
-        let commit = concat!(
-            r#"{"commitInfo":{"operation":"WRITE","logoscope.catalog":"_logoscope/catalog/x.json"}}"#,
-            "\n",
-            r#"{"add":{"path":"dt=unknown/hour=unknown/part-1.zstd.parquet"}}"#
-        );
-        assert_eq!(
-            reference_in(commit.as_bytes()).as_deref(),
-            Some("_logoscope/catalog/x.json")
-        );
-        assert_eq!(
-            reference_in(br#"{"commitInfo":{"operation":"OPTIMIZE"}}"#),
-            None
-        );
-        assert_eq!(reference_in(b"not json"), None);
+    fn finds_the_reference_in_a_commit_in_any_chunking() {
+        let info = r#"{"commitInfo":{"operation":"WRITE","logoscope.catalog":"_logoscope/catalog/x.json"}}"#;
+        let add = r#"{"add":{"path":"dt=unknown/hour=unknown/part-1.zstd.parquet"}}"#;
+        let protocol = r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}"#;
+        let x = Some("_logoscope/catalog/x.json".to_owned());
+        for chunk in [1, 2, 7, 64, 4096] {
+            assert_eq!(read(&format!("{info}\n{add}\n{add}"), chunk), x, "{chunk}");
+            // Not first, and last without a newline.
+            assert_eq!(
+                read(&format!("{protocol}\n{add}\n{info}"), chunk),
+                x,
+                "{chunk}"
+            );
+            assert_eq!(
+                read(&format!("{protocol}\n\n{info}\n"), chunk),
+                x,
+                "{chunk}"
+            );
+            assert_eq!(read(&format!("{add}\n{add}\n"), chunk), None, "{chunk}");
+            assert_eq!(
+                read(r#"{"commitInfo":{"operation":"OPTIMIZE"}}"#, chunk),
+                None,
+                "{chunk}"
+            );
+            assert_eq!(read("not json\n", chunk), None, "{chunk}");
+        }
+        assert_eq!(read("", 1), None);
     }
 }

@@ -8,8 +8,13 @@
 //! files that stay invisible, and [`ArchiveWriter::commit`] publishes all of them together with
 //! the template catalog in one Delta commit. It depends on `logoscope-ingest` only for the
 //! `logs` schema and on `logoscope-drain` only to (de)serialise the catalog; it must not depend
-//! on the engine, the server or the CLI, and it does not plan queries: the engine builds a
-//! DataFusion provider from [`Archive::table`].
+//! on the engine, the server or the CLI, and it does not plan queries: the engine builds its
+//! scan from [`Archive::files`] (or deltalake's provider, [`Archive::delta_provider`]).
+//!
+//! An opened archive holds the table's protocol, metadata and log listing, never its file
+//! list: opening, writing and committing cost the same memory for ten files or a million. The
+//! writer's checkpoints (every `delta.checkpointInterval` commits) are Parquet in row groups of
+//! a few thousand files, so reading the files back streams too.
 //!
 //! Delta has no dictionary or unsigned types: the Delta schema says `string` for dictionary
 //! columns, `long` for `line` and `decimal(20,0)` for `template_id` (xxh3 ids use all 64 bits),
@@ -49,14 +54,20 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use deltalake::TableProperty;
 use deltalake::datafusion::common::Column;
 use deltalake::datafusion::error::DataFusionError;
+use deltalake::datafusion::execution::context::SessionState;
 use deltalake::datafusion::prelude::{Expr, SessionContext, cast, col};
+use deltalake::delta_datafusion::{DeltaScanNext, TableProviderBuilder};
 use deltalake::kernel::StructField;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{LogicalFileView, Snapshot};
+use deltalake::logstore::LogStoreRef;
 use deltalake::operations::create::CreateBuilder;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use logoscope_drain::TemplateCatalog;
 use logoscope_ingest::schema::{SCHEMA_VERSION, logs_schema};
 use logoscope_ingest::stored::stored_schema;
@@ -198,9 +209,14 @@ pub struct ArchiveStats {
 }
 
 /// An opened archive: one Delta table, loaded at some version.
+///
+/// Loading reads the table's protocol, metadata and log listing, not its file list: what a
+/// reader or writer holds does not grow with the number of files. The files are streamed from
+/// the log when they are needed ([`Archive::files`], [`Archive::stats`], the engine's scan).
 #[derive(Clone)]
 pub struct Archive {
-    table: DeltaTable,
+    log_store: LogStoreRef,
+    snapshot: Arc<Snapshot>,
     url: String,
 }
 
@@ -208,7 +224,7 @@ impl std::fmt::Debug for Archive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Archive")
             .field("url", &self.url)
-            .field("version", &self.table.version())
+            .field("version", &self.snapshot.version())
             .finish()
     }
 }
@@ -264,11 +280,12 @@ impl Archive {
             builder =
                 builder.with_storage_backend(Arc::clone(memory) as Arc<dyn ObjectStore>, root);
         }
-        let mut table = builder.build()?;
-        match table.load().await {
-            Ok(()) => {}
+        let log_store = builder.build()?.log_store();
+        let snapshot = match Snapshot::try_new(log_store.as_ref(), None).await {
+            Ok(snapshot) => snapshot,
             Err(DeltaTableError::NotATable(_)) if mode == Mode::Create => {
-                table = create_table(table).await?
+                create_table(Arc::clone(&log_store)).await?;
+                Snapshot::try_new(log_store.as_ref(), None).await?
             }
             Err(DeltaTableError::NotATable(_)) => {
                 let reason = if location.memory.is_some() {
@@ -283,18 +300,46 @@ impl Archive {
                 });
             }
             Err(err) => return Err(err.into()),
-        }
-        check_table(&table, location.url.as_str())?;
+        };
+        check_table(&snapshot, location.url.as_str())?;
         Ok(Archive {
-            table,
+            log_store,
+            snapshot: Arc::new(snapshot),
             url: location.url.to_string(),
         })
     }
 
-    /// The Delta table, for building a DataFusion provider
-    /// (`archive.table().table_provider().await`).
-    pub fn table(&self) -> &DeltaTable {
-        &self.table
+    /// The table's log store (its object store, commit files, engine).
+    pub fn log_store(&self) -> LogStoreRef {
+        Arc::clone(&self.log_store)
+    }
+
+    /// The object store rooted at the table.
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.log_store.object_store(None)
+    }
+
+    /// The loaded Delta snapshot: protocol, metadata and log segment, without the file list.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The live data files at the loaded version, streamed from the log (newest first): the
+    /// checkpoint is read a batch at a time, so only what the caller keeps stays in memory.
+    pub fn files(&self) -> BoxStream<'_, Result<LogicalFileView, StoreError>> {
+        self.snapshot
+            .file_views(self.log_store.as_ref(), None)
+            .map_err(StoreError::from)
+            .boxed()
+    }
+
+    /// The archive as a deltalake [`DeltaTable`] loaded at this version, for operations
+    /// deltalake does itself (table properties, maintenance). Loading it reads every file's log
+    /// entry into memory, which a reader or writer of the archive does not need.
+    pub async fn delta_table(&self) -> Result<DeltaTable, StoreError> {
+        let mut table = DeltaTable::new(Arc::clone(&self.log_store));
+        table.load_version(self.snapshot.version()).await?;
+        Ok(table)
     }
 
     /// Registers the archive in `ctx` as table `name` with exactly [`archive_schema`]'s types,
@@ -304,9 +349,8 @@ impl Archive {
     /// `ts` statistics) at this archive's loaded version; a projection casts what Delta cannot
     /// express back (`string` → dictionaries, `decimal(20,0)` → `UInt64`, `long` → `UInt64`).
     pub async fn register_table(&self, ctx: &SessionContext, name: &str) -> Result<(), StoreError> {
-        self.table.update_datafusion_session(&ctx.state())?;
-        let provider = self.table.table_provider().await?;
-        let raw = ctx.read_table(provider)?;
+        let provider = self.delta_provider(&ctx.state()).await?;
+        let raw = ctx.read_table(Arc::new(provider))?;
         let projection: Vec<Expr> = archive_schema()
             .fields()
             .iter()
@@ -316,6 +360,25 @@ impl Archive {
         Ok(())
     }
 
+    /// deltalake's DataFusion provider over the loaded version (it lists the files when a
+    /// query is planned). The table root's object store is registered in `session`'s runtime.
+    pub async fn delta_provider(
+        &self,
+        session: &SessionState,
+    ) -> Result<DeltaScanNext, StoreError> {
+        let url = self.log_store.object_store_url();
+        let runtime = session.runtime_env();
+        if runtime.object_store(&url).is_err() {
+            runtime.register_object_store(url.as_ref(), self.object_store());
+        }
+        Ok(TableProviderBuilder::default()
+            .with_log_store(Arc::clone(&self.log_store))
+            .with_snapshot(Arc::clone(&self.snapshot))
+            .with_session(Arc::new(session.clone()))
+            .build()
+            .await?)
+    }
+
     /// The table root URL (`file:///abs/dir/`, `s3://bucket/prefix`, `memory:///name`).
     pub fn url(&self) -> &str {
         &self.url
@@ -323,23 +386,25 @@ impl Archive {
 
     /// The loaded table version.
     pub fn version(&self) -> Option<u64> {
-        self.table.version()
+        Some(self.snapshot.version())
     }
 
     /// Loads the newest committed version (commits by this process's writers included).
     pub async fn refresh(&mut self) -> Result<(), StoreError> {
-        self.table.update_state().await?;
+        self.snapshot = Arc::clone(&self.snapshot)
+            .update(self.log_store.engine(None), None)
+            .await?;
         Ok(())
     }
 
-    /// File, row and byte counts at the loaded version.
-    pub fn stats(&self) -> Result<ArchiveStats, StoreError> {
-        let snapshot = self.table.snapshot()?;
+    /// File, row and byte counts at the loaded version, summed from the log as it streams.
+    pub async fn stats(&self) -> Result<ArchiveStats, StoreError> {
         let mut stats = ArchiveStats {
-            version: snapshot.version(),
+            version: self.snapshot.version(),
             ..ArchiveStats::default()
         };
-        for file in snapshot.snapshot().try_log_data()?.iter() {
+        let mut files = self.files();
+        while let Some(file) = files.try_next().await? {
             stats.files += 1;
             stats.bytes += u64::try_from(file.size()).unwrap_or(0);
             match file.num_records() {
@@ -353,12 +418,11 @@ impl Archive {
     /// The template catalog saved by the newest commit at or below the loaded version, or None
     /// when no commit saved one (a new archive).
     pub async fn load_catalog(&self) -> Result<Option<TemplateCatalog>, StoreError> {
-        let Some(version) = self.table.version() else {
-            return Ok(None);
-        };
-        let store = self.table.object_store();
-        let log_store = self.table.log_store();
-        match catalog::newest_reference(log_store.as_ref(), store.as_ref(), None, version).await? {
+        let version = self.snapshot.version();
+        let store = self.object_store();
+        match catalog::newest_reference(self.log_store.as_ref(), store.as_ref(), None, version)
+            .await?
+        {
             Some(path) => Ok(Some(catalog::read(store.as_ref(), &path).await?)),
             None => Ok(None),
         }
@@ -368,8 +432,11 @@ impl Archive {
     /// 1 when absent). Readers pick the `logs` view for it; writers append only to
     /// [`SCHEMA_VERSION`] tables.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
-        let snapshot = self.table.snapshot()?;
-        let version = snapshot.metadata().configuration().get(SCHEMA_VERSION_KEY);
+        let version = self
+            .snapshot
+            .metadata()
+            .configuration()
+            .get(SCHEMA_VERSION_KEY);
         match version {
             None => Ok(1),
             Some(v) => v.parse().map_err(|_| StoreError::SchemaMismatch {
@@ -381,8 +448,8 @@ impl Archive {
     /// Whether the table maps column names to other names in its files (Delta column mapping,
     /// turned on by other writers): files are then not read or written by their logical names.
     pub fn column_mapping(&self) -> Result<bool, StoreError> {
-        let snapshot = self.table.snapshot()?;
-        Ok(snapshot
+        Ok(self
+            .snapshot
             .metadata()
             .configuration()
             .get(COLUMN_MAPPING_KEY)
@@ -399,7 +466,8 @@ impl Archive {
         if self.column_mapping()? {
             return Err(StoreError::SchemaMismatch {
                 reason: format!(
-                    "{} uses Delta column mapping ({COLUMN_MAPPING_KEY}), which Logoscope does                      not write; it can still be queried, but ingest into a new archive (--to)",
+                    "{} uses Delta column mapping ({COLUMN_MAPPING_KEY}), which Logoscope does \
+                     not write; it can still be queried, but ingest into a new archive (--to)",
                     self.url
                 ),
             });
@@ -414,7 +482,11 @@ impl Archive {
                 ),
             });
         }
-        ArchiveWriter::new(self.table.clone(), options)
+        ArchiveWriter::new(
+            Arc::clone(&self.log_store),
+            self.snapshot.version(),
+            options,
+        )
     }
 }
 
@@ -479,8 +551,7 @@ fn table_columns() -> Result<Vec<StructField>, StoreError> {
         .collect()
 }
 
-async fn create_table(table: DeltaTable) -> Result<DeltaTable, StoreError> {
-    let log_store = table.log_store();
+async fn create_table(log_store: LogStoreRef) -> Result<(), StoreError> {
     let created = CreateBuilder::new()
         .with_log_store(Arc::clone(&log_store))
         .with_table_name("logs")
@@ -498,21 +569,17 @@ async fn create_table(table: DeltaTable) -> Result<DeltaTable, StoreError> {
         .with_commit_properties(CommitProperties::default().with_max_retries(0))
         .await;
     match created {
-        Ok(table) => Ok(table),
+        Ok(_) => Ok(()),
         // Another process created it between our load and our create: use theirs.
-        Err(create_err) => {
-            let mut table = DeltaTable::new(log_store);
-            match table.load().await {
-                Ok(()) => Ok(table),
-                Err(_) => Err(create_err.into()),
-            }
-        }
+        Err(create_err) => match Snapshot::try_new(log_store.as_ref(), None).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(create_err.into()),
+        },
     }
 }
 
 /// Refuses Delta tables that are not Logoscope archives, before anything is written to them.
-fn check_table(table: &DeltaTable, location: &str) -> Result<(), StoreError> {
-    let snapshot = table.snapshot()?;
+fn check_table(snapshot: &Snapshot, location: &str) -> Result<(), StoreError> {
     let partitions = snapshot.metadata().partition_columns();
     let schema = snapshot.schema();
     let logs = logs_schema();

@@ -18,17 +18,22 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use deltalake::DeltaTable;
-use deltalake::kernel::transaction::{PROTOCOL, TableReference, TransactionError};
-use deltalake::kernel::{Action, Add};
-use deltalake::logstore::{CommitOrBytes, LogStore, commit_uri_from_version};
+use delta_kernel::checkpoint::LastCheckpointHintStats;
+use delta_kernel::engine::arrow_data::ArrowEngineData;
+use delta_kernel::table_features::TableFeature;
+use deltalake::kernel::transaction::{PROTOCOL, TransactionError};
+use deltalake::kernel::{Action, Add, Protocol, Snapshot};
+use deltalake::logstore::{CommitOrBytes, LogStore, LogStoreRef, commit_uri_from_version};
 use deltalake::table::config::TablePropertiesExt;
 use deltalake::{DeltaTableError, ObjectStore};
 use logoscope_drain::TemplateCatalog;
 use logoscope_ingest::schema::{col, logs_schema};
 use logoscope_ingest::stored::{PARAM_COLUMNS, stored_col, stored_schema, to_stored};
+use object_store::buffered::BufWriter;
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::async_writer::AsyncArrowWriter;
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -202,7 +207,7 @@ struct Encoder {
 /// [`commit`](Self::commit), and from then on the writer refuses to write or commit
 /// ([`StoreError::WriterFailed`]): a commit never misses a file.
 pub struct ArchiveWriter {
-    table: DeltaTable,
+    log_store: LogStoreRef,
     store: Arc<dyn ObjectStore>,
     /// Table version the caller's catalog was read against (None: the table was empty).
     base_version: Option<u64>,
@@ -233,7 +238,7 @@ pub struct ArchiveWriter {
 impl std::fmt::Debug for ArchiveWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ArchiveWriter")
-            .field("table", &self.table.table_url().as_str())
+            .field("table", &self.log_store.root_url().as_str())
             .field("base_version", &self.base_version)
             .field("options", &self.options)
             .field("buffered_rows", &self.buffered_rows)
@@ -245,7 +250,11 @@ impl std::fmt::Debug for ArchiveWriter {
 }
 
 impl ArchiveWriter {
-    pub(crate) fn new(table: DeltaTable, options: ArchiveOptions) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        log_store: LogStoreRef,
+        base_version: u64,
+        options: ArchiveOptions,
+    ) -> Result<Self, StoreError> {
         options.validate()?;
         let schema = logs_schema();
         let index = |name: &str| {
@@ -274,9 +283,9 @@ impl ArchiveWriter {
             )
             .build();
         Ok(Self {
-            store: table.object_store(),
-            base_version: table.version(),
-            table,
+            store: log_store.object_store(None),
+            base_version: Some(base_version),
+            log_store,
             options,
             encoder: Arc::new(Encoder {
                 schema,
@@ -429,17 +438,17 @@ impl ArchiveWriter {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.table
-                .update_state()
+            let log_store = Arc::clone(&self.log_store);
+            // The newest version's protocol and metadata; its files are not read.
+            let snapshot = Snapshot::try_new(log_store.as_ref(), None)
                 .await
                 .map_err(|e| before(e.into()))?;
-            let snapshot = self.table.snapshot().map_err(|e| before(e.into()))?;
-            PROTOCOL
-                .can_write_to(snapshot as &dyn TableReference)
-                .map_err(|e| before(DeltaTableError::from(e).into()))?;
+            check_appendable(snapshot.protocol()).map_err(before)?;
             let latest = snapshot.version();
-            let checkpoint_interval = snapshot.table_config().checkpoint_interval().get();
-            let log_store = self.table.log_store();
+            let checkpoint_interval = snapshot.table_properties().checkpoint_interval().get();
+            let log_retention = snapshot.table_properties().log_retention_duration();
+            let cleanup = snapshot.table_properties().enable_expired_log_cleanup();
+            drop(snapshot);
 
             let catalog_json = match catalog::newest_reference(
                 log_store.as_ref(),
@@ -484,12 +493,10 @@ impl ArchiveWriter {
                 // The version exists: another writer's commit, or this one's when the answer
                 // to its PUT was lost and the retried PUT found it there.
                 Err(TransactionError::VersionAlreadyExists(_)) => {
-                    match log_store.read_commit_entry(version).await {
-                        Ok(Some(commit)) => {
-                            catalog::reference_in(&commit).as_deref() == Some(catalog_path.as_ref())
-                        }
+                    match catalog::commit_reference(log_store.as_ref(), version).await {
+                        Ok(Some(reference)) => reference.as_deref() == Some(catalog_path.as_ref()),
                         Ok(None) => false,
-                        Err(err) => return Err(CommitFailure::Unknown(err.into())),
+                        Err(err) => return Err(CommitFailure::Unknown(err)),
                     }
                 }
                 // The commit may have landed and name the catalog: it stays.
@@ -499,8 +506,14 @@ impl ArchiveWriter {
                 // As deltalake does after a commit: a checkpoint every `checkpointInterval`
                 // versions, then the clean-up of expired log entries. The commit stands
                 // whatever they do; a missed checkpoint only makes loading slower.
+                self.committing = Bytes::new();
                 if (version + 1).is_multiple_of(checkpoint_interval) {
-                    let _ = self.checkpoint(version).await;
+                    let _ = checkpoint(
+                        log_store.as_ref(),
+                        version,
+                        cleanup.then_some(log_retention),
+                    )
+                    .await;
                 }
                 return Ok(CommitSummary {
                     version,
@@ -533,23 +546,6 @@ impl ArchiveWriter {
         self.entries.push(b'\n');
         self.entries.extend_from_slice(entry);
         self.files_written += 1;
-    }
-
-    /// Writes the checkpoint of `version` and removes expired log entries, as deltalake's
-    /// commit does when the table's `checkpointInterval` comes round.
-    async fn checkpoint(&mut self, version: u64) -> Result<(), DeltaTableError> {
-        // Exactly this version, even when other commits followed it.
-        self.table.update_incremental(Some(version)).await?;
-        deltalake::checkpoints::create_checkpoint(&self.table, None).await?;
-        if self
-            .table
-            .snapshot()?
-            .table_config()
-            .enable_expired_log_cleanup()
-        {
-            deltalake::checkpoints::cleanup_metadata(&self.table, None).await?;
-        }
-        Ok(())
     }
 
     /// Waits for the files in flight, then deletes every file this writer wrote and drops its
@@ -1192,6 +1188,130 @@ fn commit_info(catalog_path: &Path, files: usize, rows: u64, bytes: u64) -> Valu
             },
         }
     })
+}
+
+/// Writer features a table may require for Logoscope to append to it: the writer adds files
+/// and nothing else, so only features an append cannot break are accepted (other writers'
+/// constraints, generated or identity columns, column mapping or row tracking would need work
+/// the writer does not do).
+const APPENDABLE_WRITER_FEATURES: [TableFeature; 2] =
+    [TableFeature::AppendOnly, TableFeature::Invariants];
+
+/// Refuses tables whose protocol asks more of a writer than appending files: reader features
+/// deltalake cannot read, a legacy writer version above 2, or writer features outside
+/// [`APPENDABLE_WRITER_FEATURES`].
+fn check_appendable(protocol: &Protocol) -> Result<(), StoreError> {
+    PROTOCOL
+        .can_read_from_protocol(protocol)
+        .map_err(|e| StoreError::from(DeltaTableError::from(e)))?;
+    let refused: Vec<String> = match protocol.min_writer_version() {
+        ..=2 => Vec::new(),
+        7 => protocol
+            .writer_features()
+            .unwrap_or_default()
+            .iter()
+            .filter(|f| !APPENDABLE_WRITER_FEATURES.contains(f))
+            .map(ToString::to_string)
+            .collect(),
+        v => vec![format!("writer version {v}")],
+    };
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::SchemaMismatch {
+        reason: format!(
+            "the table's protocol requires {} of its writers, which Logoscope does not do; it can \
+             still be queried, but ingest into a new archive (--to)",
+            refused.join(", ")
+        ),
+    })
+}
+
+/// Rows per row group of the checkpoints the writer makes. The Delta kernel's own checkpoint
+/// is one row group (up to a million files), which its writer buffers whole and every reader
+/// of the table fetches whole; in groups of this many files (a few MB) both stay small.
+pub(crate) const CHECKPOINT_ROW_GROUP_ROWS: usize = 8 * 1024;
+
+/// Writes the checkpoint of exactly `version` (other commits may have followed it); then, when
+/// `cleanup` gives the table's log retention, removes log entries older than that which the
+/// checkpoint replaces.
+///
+/// The Delta kernel reconciles the log into the checkpoint's actions a batch at a time; they
+/// are written here as zstd Parquet in row groups of [`CHECKPOINT_ROW_GROUP_ROWS`], and the
+/// kernel then updates `_last_checkpoint`. (Tables with the `v2Checkpoint` feature, which
+/// other writers may turn on, get the kernel's own checkpoint.)
+async fn checkpoint(
+    log_store: &dyn LogStore,
+    version: u64,
+    cleanup: Option<Duration>,
+) -> Result<(), DeltaTableError> {
+    let engine = log_store.engine(None);
+    let mut root = log_store.root_url().clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    let store = log_store.object_store(None);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || -> Result<(), DeltaTableError> {
+        let snapshot = delta_kernel::snapshot::Snapshot::builder_for(root)
+            .at_version(version)
+            .build(engine.as_ref())?;
+        let v2 = snapshot
+            .table_configuration()
+            .protocol()
+            .writer_features()
+            .is_some_and(|f| f.contains(&TableFeature::V2Checkpoint));
+        if v2 {
+            snapshot.checkpoint(engine.as_ref(), None)?;
+            return Ok(());
+        }
+        let writer = snapshot.create_checkpoint_writer(engine.as_ref())?;
+        let path = Path::from(format!("_delta_log/{version:020}.checkpoint.parquet"));
+        let mut actions = writer.checkpoint_data(engine.as_ref())?;
+        let state = actions.state();
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(CHECKPOINT_ROW_GROUP_ROWS))
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+            .build();
+        let options = ArrowWriterOptions::new()
+            .with_properties(properties)
+            .with_skip_arrow_metadata(true);
+        let mut parquet: Option<AsyncArrowWriter<BufWriter>> = None;
+        for batch in &mut actions {
+            let data = batch?.apply_selection_vector()?;
+            let batch = RecordBatch::from(*ArrowEngineData::try_from_engine_data(data)?);
+            let parquet = match &mut parquet {
+                Some(parquet) => parquet,
+                None => parquet.insert(AsyncArrowWriter::try_new_with_options(
+                    BufWriter::new(Arc::clone(&store), path.clone()),
+                    batch.schema(),
+                    options.clone(),
+                )?),
+            };
+            runtime.block_on(parquet.write(&batch))?;
+        }
+        drop(actions);
+        let Some(parquet) = parquet else {
+            return Err(DeltaTableError::Generic(format!(
+                "checkpoint of version {version}: the log gave no actions"
+            )));
+        };
+        runtime.block_on(parquet.close())?;
+        let size = runtime.block_on(store.head(&path))?.size;
+        let state = Arc::into_inner(state).ok_or_else(|| {
+            DeltaTableError::Generic("checkpoint state still shared after the write".into())
+        })?;
+        let stats = LastCheckpointHintStats::from_reconciliation_state(state, size, 0)?;
+        writer.finalize(engine.as_ref(), &stats)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| DeltaTableError::Generic(e.to_string()))??;
+    if let Some(retention) = cleanup {
+        let cutoff = Utc::now().timestamp_millis() - retention.as_millis() as i64;
+        deltalake::checkpoints::cleanup_expired_logs_for(version, log_store, cutoff, None).await?;
+    }
+    Ok(())
 }
 
 /// Puts the log entry made of `entry`'s parts as version `version`, failing with

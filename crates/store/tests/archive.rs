@@ -9,19 +9,15 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int16Type, Int32Type, TimestampMillisecondType, UInt64Type};
 use arrow_array::RecordBatch;
 use common::{HOUR, T0, batch, catalog, query, query_count, rows, template_texts};
+use futures::TryStreamExt;
 use logoscope_store::{Archive, ArchiveOptions, StoreError};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, Encoding};
 
 /// Every data file of the archive at its loaded version: relative path → partition values.
-fn files(archive: &Archive) -> BTreeMap<String, (String, String)> {
-    archive
-        .table()
-        .snapshot()
-        .unwrap()
-        .snapshot()
-        .try_log_data()
-        .unwrap()
+async fn files(archive: &Archive) -> BTreeMap<String, (String, String)> {
+    let files: Vec<_> = archive.files().try_collect().await.unwrap();
+    files
         .iter()
         .map(|f| {
             let values = f.partition_values_map();
@@ -88,7 +84,7 @@ async fn local_directory_round_trip() {
         .await
         .unwrap();
     assert_eq!(reopened.version(), Some(1));
-    let listed = files(&reopened);
+    let listed = files(&reopened).await;
     let partitions: BTreeSet<(String, String)> = listed.values().cloned().collect();
     let expected: BTreeSet<(String, String)> = [
         ("2024-03-05", "06"),
@@ -202,7 +198,7 @@ async fn local_directory_round_trip() {
     }
     assert_eq!(rows_read, total);
 
-    let stats = reopened.stats().unwrap();
+    let stats = reopened.stats().await.unwrap();
     assert_eq!(stats.version, 1);
     assert_eq!(stats.files, 5);
     assert_eq!(stats.rows, total as u64);
@@ -293,8 +289,8 @@ async fn memory_round_trip() {
 
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(summary.version));
-    assert_eq!(reopened.stats().unwrap().rows, 123);
-    assert_eq!(files(&reopened).len(), 5);
+    assert_eq!(reopened.stats().await.unwrap().rows, 123);
+    assert_eq!(files(&reopened).await.len(), 5);
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
         123
@@ -304,7 +300,7 @@ async fn memory_round_trip() {
 
     // Another name is another archive.
     let other = Archive::open(&format!("{location}-other")).await.unwrap();
-    assert_eq!(other.stats().unwrap().rows, 0);
+    assert_eq!(other.stats().await.unwrap().rows, 0);
     // A name nothing wrote to: the error says why no later command finds one.
     let missing = Archive::open_existing(&format!("{location}-missing")).await;
     let err = missing.expect_err("no archive").to_string();
@@ -344,7 +340,7 @@ async fn uncommitted_rows_stay_invisible() {
 
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(committed.version));
-    assert_eq!(reopened.stats().unwrap().rows, 10);
+    assert_eq!(reopened.stats().await.unwrap().rows, 10);
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
         10
@@ -379,7 +375,7 @@ async fn memory_bound_forces_several_files() {
     assert!(summary.files >= 5, "{} files", summary.files);
 
     let reopened = Archive::open(&location).await.unwrap();
-    assert_eq!(reopened.stats().unwrap().files, summary.files);
+    assert_eq!(reopened.stats().await.unwrap().files, summary.files);
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
         600
@@ -399,7 +395,7 @@ async fn target_file_rows_caps_file_size() {
     let summary = writer.commit(&catalog(&[])).await.unwrap();
     assert_eq!(summary.files, 3);
     let reopened = Archive::open(&location).await.unwrap();
-    let stats = reopened.stats().unwrap();
+    let stats = reopened.stats().await.unwrap();
     assert_eq!((stats.files, stats.rows), (3, 250));
 }
 
@@ -420,7 +416,7 @@ async fn concurrent_writers_both_land_and_catalogs_merge() {
 
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(2));
-    assert_eq!(reopened.stats().unwrap().rows, 103);
+    assert_eq!(reopened.stats().await.unwrap().rows, 103);
     let loaded = reopened.load_catalog().await.unwrap().unwrap();
     let texts = template_texts(&loaded);
     for expected in template_texts(&catalog(&["alpha started", "beta stopped"])) {
@@ -560,21 +556,21 @@ async fn background_files_all_land_in_one_commit() {
         Some(0),
         "nothing is visible before commit"
     );
-    assert_eq!(before.stats().unwrap().rows, 0);
+    assert_eq!(before.stats().await.unwrap().rows, 0);
 
     let summary = writer.commit(&catalog(&[])).await.unwrap();
     assert_eq!(summary.version, 1, "one commit");
     assert_eq!(summary.rows, written.len() as u64);
 
     let reopened = Archive::open(&location).await.unwrap();
-    let listed = files(&reopened);
+    let listed = files(&reopened).await;
     assert_eq!(listed.len(), summary.files);
     assert_eq!(
         parquet_files(dir.path()).len(),
         summary.files,
         "every file written is in the commit, and no other"
     );
-    let stats = reopened.stats().unwrap();
+    let stats = reopened.stats().await.unwrap();
     assert_eq!((stats.version, stats.rows), (1, written.len() as u64));
     for path in listed.keys() {
         let (batches, _) = read_local(dir.path(), path);
@@ -627,7 +623,10 @@ async fn idle_partitions_are_written_before_commit() {
         let summary = writer.commit(&catalog(&[])).await.unwrap();
         assert_eq!(summary.rows, 101 + later as u64);
         let mut per_hour = BTreeMap::new();
-        for (_, hour) in files(&Archive::open(&location).await.unwrap()).into_values() {
+        for (_, hour) in files(&Archive::open(&location).await.unwrap())
+            .await
+            .into_values()
+        {
             *per_hour.entry(hour).or_insert(0) += 1;
         }
         per_hour
@@ -698,7 +697,7 @@ async fn a_failed_background_file_surfaces_and_nothing_is_committed() {
 
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(0));
-    assert_eq!(reopened.stats().unwrap().rows, 0);
+    assert_eq!(reopened.stats().await.unwrap().rows, 0);
     assert!(reopened.load_catalog().await.unwrap().is_none());
 }
 
@@ -720,7 +719,7 @@ async fn a_file_failing_at_commit_fails_the_commit_and_its_files_are_removed() {
 
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(0));
-    assert_eq!(reopened.stats().unwrap().rows, 0);
+    assert_eq!(reopened.stats().await.unwrap().rows, 0);
     assert!(
         parquet_files(dir.path()).is_empty(),
         "the files that were written are deleted again"
@@ -751,8 +750,9 @@ async fn archives_of_another_schema_version_are_read_but_not_appended_to() {
     assert_eq!(archive.schema_version().unwrap(), 3);
     // Mark the table as written by schema v1, as archives made before residuals are.
     archive
-        .table()
-        .clone()
+        .delta_table()
+        .await
+        .unwrap()
         .set_tbl_properties()
         .with_properties([("logoscope.schemaVersion".to_owned(), "1".to_owned())].into())
         .with_raise_if_not_exists(false)
@@ -778,8 +778,9 @@ async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
     let location = dir.path().to_str().unwrap().to_owned();
     let archive = Archive::open(&location).await.unwrap();
     archive
-        .table()
-        .clone()
+        .delta_table()
+        .await
+        .unwrap()
         .set_tbl_properties()
         .with_properties([("delta.checkpointInterval".to_owned(), "3".to_owned())].into())
         .await
@@ -852,9 +853,92 @@ async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
 
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(5));
-    assert_eq!(reopened.stats().unwrap().rows, 4 * 11);
+    assert_eq!(reopened.stats().await.unwrap().rows, 4 * 11);
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
         4 * 11
     );
+}
+
+/// The writer's checkpoints hold the table's files in row groups of a few thousand, zstd
+/// compressed, so neither writing nor reading one holds every file at once; `_last_checkpoint`
+/// counts what they hold, and the table loads from them.
+#[tokio::test]
+async fn checkpoints_are_written_in_small_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    archive
+        .delta_table()
+        .await
+        .unwrap()
+        .set_tbl_properties()
+        .with_properties([("delta.checkpointInterval".to_owned(), "3".to_owned())].into())
+        .await
+        .unwrap();
+    // Version 2: 20,000 files added by another writer (only the log is read here).
+    let log = dir.path().join("_delta_log");
+    let adds: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "{{\"add\":{{\"path\":\"dt=2026-01-01/hour=00/part-{i:05}.parquet\",\
+                 \"partitionValues\":{{\"dt\":\"2026-01-01\",\"hour\":\"00\"}},\"size\":1000,\
+                 \"modificationTime\":0,\"dataChange\":true,\"stats\":\"{{\\\"numRecords\\\":2}}\"}}}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(
+        log.join(format!("{:020}.json", 2)),
+        format!("{{\"commitInfo\":{{\"operation\":\"WRITE\"}}}}\n{adds}"),
+    )
+    .unwrap();
+    let archive = Archive::open(&location).await.unwrap();
+    assert_eq!(archive.version(), Some(2));
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    writer.write(batch(&rows(T0, 10, 2, 1))).await.unwrap();
+    let summary = writer.commit(&catalog(&["hello"])).await.unwrap();
+    // Not at the interval (version 3): no checkpoint yet; version 5 completes one.
+    assert_eq!(summary.version, 3);
+    for _ in 0..2 {
+        let archive = Archive::open(&location).await.unwrap();
+        let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+        writer.write(batch(&rows(T0, 10, 2, 1))).await.unwrap();
+        writer.commit(&catalog(&["hello"])).await.unwrap();
+    }
+    let checkpoint = log.join(format!("{:020}.checkpoint.parquet", 5));
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(&checkpoint).unwrap()).unwrap();
+    let metadata = std::sync::Arc::clone(reader.metadata());
+    let groups = metadata.row_groups();
+    assert!(groups.len() >= 3, "{} row groups", groups.len());
+    let mut adds = 0;
+    for group in groups {
+        assert!(group.num_rows() <= 8 * 1024, "{}", group.num_rows());
+        assert!(
+            group
+                .columns()
+                .iter()
+                .all(|c| matches!(c.compression(), Compression::ZSTD(_))),
+        );
+    }
+    for batch in reader.build().unwrap() {
+        let batch = batch.unwrap();
+        adds += batch.num_rows() - batch.column_by_name("add").unwrap().null_count();
+    }
+    let written = 20_000 + 3 * summary.files;
+    assert_eq!(adds, written);
+    let last: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(log.join("_last_checkpoint")).unwrap())
+            .unwrap();
+    assert_eq!(last["version"], 5);
+    assert_eq!(last["numOfAddFiles"], written);
+    assert_eq!(
+        last["sizeInBytes"],
+        std::fs::metadata(&checkpoint).unwrap().len()
+    );
+
+    let reopened = Archive::open(&location).await.unwrap();
+    let stats = reopened.stats().await.unwrap();
+    assert_eq!((stats.version, stats.files), (5, written));
+    assert_eq!(stats.rows, 20_000 * 2 + 3 * 11);
 }

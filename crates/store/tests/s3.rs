@@ -55,7 +55,7 @@ async fn s3_round_trip_with_concurrent_writers() {
     assert_eq!((summary.version, summary.rows, summary.files), (1, 344, 5));
 
     // The log store refuses to overwrite an existing commit: S3 conditional put works here.
-    let log_store = archive.table().log_store();
+    let log_store = archive.log_store();
     let commit = log_store
         .read_commit_entry(1)
         .await
@@ -85,7 +85,7 @@ async fn s3_round_trip_with_concurrent_writers() {
         .await
         .expect("reopen from s3://");
     assert_eq!(reopened.version(), Some(3));
-    let stats = reopened.stats().unwrap();
+    let stats = reopened.stats().await.unwrap();
     assert_eq!(stats.rows, 344 + 25 + 35);
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
@@ -124,7 +124,7 @@ async fn racing_creates_and_lost_commits_leave_one_table_and_no_orphans() {
     }
     let archive = open().await.unwrap();
     assert_eq!(archive.version(), Some(0));
-    let log_store = archive.table().log_store();
+    let log_store = archive.log_store();
     assert!(log_store.read_commit_entry(1).await.unwrap().is_none());
 
     let one_attempt = ArchiveOptions {
@@ -152,13 +152,12 @@ async fn racing_creates_and_lost_commits_leave_one_table_and_no_orphans() {
     eprintln!("{won} of 4 writers committed");
 
     let reopened = open().await.unwrap();
-    let stats = reopened.stats().unwrap();
+    let stats = reopened.stats().await.unwrap();
     assert_eq!(
         (stats.rows, reopened.version()),
         (10 * won as u64, Some(won as u64))
     );
     let objects: Vec<_> = reopened
-        .table()
         .object_store()
         .list(None)
         .try_collect()
