@@ -8,13 +8,21 @@
 //! whatever the file holds: a query over 160,000 small files held 2.35 GB,
 //! most of it metrics.
 //!
-//! [`ArchiveTable`] lists the files of the loaded Delta version once (path,
-//! size, partition values, `ts` bounds, row count), skips the files whose
-//! partition values or `ts` bounds rule out the query's filters, and reads
-//! each output partition's files in runs of [`FILES_PER_SCAN`], each run a
+//! [`ArchiveTable`] lists the files of the loaded Delta version as the log
+//! streams them (path, size, partition values, `ts` bounds, row count), skips
+//! the files whose partition values or `ts` bounds rule out the query's
+//! filters, and reads the rest in runs of [`FILES_PER_SCAN`], each run a
 //! DataFusion Parquet scan of its own, dropped with its metrics when the run
 //! ends. Inside a file the scan prunes row groups and pages by the same
 //! filters, as DataFusion's Parquet scan does.
+//!
+//! A table of up to `held_files` files (65,536 by default) keeps that list
+//! for the query: output partitions get contiguous stretches of it, balanced
+//! by bytes. A larger table keeps only its file and row counts; while the
+//! scan runs, a [`FileFeed`] lists the files from the log again, a chunk at a
+//! time, and hands runs to whichever partition asks. So the memory a query
+//! holds for files does not grow with their number; the price is a second
+//! pass over the log.
 //!
 //! The table has the schema deltalake's provider gives (text as `Utf8View`,
 //! `dt`/`hour` as dictionaries, the Delta types of `line` and
@@ -37,7 +45,7 @@ use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{
-    Column, DFSchema, Result, ScalarValue, Statistics, internal_datafusion_err,
+    Column, DFSchema, DataFusionError, Result, ScalarValue, Statistics, internal_datafusion_err,
 };
 use datafusion::config::{ConfigOptions, TableParquetOptions};
 use datafusion::datasource::TableType;
@@ -53,7 +61,7 @@ use datafusion::physical_expr::utils::{
     conjunction as conjunction_physical, reassign_expr_columns, split_conjunction,
 };
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
 use datafusion::physical_plan::execution_plan::{
     Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
 };
@@ -68,6 +76,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
+use deltalake::kernel::LogicalFileView;
 use deltalake::logstore::LogStore;
 use deltalake::{ObjectMeta, Path};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -81,6 +90,15 @@ use crate::EngineError;
 /// scan opens a file while it reads the one before, so a run of files keeps
 /// that overlap; the metrics a run holds (about 10 KB a file) stay small.
 pub(crate) const FILES_PER_SCAN: usize = 64;
+
+/// Files a table keeps listed in memory while a query is planned and run.
+/// A table with more has its files streamed from the Delta log as the scan
+/// goes (see [`FileFeed`]), so what a query holds does not grow with them.
+pub(crate) const HELD_FILES: usize = 64 * 1024;
+
+/// Files pulled from the log at a time in a streamed scan, and skipped
+/// together by the query's filters.
+const FEED_CHUNK: usize = 1024;
 
 /// One data file of the loaded table version.
 #[derive(Debug)]
@@ -153,7 +171,96 @@ pub(crate) struct ArchiveTable {
     schema: SchemaRef,
     table_schema: TableSchema,
     store_url: ObjectStoreUrl,
-    files: Arc<[ArchiveFile]>,
+    listing: Listing,
+}
+
+/// Where a scan gets its files from.
+#[derive(Debug, Clone)]
+enum Listing {
+    /// Every file, in path order (a table of at most `held_files`).
+    Held(Arc<[ArchiveFile]>),
+    /// From the archive's log, as the scan goes.
+    Streamed {
+        archive: Archive,
+        /// Files and their summed row counts (None when a file has none),
+        /// counted when the table was listed.
+        files: usize,
+        rows: Option<u64>,
+    },
+}
+
+/// What the scan keeps of a listed file; None for a file with a deletion
+/// vector, which only deltalake's provider applies.
+fn archive_file(
+    file: &LogicalFileView,
+    dt_values: &mut Interner,
+    hour_values: &mut Interner,
+) -> Option<ArchiveFile> {
+    if file.deletion_vector_descriptor().is_some() {
+        return None;
+    }
+    let mut partitions = file.partition_values_map();
+    let stats = file.stats();
+    let stats = stats
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<FileStats<'_>>(text).ok());
+    let (rows, ts_nulls, ts_min, ts_max) = match &stats {
+        Some(s) => (
+            s.num_records,
+            s.null_count.as_ref().and_then(|n| n.ts),
+            s.min_values.as_ref().and_then(|v| v.ts).and_then(micros),
+            // Writers may cut times to milliseconds; widen a whole
+            // millisecond to its last microsecond.
+            s.max_values
+                .as_ref()
+                .and_then(|v| v.ts)
+                .and_then(micros)
+                .map(|us| if us % 1_000 == 0 { us + 999 } else { us }),
+        ),
+        None => (None, None, None, None),
+    };
+    Some(ArchiveFile {
+        path: file.object_store_path().as_ref().into(),
+        size: u64::try_from(file.size()).unwrap_or(0),
+        modified_ms: file.modification_time(),
+        dt: partitions.remove(DT).flatten().map(|v| dt_values.intern(v)),
+        hour: partitions
+            .remove(HOUR)
+            .flatten()
+            .map(|v| hour_values.intern(v)),
+        ts_min,
+        ts_max,
+        ts_nulls,
+        rows,
+    })
+}
+
+/// Indices of the `files` that `pruning` says may hold rows (all of them
+/// without it, or when it cannot tell).
+fn keep(files: &[ArchiveFile], schema: &SchemaRef, pruning: Option<&PruningPredicate>) -> Vec<u32> {
+    let all = || (0..files.len() as u32).collect();
+    let Some(pruning) = pruning else {
+        return all();
+    };
+    let stats = FileStatistics { files, schema };
+    match pruning.prune(&stats) {
+        Ok(keep) => keep
+            .iter()
+            .enumerate()
+            .filter(|(_, keep)| **keep)
+            .map(|(i, _)| i as u32)
+            .collect(),
+        Err(_) => all(),
+    }
+}
+
+fn pruning_predicate(
+    schema: &SchemaRef,
+    predicate: Option<&Arc<dyn PhysicalExpr>>,
+) -> Option<Arc<PruningPredicate>> {
+    PruningPredicateBuilder::new()
+        .with_file_schema(Arc::clone(schema))
+        .build(Arc::clone(predicate?))
 }
 
 impl ArchiveTable {
@@ -170,6 +277,7 @@ impl ArchiveTable {
         archive: &Archive,
         schema: SchemaRef,
         state: &dyn Session,
+        held_files: usize,
     ) -> Result<Option<Self>, EngineError> {
         if archive.column_mapping()? {
             return Ok(None);
@@ -193,85 +301,46 @@ impl ArchiveTable {
         .build();
         let schema = Arc::clone(table_schema.table_schema());
 
-        // The log streams a batch of files at a time; only what the scan needs of each is kept.
+        // The log streams a batch of files at a time; only what the scan
+        // needs of each is kept, and only up to `held_files` files.
         let mut files = Vec::new();
+        let (mut count, mut rows) = (0usize, Some(0u64));
         let (mut dt_values, mut hour_values) = (Interner::default(), Interner::default());
         let mut listed = archive.files();
         while let Some(file) = listed.try_next().await? {
             if file.deletion_vector_descriptor().is_some() {
                 return Ok(None);
             }
-            let mut partitions = file.partition_values_map();
-            let stats = file.stats();
-            let stats = stats
-                .as_deref()
-                .and_then(|text| serde_json::from_str::<FileStats<'_>>(text).ok());
-            let (rows, ts_nulls, ts_min, ts_max) = match &stats {
-                Some(s) => (
-                    s.num_records,
-                    s.null_count.as_ref().and_then(|n| n.ts),
-                    s.min_values.as_ref().and_then(|v| v.ts).and_then(micros),
-                    // Writers may cut times to milliseconds; widen a whole
-                    // millisecond to its last microsecond.
-                    s.max_values
-                        .as_ref()
-                        .and_then(|v| v.ts)
-                        .and_then(micros)
-                        .map(|us| if us % 1_000 == 0 { us + 999 } else { us }),
-                ),
-                None => (None, None, None, None),
-            };
-            files.push(ArchiveFile {
-                path: file.object_store_path().as_ref().into(),
-                size: u64::try_from(file.size()).unwrap_or(0),
-                modified_ms: file.modification_time(),
-                dt: partitions.remove(DT).flatten().map(|v| dt_values.intern(v)),
-                hour: partitions
-                    .remove(HOUR)
-                    .flatten()
-                    .map(|v| hour_values.intern(v)),
-                ts_min,
-                ts_max,
-                ts_nulls,
-                rows,
-            });
+            count += 1;
+            if count <= held_files {
+                let file = archive_file(&file, &mut dt_values, &mut hour_values)
+                    .expect("a file without a deletion vector");
+                rows = rows.zip(file.rows).map(|(a, b)| a + b);
+                files.push(file);
+            } else {
+                // Only counted now: the scan lists the files again as it runs.
+                files = Vec::new();
+                rows = rows.zip(file.num_records()).map(|(a, b)| a + b as u64);
+            }
         }
-        // Paths start with `dt=…/hour=…`: in path order, each output partition
-        // reads a stretch of time.
-        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        let listing = if count <= held_files {
+            // Paths start with `dt=…/hour=…`: in path order, each output
+            // partition reads a stretch of time.
+            files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            Listing::Held(files.into())
+        } else {
+            Listing::Streamed {
+                archive: archive.clone(),
+                files: count,
+                rows,
+            }
+        };
         Ok(Some(Self {
             schema,
             table_schema,
             store_url,
-            files: files.into(),
+            listing,
         }))
-    }
-
-    /// Indices of the files `predicate` may hold rows for.
-    fn keep(&self, predicate: Option<&Arc<dyn PhysicalExpr>>) -> Vec<u32> {
-        let all = || (0..self.files.len() as u32).collect();
-        let Some(predicate) = predicate else {
-            return all();
-        };
-        let Some(pruning) = PruningPredicateBuilder::new()
-            .with_file_schema(Arc::clone(&self.schema))
-            .build(Arc::clone(predicate))
-        else {
-            return all();
-        };
-        let stats = FileStatistics {
-            files: &self.files,
-            schema: &self.schema,
-        };
-        match pruning.prune(&stats) {
-            Ok(keep) => keep
-                .iter()
-                .enumerate()
-                .filter(|(_, keep)| **keep)
-                .map(|(i, _)| i as u32)
-                .collect(),
-            Err(_) => all(),
-        }
     }
 }
 
@@ -307,21 +376,41 @@ impl TableProvider for ArchiveTable {
             }
             None => None,
         };
-        let kept = self.keep(predicate.as_ref());
-        let groups = split_by_bytes(&self.files, &kept, state.config().target_partitions());
         let projected = match projection {
             Some(indices) => Arc::new(self.schema.project(indices)?),
             None => Arc::clone(&self.schema),
         };
+        let partitions = state.config().target_partitions().max(1);
+        let source = match &self.listing {
+            Listing::Held(files) => {
+                let pruning = pruning_predicate(&self.schema, predicate.as_ref());
+                let kept = keep(files, &self.schema, pruning.as_deref());
+                Source::Held {
+                    groups: split_by_bytes(files, &kept, partitions),
+                    files: Arc::clone(files),
+                }
+            }
+            Listing::Streamed {
+                archive,
+                files,
+                rows,
+            } => Source::Streamed {
+                archive: archive.clone(),
+                files: *files,
+                rows: *rows,
+                partitions,
+                feed: Arc::default(),
+            },
+        };
         let properties = PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&projected)),
-            Partitioning::UnknownPartitioning(groups.len()),
+            Partitioning::UnknownPartitioning(source.partitions()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         Ok(Arc::new(ArchiveScanExec {
             scan: Arc::new(RunScan {
-                files: Arc::clone(&self.files),
+                schema: Arc::clone(&self.schema),
                 table_schema: self.table_schema.clone(),
                 store_url: self.store_url.clone(),
                 parquet_options: state.table_options().parquet.clone(),
@@ -329,7 +418,7 @@ impl TableProvider for ArchiveTable {
                 predicate,
                 limit,
             }),
-            groups,
+            source,
             schema: projected,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
@@ -446,7 +535,8 @@ impl PruningStatistics for FileStatistics<'_> {
 /// What every run of an [`ArchiveScanExec`] scans with.
 #[derive(Debug, Clone)]
 struct RunScan {
-    files: Arc<[ArchiveFile]>,
+    /// The table's schema (file columns, then `dt` and `hour`).
+    schema: SchemaRef,
     table_schema: TableSchema,
     store_url: ObjectStoreUrl,
     parquet_options: TableParquetOptions,
@@ -456,8 +546,7 @@ struct RunScan {
 }
 
 impl RunScan {
-    fn partitioned_file(&self, index: u32) -> Result<PartitionedFile> {
-        let file = &self.files[index as usize];
+    fn partitioned_file(&self, file: &ArchiveFile) -> Result<PartitionedFile> {
         let location = Path::parse(&*file.path)
             .map_err(|err| internal_datafusion_err!("archive file path {}: {err}", file.path))?;
         let last_modified = chrono_millis(file.modified_ms);
@@ -484,10 +573,14 @@ impl RunScan {
     }
 
     /// A fresh Parquet scan of `run`'s files, its metrics its own.
-    fn open(&self, run: &[u32], context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn open<'a>(
+        &self,
+        run: impl IntoIterator<Item = &'a ArchiveFile>,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
         let files = run
-            .iter()
-            .map(|&i| self.partitioned_file(i))
+            .into_iter()
+            .map(|file| self.partitioned_file(file))
             .collect::<Result<Vec<_>>>()?;
         let mut source = ParquetSource::new(self.table_schema.clone())
             .with_table_parquet_options(self.parquet_options.clone());
@@ -511,21 +604,157 @@ fn chrono_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// Reads an [`ArchiveTable`]'s kept files: output partition `i` reads group
-/// `i` in runs of [`FILES_PER_SCAN`] files.
+/// Reads an [`ArchiveTable`]'s kept files in runs of [`FILES_PER_SCAN`].
 #[derive(Debug)]
 pub(crate) struct ArchiveScanExec {
     scan: Arc<RunScan>,
-    groups: Vec<Vec<u32>>,
+    source: Source,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
+/// Which files each output partition of an [`ArchiveScanExec`] reads.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Partition `i` reads `groups[i]` (indices into `files`, skipped by the
+    /// filters when the plan was made).
+    Held {
+        files: Arc<[ArchiveFile]>,
+        groups: Vec<Vec<u32>>,
+    },
+    /// Every partition takes the next run from one [`FileFeed`] of the log.
+    Streamed {
+        archive: Archive,
+        files: usize,
+        rows: Option<u64>,
+        partitions: usize,
+        feed: Arc<std::sync::Mutex<FeedRound>>,
+    },
+}
+
+impl Source {
+    fn partitions(&self) -> usize {
+        match self {
+            Source::Held { groups, .. } => groups.len(),
+            Source::Streamed { partitions, .. } => *partitions,
+        }
+    }
+
+    /// Files in the table.
+    fn of(&self) -> usize {
+        match self {
+            Source::Held { files, .. } => files.len(),
+            Source::Streamed { files, .. } => *files,
+        }
+    }
+}
+
+/// The feed the partitions of one execution share: each partition's first
+/// `execute` joins the current feed, a second one (the plan run again)
+/// starts a new feed.
+#[derive(Debug, Default)]
+struct FeedRound {
+    joined: Vec<bool>,
+    feed: Option<Arc<FileFeed>>,
+}
+
+/// A table's files as the log streams them, skipped by the query's filters
+/// a chunk at a time and handed out a run at a time to whichever partition
+/// asks. The filters are evaluated when a chunk is pulled, so a `TopK`'s
+/// bound that has tightened by then skips files too. What it holds is a
+/// chunk and a few runs, whatever the number of files.
+struct FileFeed {
+    archive: Archive,
+    scan: Arc<RunScan>,
+    state: futures::lock::Mutex<FeedState>,
+}
+
+impl fmt::Debug for FileFeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileFeed").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct FeedState {
+    files: Option<tokio::sync::mpsc::Receiver<Result<ArchiveFile>>>,
+    kept: std::collections::VecDeque<ArchiveFile>,
+    done: bool,
+}
+
+impl FileFeed {
+    /// The next run of kept files, or None when the log has no more.
+    async fn next_run(&self) -> Result<Option<Vec<ArchiveFile>>> {
+        let mut state = self.state.lock().await;
+        loop {
+            if state.kept.len() >= FILES_PER_SCAN || (state.done && !state.kept.is_empty()) {
+                let n = state.kept.len().min(FILES_PER_SCAN);
+                return Ok(Some(state.kept.drain(..n).collect()));
+            }
+            if state.done {
+                return Ok(None);
+            }
+            let files = state.files.get_or_insert_with(|| self.list());
+            let mut chunk = Vec::with_capacity(FEED_CHUNK);
+            while chunk.len() < FEED_CHUNK {
+                match files.recv().await {
+                    Some(file) => chunk.push(file?),
+                    None => break,
+                }
+            }
+            if chunk.len() < FEED_CHUNK {
+                state.done = true;
+                state.files = None;
+            }
+            // Built for each chunk: a dynamic filter (a TopK's bound) has its value of now.
+            let pruning = pruning_predicate(&self.scan.schema, self.scan.predicate.as_ref());
+            let kept = keep(&chunk, &self.scan.schema, pruning.as_deref());
+            let mut chunk: Vec<Option<ArchiveFile>> = chunk.into_iter().map(Some).collect();
+            state
+                .kept
+                .extend(kept.into_iter().filter_map(|i| chunk[i as usize].take()));
+        }
+    }
+
+    /// Lists the archive's files on a task of their own, a bounded channel
+    /// ahead of the scan.
+    fn list(&self) -> tokio::sync::mpsc::Receiver<Result<ArchiveFile>> {
+        let (send, receive) = tokio::sync::mpsc::channel(FEED_CHUNK);
+        let archive = self.archive.clone();
+        tokio::spawn(async move {
+            let (mut dt_values, mut hour_values) = (Interner::default(), Interner::default());
+            let mut listed = archive.files();
+            loop {
+                let file = match listed.try_next().await {
+                    Ok(Some(file)) => archive_file(&file, &mut dt_values, &mut hour_values)
+                        .ok_or_else(|| {
+                            DataFusionError::Execution(format!(
+                                "{}: a file has a deletion vector, which this scan does not apply",
+                                archive.url()
+                            ))
+                        }),
+                    Ok(None) => return,
+                    Err(err) => Err(DataFusionError::External(Box::new(err))),
+                };
+                let failed = file.is_err();
+                if send.send(file).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        receive
+    }
+}
+
 impl ArchiveScanExec {
-    /// Number of files the scan reads (after skipping by partition values and `ts` bounds).
-    fn file_count(&self) -> usize {
-        self.groups.iter().map(Vec::len).sum()
+    /// Number of files the scan reads (after skipping by partition values
+    /// and `ts` bounds), when the plan knows it.
+    fn file_count(&self) -> Option<usize> {
+        match &self.source {
+            Source::Held { groups, .. } => Some(groups.iter().map(Vec::len).sum()),
+            Source::Streamed { .. } => None,
+        }
     }
 }
 
@@ -533,12 +762,15 @@ impl DisplayAs for ArchiveScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match t {
             DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                match self.file_count() {
+                    Some(files) => write!(f, "ArchiveScanExec: files={files}")?,
+                    None => write!(f, "ArchiveScanExec: files=streamed")?,
+                }
                 write!(
                     f,
-                    "ArchiveScanExec: files={}, of={}, partitions={}",
-                    self.file_count(),
-                    self.scan.files.len(),
-                    self.groups.len()
+                    ", of={}, partitions={}",
+                    self.source.of(),
+                    self.source.partitions()
                 )?;
                 if let Some(predicate) = &self.scan.predicate {
                     write!(f, ", predicate={predicate}")?;
@@ -548,7 +780,10 @@ impl DisplayAs for ArchiveScanExec {
                 }
                 Ok(())
             }
-            DisplayFormatType::TreeRender => write!(f, "files={}", self.file_count()),
+            DisplayFormatType::TreeRender => match self.file_count() {
+                Some(files) => write!(f, "files={files}"),
+                None => write!(f, "files=streamed"),
+            },
         }
     }
 }
@@ -599,23 +834,71 @@ impl ExecutionPlan for ArchiveScanExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let group = self.groups.get(partition).ok_or_else(|| {
-            internal_datafusion_err!(
+        if partition >= self.source.partitions() {
+            return Err(internal_datafusion_err!(
                 "ArchiveScanExec has {} partitions, not {partition}",
-                self.groups.len()
-            )
-        })?;
-        let runs: Vec<Vec<u32>> = group.chunks(FILES_PER_SCAN).map(<[u32]>::to_vec).collect();
+                self.source.partitions()
+            ));
+        }
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let opened: Count = MetricBuilder::new(&self.metrics).counter("files_opened", partition);
         let scan = Arc::clone(&self.scan);
-        let mut batches = stream::iter(runs)
-            .map(move |run| {
-                opened.add(run.len());
-                scan.open(&run, Arc::clone(&context))
-            })
-            .try_flatten()
-            .boxed();
+        let mut batches = match &self.source {
+            Source::Held { files, groups } => {
+                let runs: Vec<Vec<u32>> = groups[partition]
+                    .chunks(FILES_PER_SCAN)
+                    .map(<[u32]>::to_vec)
+                    .collect();
+                let files = Arc::clone(files);
+                stream::iter(runs)
+                    .map(move |run| {
+                        opened.add(run.len());
+                        scan.open(
+                            run.iter().map(|&i| &files[i as usize]),
+                            Arc::clone(&context),
+                        )
+                    })
+                    .try_flatten()
+                    .boxed()
+            }
+            Source::Streamed {
+                archive,
+                partitions,
+                feed,
+                ..
+            } => {
+                let feed = {
+                    let mut round = feed.lock().map_err(|_| {
+                        internal_datafusion_err!("ArchiveScanExec feed lock poisoned")
+                    })?;
+                    if round.joined.get(partition).copied().unwrap_or(true) || round.feed.is_none()
+                    {
+                        round.joined = vec![false; *partitions];
+                        round.feed = Some(Arc::new(FileFeed {
+                            archive: archive.clone(),
+                            scan: Arc::clone(&scan),
+                            state: futures::lock::Mutex::default(),
+                        }));
+                    }
+                    round.joined[partition] = true;
+                    round.feed.clone().expect("set above")
+                };
+                stream::unfold(feed, |feed| async move {
+                    match feed.next_run().await {
+                        Ok(Some(run)) => Some((Ok(run), feed)),
+                        Ok(None) => None,
+                        Err(err) => Some((Err(err), feed)),
+                    }
+                })
+                .map(move |run: Result<Vec<ArchiveFile>>| {
+                    let run = run?;
+                    opened.add(run.len());
+                    scan.open(&run, Arc::clone(&context))
+                })
+                .try_flatten()
+                .boxed()
+            }
+        };
         // Rows still wanted under the limit: once none are, the runs are not
         // polled again, so no further batch is read and no run opened.
         let mut left = self.scan.limit.unwrap_or(usize::MAX);
@@ -649,14 +932,18 @@ impl ExecutionPlan for ArchiveScanExec {
         _input_stats: &[Arc<Statistics>],
         args: &StatisticsArgs,
     ) -> Result<Arc<Statistics>> {
-        let files: Vec<u32> = match args.partition() {
-            Some(i) => self.groups.get(i).cloned().unwrap_or_default(),
-            None => self.groups.concat(),
+        let rows: Option<u64> = match (&self.source, args.partition()) {
+            (Source::Held { files, groups }, partition) => {
+                let indices = match partition {
+                    Some(i) => groups.get(i).cloned().unwrap_or_default(),
+                    None => groups.concat(),
+                };
+                indices.iter().map(|&i| files[i as usize].rows).sum()
+            }
+            // Which files a partition reads is settled as it runs.
+            (Source::Streamed { rows, .. }, None) => *rows,
+            (Source::Streamed { .. }, Some(_)) => None,
         };
-        let rows: Option<u64> = files
-            .iter()
-            .map(|&i| self.scan.files[i as usize].rows)
-            .sum();
         let mut statistics = Statistics::new_unknown(&self.schema);
         if let Some(rows) = rows {
             let rows = usize::try_from(rows)
@@ -709,9 +996,25 @@ impl ExecutionPlan for ArchiveScanExec {
             predicate: Some(predicate),
             ..self.scan.as_ref().clone()
         };
+        let source = match &self.source {
+            Source::Streamed {
+                archive,
+                files,
+                rows,
+                partitions,
+                ..
+            } => Source::Streamed {
+                archive: archive.clone(),
+                files: *files,
+                rows: *rows,
+                partitions: *partitions,
+                feed: Arc::default(),
+            },
+            held => held.clone(),
+        };
         let node = ArchiveScanExec {
             scan: Arc::new(scan),
-            groups: self.groups.clone(),
+            source,
             schema: Arc::clone(&self.schema),
             properties: Arc::clone(&self.properties),
             metrics: ExecutionPlanMetricsSet::new(),

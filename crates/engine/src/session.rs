@@ -41,6 +41,11 @@ pub struct EngineOptions {
     /// joins, aggregations); exceeding it spills or fails the query instead of
     /// exhausting the machine. Default: 1 GiB.
     pub memory_limit: usize,
+    /// Files of an archive a session keeps listed in memory (about 200 bytes
+    /// each); an archive with more has its files streamed from the Delta log
+    /// while the scan runs, so memory does not grow with the file count.
+    /// Default: 65,536.
+    pub held_files: usize,
 }
 
 impl Default for EngineOptions {
@@ -48,6 +53,7 @@ impl Default for EngineOptions {
         Self {
             target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_limit: 1 << 30,
+            held_files: crate::scan::HELD_FILES,
         }
     }
 }
@@ -83,7 +89,7 @@ pub async fn session_for_archive(
     // deltalake's provider gives the schema; the scan is ours (see `scan`),
     // except for files only deltalake's can read.
     let delta = archive.delta_provider(&ctx.state()).await?;
-    match ArchiveTable::try_new(archive, delta.schema(), &ctx.state()).await? {
+    match ArchiveTable::try_new(archive, delta.schema(), &ctx.state(), opts.held_files).await? {
         Some(provider) => ctx.register_table(LOGS_STORED, Arc::new(provider))?,
         None => ctx.register_table(LOGS_STORED, Arc::new(delta))?,
     };

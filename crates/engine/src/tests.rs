@@ -878,18 +878,38 @@ async fn many_files_are_scanned_in_runs_and_skipped_by_time() {
     ));
     let (_dir, archive, summary) = archive_of(vec![batch(&rows)], &catalog).await;
     assert_eq!(summary.files, HOURS + 1);
-    let ctx = crate::session_for_archive(&archive, opts()).await.unwrap();
+    // Files listed in the plan, and files streamed from the log as the scan goes.
+    for held_files in [usize::MAX, 10] {
+        let ctx = crate::session_for_archive(
+            &archive,
+            EngineOptions {
+                held_files,
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+        let plan = strings(&ctx, "EXPLAIN SELECT line FROM logs_stored").await;
+        let streamed = format!("{plan:?}").contains("files=streamed");
+        assert_eq!(streamed, held_files == 10, "{plan:?}");
+        files_are_scanned_in_runs_and_skipped(&ctx, &rows).await;
+    }
+}
+
+async fn files_are_scanned_in_runs_and_skipped(ctx: &SessionContext, rows: &[Row]) {
+    const HOURS: usize = 3 * crate::scan::FILES_PER_SCAN + 10;
+    const HOUR: i64 = 3_600_000_000;
     let one = |v: usize| vec![vec![Some(v.to_string())]];
 
     // Every file, and far fewer metrics than files (DataFusion's Parquet scan
     // keeps about 20 per file it opens).
-    let (got, metrics, opened) = run_counting(&ctx, "SELECT count(*) FROM logs").await;
+    let (got, metrics, opened) = run_counting(ctx, "SELECT count(*) FROM logs").await;
     assert_eq!(got, one(HOURS + 1));
     assert_eq!(opened, HOURS + 1);
     assert!(metrics < HOURS, "{metrics} metrics for {HOURS} files");
 
     // The same rows and text as a scan without skipping gives.
-    let (all, _, _) = run_counting(&ctx, "SELECT line, message FROM logs ORDER BY line").await;
+    let (all, _, _) = run_counting(ctx, "SELECT line, message FROM logs ORDER BY line").await;
     let want: Vec<_> = rows
         .iter()
         .map(|r| vec![Some(r.line.to_string()), r.message.clone()])
@@ -902,27 +922,27 @@ async fn many_files_are_scanned_in_runs_and_skipped_by_time() {
     let sql = format!(
         "SELECT count(*) FROM logs WHERE ts >= TIMESTAMP '{from}' AND ts < TIMESTAMP '{to}'"
     );
-    let (got, _, opened) = run_counting(&ctx, &sql).await;
+    let (got, _, opened) = run_counting(ctx, &sql).await;
     assert_eq!((got, opened), (one(10), 10), "{sql}");
 
     // One day by partition value: 24 files; the hour column narrows it to one.
     let (got, _, opened) =
-        run_counting(&ctx, "SELECT count(*) FROM logs WHERE dt = '2024-05-03'").await;
+        run_counting(ctx, "SELECT count(*) FROM logs WHERE dt = '2024-05-03'").await;
     assert_eq!((got, opened), (one(24), 24));
     let (got, _, opened) = run_counting(
-        &ctx,
+        ctx,
         "SELECT count(*) FROM logs WHERE dt = '2024-05-03' AND hour = '07'",
     )
     .await;
     assert_eq!((got, opened), (one(1), 1));
 
     // Rows without a time are found by their partition.
-    let (got, _, opened) = run_counting(&ctx, "SELECT line FROM logs WHERE ts IS NULL").await;
+    let (got, _, opened) = run_counting(ctx, "SELECT line FROM logs WHERE ts IS NULL").await;
     assert_eq!((got, opened), (one(HOURS + 1), 1));
 
     // The newest rows, through a TopK whose bound reaches the runs' scans.
     let (got, _, _) = run_counting(
-        &ctx,
+        ctx,
         "SELECT line FROM logs WHERE ts IS NOT NULL ORDER BY ts DESC LIMIT 3",
     )
     .await;
@@ -932,7 +952,7 @@ async fn many_files_are_scanned_in_runs_and_skipped_by_time() {
     assert_eq!(got, newest);
 
     // A limit stops reading after the first run of files.
-    let (got, _, opened) = run_counting(&ctx, "SELECT line FROM logs_stored LIMIT 3").await;
+    let (got, _, opened) = run_counting(ctx, "SELECT line FROM logs_stored LIMIT 3").await;
     assert_eq!(got.len(), 3);
     assert!(
         opened <= crate::scan::FILES_PER_SCAN * opts().target_partitions,
@@ -1097,32 +1117,53 @@ async fn whole_table_counts_read_no_file_and_limits_stop_the_scan() {
         })
         .collect();
     let (_dir, archive, _) = archive_of(vec![batch(&rows)], &catalog).await;
-    let one_partition = EngineOptions {
-        target_partitions: 1,
-        ..opts()
-    };
-    let ctx = crate::session_for_archive(&archive, one_partition)
-        .await
-        .unwrap();
-    let (got, _, opened) = run_counting(&ctx, "SELECT count(*) FROM logs_stored").await;
-    assert_eq!((got, opened), (vec![vec![Some("150".to_owned())]], 0));
+    // Files listed in the plan, and streamed from the log as the scan goes.
+    for held_files in [usize::MAX, 10] {
+        let one_partition = EngineOptions {
+            target_partitions: 1,
+            held_files,
+            ..opts()
+        };
+        let ctx = crate::session_for_archive(&archive, one_partition)
+            .await
+            .unwrap();
+        let (got, _, opened) = run_counting(&ctx, "SELECT count(*) FROM logs_stored").await;
+        assert_eq!((got, opened), (vec![vec![Some("150".to_owned())]], 0));
 
-    // The scan alone, drained: three rows, and no run after the first opened.
-    let plan = ctx
-        .sql("SELECT line FROM logs_stored LIMIT 3")
-        .await
-        .unwrap()
-        .create_physical_plan()
-        .await
-        .unwrap();
-    let mut scan = plan;
-    while scan.name() != "ArchiveScanExec" {
-        scan = Arc::clone(scan.children()[0]);
+        // The scan alone, drained: three rows, and no run after the first opened.
+        let plan = ctx
+            .sql("SELECT line FROM logs_stored LIMIT 3")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let mut scan = plan;
+        while scan.name() != "ArchiveScanExec" {
+            scan = Arc::clone(scan.children()[0]);
+        }
+        let batches = datafusion::physical_plan::collect(Arc::clone(&scan), ctx.task_ctx())
+            .await
+            .unwrap();
+        assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
+        let (_, opened) = plan_metrics(&scan);
+        assert_eq!(opened, crate::scan::FILES_PER_SCAN);
+
+        // Run again, the same plan reads the table again from its start.
+        let lines =
+            |batches: &[RecordBatch]| -> usize { batches.iter().map(RecordBatch::num_rows).sum() };
+        let plan = ctx
+            .sql("SELECT line FROM logs_stored")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let batches = datafusion::physical_plan::collect(Arc::clone(&plan), ctx.task_ctx())
+                .await
+                .unwrap();
+            assert_eq!(lines(&batches), 150, "held_files {held_files}");
+        }
     }
-    let batches = datafusion::physical_plan::collect(Arc::clone(&scan), ctx.task_ctx())
-        .await
-        .unwrap();
-    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
-    let (_, opened) = plan_metrics(&scan);
-    assert_eq!(opened, crate::scan::FILES_PER_SCAN);
 }

@@ -109,13 +109,19 @@ pub struct ArchiveOptions {
     /// Commit attempts when other writers keep committing first (each re-reads the table and
     /// merges the catalog); at least 1.
     pub commit_attempts: u32,
+    /// A commit of at least this many files is followed by a checkpoint at its version (as
+    /// well as every `delta.checkpointInterval` versions). Readers then load those files from
+    /// the checkpoint's Parquet; from the commit's JSON, the Delta kernel keeps a set of every
+    /// path it has seen (about 200 bytes a file) while it lists them.
+    pub checkpoint_after_files: usize,
 }
 
 impl Default for ArchiveOptions {
     /// 1 M rows per file and held, 128 MiB held, partitions idle for 32,768 rows written out
     /// (idle for 262,144 rows when they hold fewer than 1,024),
     /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
-    /// level 2 (on the generated corpus both faster and smaller than level 3).
+    /// level 2 (on the generated corpus both faster and smaller than level 3), a checkpoint
+    /// after commits of 100,000 files or more.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
@@ -128,6 +134,7 @@ impl Default for ArchiveOptions {
             row_group_rows: 128 * 1024,
             zstd_level: 2,
             commit_attempts: 16,
+            checkpoint_after_files: 100_000,
         }
     }
 }
@@ -504,10 +511,13 @@ impl ArchiveWriter {
             };
             if landed {
                 // As deltalake does after a commit: a checkpoint every `checkpointInterval`
-                // versions, then the clean-up of expired log entries. The commit stands
-                // whatever they do; a missed checkpoint only makes loading slower.
+                // versions, then the clean-up of expired log entries; and one after a commit
+                // of many files (see `checkpoint_after_files`). The commit stands whatever
+                // they do; a missed checkpoint only makes loading slower.
                 self.committing = Bytes::new();
-                if (version + 1).is_multiple_of(checkpoint_interval) {
+                if (version + 1).is_multiple_of(checkpoint_interval)
+                    || files >= self.options.checkpoint_after_files.max(1)
+                {
                     let _ = checkpoint(
                         log_store.as_ref(),
                         version,

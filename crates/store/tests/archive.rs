@@ -769,11 +769,8 @@ async fn archives_of_another_schema_version_are_read_but_not_appended_to() {
     );
 }
 
-/// The writer's own log entry: `commitInfo` first (naming the catalog), then one `add` per
-/// file with its partition values and `ts` statistics; and, as deltalake's commit does, a
-/// checkpoint when the table's `checkpointInterval` comes round, which readers then load from.
-#[tokio::test]
-async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
+/// A new archive whose `delta.checkpointInterval` is `interval` (set by deltalake, version 1).
+async fn archive_checkpointed_every(interval: u32) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().to_str().unwrap().to_owned();
     let archive = Archive::open(&location).await.unwrap();
@@ -782,9 +779,18 @@ async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
         .await
         .unwrap()
         .set_tbl_properties()
-        .with_properties([("delta.checkpointInterval".to_owned(), "3".to_owned())].into())
+        .with_properties([("delta.checkpointInterval".to_owned(), interval.to_string())].into())
         .await
         .unwrap();
+    (dir, location)
+}
+
+/// The writer's own log entry: `commitInfo` first (naming the catalog), then one `add` per
+/// file with its partition values and `ts` statistics; and, as deltalake's commit does, a
+/// checkpoint when the table's `checkpointInterval` comes round, which readers then load from.
+#[tokio::test]
+async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
+    let (dir, location) = archive_checkpointed_every(3).await;
     let log = dir.path().join("_delta_log");
     let mut versions = Vec::new();
     for i in 0..4 {
@@ -865,17 +871,7 @@ async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
 /// counts what they hold, and the table loads from them.
 #[tokio::test]
 async fn checkpoints_are_written_in_small_row_groups() {
-    let dir = tempfile::tempdir().unwrap();
-    let location = dir.path().to_str().unwrap().to_owned();
-    let archive = Archive::open(&location).await.unwrap();
-    archive
-        .delta_table()
-        .await
-        .unwrap()
-        .set_tbl_properties()
-        .with_properties([("delta.checkpointInterval".to_owned(), "3".to_owned())].into())
-        .await
-        .unwrap();
+    let (dir, location) = archive_checkpointed_every(3).await;
     // Version 2: 20,000 files added by another writer (only the log is read here).
     let log = dir.path().join("_delta_log");
     let adds: String = (0..20_000)
@@ -941,4 +937,25 @@ async fn checkpoints_are_written_in_small_row_groups() {
     let stats = reopened.stats().await.unwrap();
     assert_eq!((stats.version, stats.files), (5, written));
     assert_eq!(stats.rows, 20_000 * 2 + 3 * 11);
+
+    // A commit of many files is checkpointed at its own version (6, off the interval).
+    let options = ArchiveOptions {
+        checkpoint_after_files: summary.files,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = reopened.writer(options.clone()).await.unwrap();
+    writer.write(batch(&rows(T0, 10, 2, 1))).await.unwrap();
+    assert_eq!(
+        writer.commit(&catalog(&["hello"])).await.unwrap().version,
+        6
+    );
+    assert!(log.join(format!("{:020}.checkpoint.parquet", 6)).is_file());
+    // And one of fewer is not (7).
+    let reopened = Archive::open(&location).await.unwrap();
+    let mut writer = reopened.writer(options).await.unwrap();
+    writer.write(batch(&rows(T0, 1, 1, 1))).await.unwrap();
+    let fewer = writer.commit(&catalog(&["hello"])).await.unwrap();
+    assert!(fewer.files < summary.files);
+    assert_eq!(fewer.version, 7);
+    assert!(!log.join(format!("{:020}.checkpoint.parquet", 7)).exists());
 }
