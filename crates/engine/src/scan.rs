@@ -641,6 +641,26 @@ impl Source {
         }
     }
 
+    /// The same files, with a feed of its own for a streamed table.
+    fn fresh(&self) -> Source {
+        match self {
+            Source::Streamed {
+                archive,
+                files,
+                rows,
+                partitions,
+                ..
+            } => Source::Streamed {
+                archive: archive.clone(),
+                files: *files,
+                rows: *rows,
+                partitions: *partitions,
+                feed: Arc::default(),
+            },
+            held => held.clone(),
+        }
+    }
+
     /// Files in the table.
     fn of(&self) -> usize {
         match self {
@@ -651,10 +671,12 @@ impl Source {
 }
 
 /// The feed the partitions of one execution share: each partition's first
-/// `execute` joins the current feed, a second one (the plan run again)
-/// starts a new feed.
+/// `execute` joins the current feed. A new feed starts when the plan runs
+/// again: an `execute` with another task context than the feed's (each run
+/// of a plan has its own), or a second one for the same partition.
 #[derive(Debug, Default)]
 struct FeedRound {
+    context: std::sync::Weak<TaskContext>,
     joined: Vec<bool>,
     feed: Option<Arc<FileFeed>>,
 }
@@ -676,9 +698,17 @@ impl fmt::Debug for FileFeed {
     }
 }
 
+/// A listed file, or `None` once the log has no more (a channel that closes
+/// without it means the listing task failed).
+type Listed = Result<Option<ArchiveFile>>;
+
 #[derive(Default)]
 struct FeedState {
-    files: Option<tokio::sync::mpsc::Receiver<Result<ArchiveFile>>>,
+    files: Option<tokio::sync::mpsc::Receiver<Listed>>,
+    /// Files received and not yet skipped or kept (kept here, not in the
+    /// future that receives them, so a partition dropped while it waits loses
+    /// none).
+    chunk: Vec<ArchiveFile>,
     kept: std::collections::VecDeque<ArchiveFile>,
     done: bool,
 }
@@ -695,22 +725,31 @@ impl FileFeed {
             if state.done {
                 return Ok(None);
             }
+            let state = &mut *state;
             let files = state.files.get_or_insert_with(|| self.list());
-            let mut chunk = Vec::with_capacity(FEED_CHUNK);
-            while chunk.len() < FEED_CHUNK {
+            while state.chunk.len() < FEED_CHUNK {
                 match files.recv().await {
-                    Some(file) => chunk.push(file?),
-                    None => break,
+                    Some(Ok(Some(file))) => state.chunk.push(file),
+                    Some(Ok(None)) => {
+                        state.done = true;
+                        break;
+                    }
+                    Some(Err(err)) => return Err(err),
+                    None => {
+                        return Err(DataFusionError::Execution(format!(
+                            "{}: listing the archive's files stopped before the end",
+                            self.archive.url()
+                        )));
+                    }
                 }
             }
-            if chunk.len() < FEED_CHUNK {
-                state.done = true;
+            if state.done {
                 state.files = None;
             }
             // Built for each chunk: a dynamic filter (a TopK's bound) has its value of now.
             let pruning = pruning_predicate(&self.scan.schema, self.scan.predicate.as_ref());
-            let kept = keep(&chunk, &self.scan.schema, pruning.as_deref());
-            let mut chunk: Vec<Option<ArchiveFile>> = chunk.into_iter().map(Some).collect();
+            let kept = keep(&state.chunk, &self.scan.schema, pruning.as_deref());
+            let mut chunk: Vec<Option<ArchiveFile>> = state.chunk.drain(..).map(Some).collect();
             state
                 .kept
                 .extend(kept.into_iter().filter_map(|i| chunk[i as usize].take()));
@@ -719,7 +758,7 @@ impl FileFeed {
 
     /// Lists the archive's files on a task of their own, a bounded channel
     /// ahead of the scan.
-    fn list(&self) -> tokio::sync::mpsc::Receiver<Result<ArchiveFile>> {
+    fn list(&self) -> tokio::sync::mpsc::Receiver<Listed> {
         let (send, receive) = tokio::sync::mpsc::channel(FEED_CHUNK);
         let archive = self.archive.clone();
         tokio::spawn(async move {
@@ -728,17 +767,18 @@ impl FileFeed {
             loop {
                 let file = match listed.try_next().await {
                     Ok(Some(file)) => archive_file(&file, &mut dt_values, &mut hour_values)
+                        .map(Some)
                         .ok_or_else(|| {
                             DataFusionError::Execution(format!(
                                 "{}: a file has a deletion vector, which this scan does not apply",
                                 archive.url()
                             ))
                         }),
-                    Ok(None) => return,
+                    Ok(None) => Ok(None),
                     Err(err) => Err(DataFusionError::External(Box::new(err))),
                 };
-                let failed = file.is_err();
-                if send.send(file).await.is_err() || failed {
+                let last = !matches!(file, Ok(Some(_)));
+                if send.send(file).await.is_err() || last {
                     return;
                 }
             }
@@ -819,6 +859,18 @@ impl ExecutionPlan for ArchiveScanExec {
         Ok(self)
     }
 
+    /// A copy to run again (a recursive query's next round): a streamed
+    /// table's copy lists the files afresh.
+    fn reset_state(self: Arc<Self>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(ArchiveScanExec {
+            scan: Arc::clone(&self.scan),
+            source: self.source.fresh(),
+            schema: Arc::clone(&self.schema),
+            properties: Arc::clone(&self.properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }))
+    }
+
     fn with_new_children(
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
@@ -871,8 +923,15 @@ impl ExecutionPlan for ArchiveScanExec {
                     let mut round = feed.lock().map_err(|_| {
                         internal_datafusion_err!("ArchiveScanExec feed lock poisoned")
                     })?;
-                    if round.joined.get(partition).copied().unwrap_or(true) || round.feed.is_none()
+                    let same_run = round
+                        .context
+                        .upgrade()
+                        .is_some_and(|c| Arc::ptr_eq(&c, &context));
+                    if !same_run
+                        || round.joined.get(partition).copied().unwrap_or(true)
+                        || round.feed.is_none()
                     {
+                        round.context = Arc::downgrade(&context);
                         round.joined = vec![false; *partitions];
                         round.feed = Some(Arc::new(FileFeed {
                             archive: archive.clone(),
@@ -883,11 +942,13 @@ impl ExecutionPlan for ArchiveScanExec {
                     round.joined[partition] = true;
                     round.feed.clone().expect("set above")
                 };
-                stream::unfold(feed, |feed| async move {
+                // After an error the partition asks for no further run.
+                stream::unfold(Some(feed), |feed| async move {
+                    let feed = feed?;
                     match feed.next_run().await {
-                        Ok(Some(run)) => Some((Ok(run), feed)),
+                        Ok(Some(run)) => Some((Ok(run), Some(feed))),
                         Ok(None) => None,
-                        Err(err) => Some((Err(err), feed)),
+                        Err(err) => Some((Err(err), None)),
                     }
                 })
                 .map(move |run: Result<Vec<ArchiveFile>>| {
@@ -949,7 +1010,12 @@ impl ExecutionPlan for ArchiveScanExec {
             let rows = usize::try_from(rows)
                 .unwrap_or(usize::MAX)
                 .min(self.scan.limit.unwrap_or(usize::MAX));
-            statistics.num_rows = if self.scan.predicate.is_none() {
+            // Each partition stops at the limit on its own: with several,
+            // more rows than the limit may come out.
+            let capped = args.partition().is_none()
+                && self.scan.limit.is_some()
+                && self.source.partitions() > 1;
+            statistics.num_rows = if self.scan.predicate.is_none() && !capped {
                 Precision::Exact(rows)
             } else {
                 Precision::Inexact(rows)
@@ -996,25 +1062,9 @@ impl ExecutionPlan for ArchiveScanExec {
             predicate: Some(predicate),
             ..self.scan.as_ref().clone()
         };
-        let source = match &self.source {
-            Source::Streamed {
-                archive,
-                files,
-                rows,
-                partitions,
-                ..
-            } => Source::Streamed {
-                archive: archive.clone(),
-                files: *files,
-                rows: *rows,
-                partitions: *partitions,
-                feed: Arc::default(),
-            },
-            held => held.clone(),
-        };
         let node = ArchiveScanExec {
             scan: Arc::new(scan),
-            source,
+            source: self.source.fresh(),
             schema: Arc::clone(&self.schema),
             properties: Arc::clone(&self.properties),
             metrics: ExecutionPlanMetricsSet::new(),

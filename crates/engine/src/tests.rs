@@ -1165,5 +1165,20 @@ async fn whole_table_counts_read_no_file_and_limits_stop_the_scan() {
                 .unwrap();
             assert_eq!(lines(&batches), 150, "held_files {held_files}");
         }
+        // And so does a copy made to run again (a recursive query's next round), with one
+        // task context for both runs.
+        let mut scan = Arc::clone(&plan);
+        while scan.name() != "ArchiveScanExec" {
+            scan = Arc::clone(scan.children()[0]);
+        }
+        let task = ctx.task_ctx();
+        let first = datafusion::physical_plan::collect(Arc::clone(&scan), Arc::clone(&task))
+            .await
+            .unwrap();
+        let again = Arc::clone(&scan).reset_state().unwrap();
+        let second = datafusion::physical_plan::collect(again, task)
+            .await
+            .unwrap();
+        assert_eq!((lines(&first), lines(&second)), (150, 150));
     }
 }

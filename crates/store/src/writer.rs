@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use delta_kernel::checkpoint::LastCheckpointHintStats;
 use delta_kernel::engine::arrow_data::ArrowEngineData;
 use delta_kernel::table_features::TableFeature;
+use deltalake::kernel::Snapshot;
 use deltalake::kernel::transaction::{PROTOCOL, TransactionError};
-use deltalake::kernel::{Action, Add, Protocol, Snapshot};
 use deltalake::logstore::{CommitOrBytes, LogStore, LogStoreRef, commit_uri_from_version};
 use deltalake::table::config::TablePropertiesExt;
 use deltalake::{DeltaTableError, ObjectStore};
@@ -450,7 +450,7 @@ impl ArchiveWriter {
             let snapshot = Snapshot::try_new(log_store.as_ref(), None)
                 .await
                 .map_err(|e| before(e.into()))?;
-            check_appendable(snapshot.protocol()).map_err(before)?;
+            check_appendable(&snapshot).map_err(before)?;
             let latest = snapshot.version();
             let checkpoint_interval = snapshot.table_properties().checkpoint_interval().get();
             let log_retention = snapshot.table_properties().log_retention_duration();
@@ -757,22 +757,13 @@ impl ArchiveWriter {
                 .put(&Path::from(relative.as_str()), PutPayload::from(encoded))
                 .await?;
             let (dt, hour) = key.values();
-            let add = Add {
-                path: relative,
-                partition_values: HashMap::from([
-                    (DT.to_owned(), Some(dt)),
-                    (HOUR.to_owned(), Some(hour)),
-                ]),
-                size: i64::try_from(size).unwrap_or(i64::MAX),
-                modification_time: Utc::now().timestamp_millis(),
-                data_change: true,
-                stats: Some(stats),
-                ..Default::default()
-            };
-            let entry =
-                serde_json::to_vec(&Action::Add(add)).map_err(|err| StoreError::Internal {
-                    reason: format!("add action as JSON: {err}"),
-                })?;
+            let entry = add_line(
+                &relative,
+                &dt,
+                &hour,
+                i64::try_from(size).unwrap_or(i64::MAX),
+                &stats,
+            )?;
             Ok(WrittenFile {
                 rows,
                 held_bytes: bytes,
@@ -1200,21 +1191,37 @@ fn commit_info(catalog_path: &Path, files: usize, rows: u64, bytes: u64) -> Valu
     })
 }
 
-/// Writer features a table may require for Logoscope to append to it: the writer adds files
-/// and nothing else, so only features an append cannot break are accepted (other writers'
-/// constraints, generated or identity columns, column mapping or row tracking would need work
-/// the writer does not do).
-const APPENDABLE_WRITER_FEATURES: [TableFeature; 2] =
-    [TableFeature::AppendOnly, TableFeature::Invariants];
+/// Writer features a table may require for Logoscope to append to it. The writer adds files
+/// and nothing else, so it accepts the features an append cannot break: `appendOnly`,
+/// `invariants` (when no column has one), deletion vectors (its files have none), v2
+/// checkpoints (written by the Delta kernel), `timestampNtz` (the archive has no such
+/// column), domain metadata (left as it is), the vacuum protocol check, and the change data
+/// feed (an append's changes are its `add` lines). Other writers' constraints, generated or
+/// identity columns, column mapping and row tracking would need work the writer does not do.
+const APPENDABLE_WRITER_FEATURES: [TableFeature; 8] = [
+    TableFeature::AppendOnly,
+    TableFeature::Invariants,
+    TableFeature::DeletionVectors,
+    TableFeature::V2Checkpoint,
+    TableFeature::TimestampWithoutTimezone,
+    TableFeature::DomainMetadata,
+    TableFeature::VacuumProtocolCheck,
+    TableFeature::ChangeDataFeed,
+];
 
-/// Refuses tables whose protocol asks more of a writer than appending files: reader features
-/// deltalake cannot read, a legacy writer version above 2, or writer features outside
-/// [`APPENDABLE_WRITER_FEATURES`].
-fn check_appendable(protocol: &Protocol) -> Result<(), StoreError> {
+/// The table-property key of a column invariant (in a field's metadata).
+const INVARIANTS_KEY: &str = "delta.invariants";
+
+/// Refuses tables that ask more of a writer than appending files: reader features deltalake
+/// cannot read, a legacy writer version above 2 (constraints, generated or identity columns,
+/// column mapping), writer features outside [`APPENDABLE_WRITER_FEATURES`], or a column
+/// invariant (which the writer does not check).
+fn check_appendable(snapshot: &Snapshot) -> Result<(), StoreError> {
+    let protocol = snapshot.protocol();
     PROTOCOL
         .can_read_from_protocol(protocol)
         .map_err(|e| StoreError::from(DeltaTableError::from(e)))?;
-    let refused: Vec<String> = match protocol.min_writer_version() {
+    let mut refused: Vec<String> = match protocol.min_writer_version() {
         ..=2 => Vec::new(),
         7 => protocol
             .writer_features()
@@ -1225,6 +1232,13 @@ fn check_appendable(protocol: &Protocol) -> Result<(), StoreError> {
             .collect(),
         v => vec![format!("writer version {v}")],
     };
+    refused.extend(
+        snapshot
+            .schema()
+            .fields()
+            .filter(|f| f.metadata().contains_key(INVARIANTS_KEY))
+            .map(|f| format!("the invariant on column {}", f.name())),
+    );
     if refused.is_empty() {
         return Ok(());
     }
@@ -1266,6 +1280,10 @@ async fn checkpoint(
         let snapshot = delta_kernel::snapshot::Snapshot::builder_for(root)
             .at_version(version)
             .build(engine.as_ref())?;
+        // Another writer (or an earlier attempt) checkpointed this version already.
+        if snapshot.log_segment().checkpoint_version == Some(version) {
+            return Ok(());
+        }
         let v2 = snapshot
             .table_configuration()
             .protocol()
@@ -1375,6 +1393,46 @@ async fn write_commit(
             .await;
     }
     result
+}
+
+/// A file's `add` action as one line of JSON: the fields the Delta protocol requires and its
+/// statistics. Optional fields that would be null (tags, deletion vector, row tracking,
+/// clustering) are left out rather than written as `null`: the line is held until the commit,
+/// one per file, and is a fifth shorter so.
+fn add_line(
+    path: &str,
+    dt: &str,
+    hour: &str,
+    size: i64,
+    stats: &str,
+) -> Result<Vec<u8>, StoreError> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        add: AddFields<'a>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AddFields<'a> {
+        path: &'a str,
+        partition_values: BTreeMap<&'a str, &'a str>,
+        size: i64,
+        modification_time: i64,
+        data_change: bool,
+        stats: &'a str,
+    }
+    let line = Line {
+        add: AddFields {
+            path,
+            partition_values: BTreeMap::from([(DT, dt), (HOUR, hour)]),
+            size,
+            modification_time: Utc::now().timestamp_millis(),
+            data_change: true,
+            stats,
+        },
+    };
+    serde_json::to_vec(&line).map_err(|err| StoreError::Internal {
+        reason: format!("add action as JSON: {err}"),
+    })
 }
 
 /// The path in an `add` line.

@@ -830,6 +830,12 @@ async fn commits_are_delta_log_entries_with_checkpoints_on_the_interval() {
                 "{add}"
             );
             assert_eq!(add["dataChange"], true);
+            assert!(add["size"].as_u64().unwrap() > 0 && add["modificationTime"].is_i64());
+            // Optional fields are left out, not written as null.
+            assert!(
+                add.as_object().unwrap().values().all(|v| !v.is_null()),
+                "{add}"
+            );
             let stats: serde_json::Value =
                 serde_json::from_str(add["stats"].as_str().unwrap()).unwrap();
             assert!(stats["numRecords"].as_u64().unwrap() > 0, "{stats}");
@@ -958,4 +964,86 @@ async fn checkpoints_are_written_in_small_row_groups() {
     assert!(fewer.files < summary.files);
     assert_eq!(fewer.version, 7);
     assert!(!log.join(format!("{:020}.checkpoint.parquet", 7)).exists());
+}
+
+/// The writer appends to tables whose protocol only asks what an append keeps (deletion
+/// vectors, `appendOnly`, …) and refuses, naming what it lacks, tables that ask for more: a
+/// writer feature such as generated columns, or an invariant on a column.
+#[tokio::test]
+async fn appends_only_where_the_protocol_asks_no_more_than_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let log = dir.path().join("_delta_log");
+    Archive::open(&location).await.unwrap();
+    let entry = |version: u64, action: serde_json::Value| {
+        let info = serde_json::json!({"commitInfo": {"operation": "SET TBLPROPERTIES"}});
+        std::fs::write(
+            log.join(format!("{version:020}.json")),
+            format!("{info}\n{action}\n"),
+        )
+        .unwrap();
+    };
+    let append = |location: String| async move {
+        let archive = Archive::open(&location).await.unwrap();
+        let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+        writer.write(batch(&rows(T0, 3, 1, 0))).await.unwrap();
+        writer.commit(&catalog(&["hello"])).await
+    };
+
+    entry(
+        1,
+        serde_json::json!({"protocol": {"minReaderVersion": 3, "minWriterVersion": 7,
+            "readerFeatures": ["deletionVectors"],
+            "writerFeatures": ["deletionVectors", "appendOnly", "invariants"]}}),
+    );
+    assert_eq!(append(location.clone()).await.unwrap().version, 2);
+
+    entry(
+        3,
+        serde_json::json!({"protocol": {"minReaderVersion": 3, "minWriterVersion": 7,
+            "readerFeatures": ["deletionVectors"],
+            "writerFeatures": ["deletionVectors", "appendOnly", "generatedColumns"]}}),
+    );
+    let err = append(location.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaMismatch { .. })
+            && err.to_string().contains("generatedColumns"),
+        "{err}"
+    );
+
+    // Back to the legacy protocol, then an invariant on `line`.
+    entry(
+        4,
+        serde_json::json!({"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}),
+    );
+    assert_eq!(append(location.clone()).await.unwrap().version, 5);
+    let first: Vec<serde_json::Value> =
+        std::fs::read_to_string(log.join(format!("{:020}.json", 0)))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let mut metadata = first
+        .into_iter()
+        .find(|a| a.get("metaData").is_some())
+        .unwrap();
+    let mut schema: serde_json::Value =
+        serde_json::from_str(metadata["metaData"]["schemaString"].as_str().unwrap()).unwrap();
+    for field in schema["fields"].as_array_mut().unwrap() {
+        if field["name"] == "line" {
+            field["metadata"]["delta.invariants"] =
+                serde_json::json!(r#"{"expression":{"expression":"line > 0"}}"#);
+        }
+    }
+    metadata["metaData"]["schemaString"] = serde_json::json!(schema.to_string());
+    entry(6, metadata);
+    let err = append(location.clone()).await.unwrap_err();
+    assert!(
+        err.to_string().contains("invariant on column line"),
+        "{err}"
+    );
+    // Refused commits leave nothing: the table reads as before.
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(6));
+    assert_eq!(reopened.stats().await.unwrap().rows, 6);
 }
