@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use delta_kernel::checkpoint::LastCheckpointHintStats;
 use delta_kernel::engine::arrow_data::ArrowEngineData;
 use delta_kernel::table_features::TableFeature;
-use deltalake::kernel::Snapshot;
 use deltalake::kernel::transaction::{PROTOCOL, TransactionError};
+use deltalake::kernel::{Protocol, StructType};
 use deltalake::logstore::{CommitOrBytes, LogStore, LogStoreRef, commit_uri_from_version};
 use deltalake::table::config::TablePropertiesExt;
 use deltalake::{DeltaTableError, ObjectStore};
@@ -109,11 +109,13 @@ pub struct ArchiveOptions {
     /// Commit attempts when other writers keep committing first (each re-reads the table and
     /// merges the catalog); at least 1.
     pub commit_attempts: u32,
-    /// A commit of at least this many files is followed by a checkpoint at its version (as
-    /// well as every `delta.checkpointInterval` versions). Readers then load those files from
-    /// the checkpoint's Parquet; from the commit's JSON, the Delta kernel keeps a set of every
-    /// path it has seen (about 200 bytes a file) while it lists them.
-    pub checkpoint_after_files: usize,
+    /// A commit after which the table's JSON commits past its newest checkpoint hold at least
+    /// this many bytes is followed by a checkpoint at its version (as well as every
+    /// `delta.checkpointInterval` versions). Readers load the files of a checkpoint from its
+    /// Parquet; for the files of JSON commits the Delta kernel keeps a set of every path it
+    /// has seen (about 200 bytes a file, where each file's JSON is about 360) while it lists
+    /// them, so this bounds that set.
+    pub checkpoint_after_log_bytes: u64,
 }
 
 impl Default for ArchiveOptions {
@@ -121,7 +123,7 @@ impl Default for ArchiveOptions {
     /// (idle for 262,144 rows when they hold fewer than 1,024),
     /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
     /// level 2 (on the generated corpus both faster and smaller than level 3), a checkpoint
-    /// after commits of 100,000 files or more.
+    /// once 32 MiB of JSON commits (some 90,000 files) follow the last one.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
@@ -134,7 +136,7 @@ impl Default for ArchiveOptions {
             row_group_rows: 128 * 1024,
             zstd_level: 2,
             commit_attempts: 16,
-            checkpoint_after_files: 100_000,
+            checkpoint_after_log_bytes: 32 << 20,
         }
     }
 }
@@ -447,14 +449,28 @@ impl ArchiveWriter {
             attempt += 1;
             let log_store = Arc::clone(&self.log_store);
             // The newest version's protocol and metadata; its files are not read.
-            let snapshot = Snapshot::try_new(log_store.as_ref(), None)
+            let snapshot = newest_snapshot(log_store.as_ref())
                 .await
                 .map_err(|e| before(e.into()))?;
-            check_appendable(&snapshot).map_err(before)?;
+            check_appendable(
+                snapshot.table_configuration().protocol(),
+                snapshot.schema().as_ref(),
+            )
+            .map_err(before)?;
             let latest = snapshot.version();
-            let checkpoint_interval = snapshot.table_properties().checkpoint_interval().get();
-            let log_retention = snapshot.table_properties().log_retention_duration();
-            let cleanup = snapshot.table_properties().enable_expired_log_cleanup();
+            let properties = snapshot.table_properties();
+            let checkpoint_interval = properties.checkpoint_interval().get();
+            let log_retention = properties.log_retention_duration();
+            let cleanup = properties.enable_expired_log_cleanup();
+            // JSON commits readers replay past the newest checkpoint.
+            let segment = snapshot.log_segment();
+            let log_bytes: u64 = segment
+                .listed
+                .ascending_commit_files
+                .iter()
+                .filter(|c| segment.checkpoint_version.is_none_or(|v| c.version > v))
+                .map(|c| c.location.size)
+                .sum();
             drop(snapshot);
 
             let catalog_json = match catalog::newest_reference(
@@ -492,6 +508,7 @@ impl ArchiveWriter {
                 .map_err(|e| before(e.into()))?;
 
             let info = Bytes::from(commit_info(&catalog_path, files, rows, bytes).to_string());
+            let entry_len = info.len() + self.committing.len();
             let entry = [info, self.committing.clone()];
             let operation_id = uuid::Uuid::new_v4();
             let outcome = write_commit(log_store.as_ref(), version, entry, operation_id).await;
@@ -515,8 +532,9 @@ impl ArchiveWriter {
                 // of many files (see `checkpoint_after_files`). The commit stands whatever
                 // they do; a missed checkpoint only makes loading slower.
                 self.committing = Bytes::new();
+                let entry_bytes = entry_len as u64;
                 if (version + 1).is_multiple_of(checkpoint_interval)
-                    || files >= self.options.checkpoint_after_files.max(1)
+                    || log_bytes + entry_bytes >= self.options.checkpoint_after_log_bytes
                 {
                     let _ = checkpoint(
                         log_store.as_ref(),
@@ -1216,8 +1234,7 @@ const INVARIANTS_KEY: &str = "delta.invariants";
 /// cannot read, a legacy writer version above 2 (constraints, generated or identity columns,
 /// column mapping), writer features outside [`APPENDABLE_WRITER_FEATURES`], or a column
 /// invariant (which the writer does not check).
-fn check_appendable(snapshot: &Snapshot) -> Result<(), StoreError> {
-    let protocol = snapshot.protocol();
+fn check_appendable(protocol: &Protocol, schema: &StructType) -> Result<(), StoreError> {
     PROTOCOL
         .can_read_from_protocol(protocol)
         .map_err(|e| StoreError::from(DeltaTableError::from(e)))?;
@@ -1233,8 +1250,7 @@ fn check_appendable(snapshot: &Snapshot) -> Result<(), StoreError> {
         v => vec![format!("writer version {v}")],
     };
     refused.extend(
-        snapshot
-            .schema()
+        schema
             .fields()
             .filter(|f| f.metadata().contains_key(INVARIANTS_KEY))
             .map(|f| format!("the invariant on column {}", f.name())),
@@ -1256,6 +1272,30 @@ fn check_appendable(snapshot: &Snapshot) -> Result<(), StoreError> {
 /// of the table fetches whole; in groups of this many files (a few MB) both stay small.
 pub(crate) const CHECKPOINT_ROW_GROUP_ROWS: usize = 8 * 1024;
 
+/// The table's newest version as the Delta kernel loads it: protocol, metadata and the log
+/// listing (with each commit's size), not its files.
+async fn newest_snapshot(
+    log_store: &dyn LogStore,
+) -> Result<delta_kernel::snapshot::SnapshotRef, DeltaTableError> {
+    let engine = log_store.engine(None);
+    let root = table_root(log_store);
+    tokio::task::spawn_blocking(move || {
+        delta_kernel::snapshot::Snapshot::builder_for(root).build(engine.as_ref())
+    })
+    .await
+    .map_err(|e| DeltaTableError::Generic(e.to_string()))?
+    .map_err(DeltaTableError::from)
+}
+
+/// The table root URL, ending in `/` as the kernel joins paths to it.
+fn table_root(log_store: &dyn LogStore) -> url::Url {
+    let mut root = log_store.root_url().clone();
+    if !root.path().ends_with('/') {
+        root.set_path(&format!("{}/", root.path()));
+    }
+    root
+}
+
 /// Writes the checkpoint of exactly `version` (other commits may have followed it); then, when
 /// `cleanup` gives the table's log retention, removes log entries older than that which the
 /// checkpoint replaces.
@@ -1270,10 +1310,7 @@ async fn checkpoint(
     cleanup: Option<Duration>,
 ) -> Result<(), DeltaTableError> {
     let engine = log_store.engine(None);
-    let mut root = log_store.root_url().clone();
-    if !root.path().ends_with('/') {
-        root.set_path(&format!("{}/", root.path()));
-    }
+    let root = table_root(log_store);
     let store = log_store.object_store(None);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || -> Result<(), DeltaTableError> {

@@ -944,26 +944,46 @@ async fn checkpoints_are_written_in_small_row_groups() {
     assert_eq!((stats.version, stats.files), (5, written));
     assert_eq!(stats.rows, 20_000 * 2 + 3 * 11);
 
-    // A commit of many files is checkpointed at its own version (6, off the interval).
-    let options = ArchiveOptions {
-        checkpoint_after_files: summary.files,
-        ..ArchiveOptions::default()
+    // Once the JSON commits past the newest checkpoint reach `checkpoint_after_log_bytes`,
+    // the commit that got them there is checkpointed, off the interval: 6 with a bound of
+    // one byte; 7 not, with no bound; 8 when 7 and 8 together reach the bound.
+    let commit = |bound: u64| {
+        let location = location.clone();
+        async move {
+            let archive = Archive::open(&location).await.unwrap();
+            let options = ArchiveOptions {
+                checkpoint_after_log_bytes: bound,
+                ..ArchiveOptions::default()
+            };
+            let mut writer = archive.writer(options).await.unwrap();
+            writer.write(batch(&rows(T0, 10, 2, 1))).await.unwrap();
+            writer.commit(&catalog(&["hello"])).await.unwrap().version
+        }
     };
-    let mut writer = reopened.writer(options.clone()).await.unwrap();
-    writer.write(batch(&rows(T0, 10, 2, 1))).await.unwrap();
-    assert_eq!(
-        writer.commit(&catalog(&["hello"])).await.unwrap().version,
-        6
+    let checkpointed = |version: u64| {
+        log.join(format!("{version:020}.checkpoint.parquet"))
+            .is_file()
+    };
+    let size = |version: u64| {
+        std::fs::metadata(log.join(format!("{version:020}.json")))
+            .unwrap()
+            .len()
+    };
+    assert_eq!(commit(1).await, 6);
+    assert!(checkpointed(6));
+    assert_eq!(commit(u64::MAX).await, 7);
+    assert!(!checkpointed(7));
+    // Version 8 (interval 3: 8 + 1 is a multiple) would checkpoint anyway; 9 is off it.
+    assert_eq!(commit(u64::MAX).await, 8);
+    assert!(checkpointed(8));
+    assert_eq!(commit(u64::MAX).await, 9);
+    assert!(!checkpointed(9));
+    let bound = size(9) + 1;
+    assert_eq!(commit(bound).await, 10);
+    assert!(
+        size(10) > 1 && checkpointed(10),
+        "9 and 10 reach {bound} bytes"
     );
-    assert!(log.join(format!("{:020}.checkpoint.parquet", 6)).is_file());
-    // And one of fewer is not (7).
-    let reopened = Archive::open(&location).await.unwrap();
-    let mut writer = reopened.writer(options).await.unwrap();
-    writer.write(batch(&rows(T0, 1, 1, 1))).await.unwrap();
-    let fewer = writer.commit(&catalog(&["hello"])).await.unwrap();
-    assert!(fewer.files < summary.files);
-    assert_eq!(fewer.version, 7);
-    assert!(!log.join(format!("{:020}.checkpoint.parquet", 7)).exists());
 }
 
 /// The writer appends to tables whose protocol only asks what an append keeps (deletion
