@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use crate::util::{bin, count_rows, data, ingest, ok, run, s, sql_int, stderr};
+use crate::util::{bin, count_rows, data, ingest, lines, ok, run, s, sql_int, stderr};
 
 #[test]
 fn help_explains_every_command() {
@@ -1242,4 +1242,41 @@ fn error_messages_say_each_cause_once() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert_eq!(err.matches("http://minio.invalid:9000").count(), 1, "{err}");
     }
+}
+
+/// A checkpoint that cannot be written is a warning: the ingest is committed and exits 0.
+#[test]
+fn a_failed_checkpoint_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("archive");
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, lines(10)).unwrap();
+    ok(&[
+        "ingest",
+        s(&input),
+        "--to",
+        s(&store),
+        "--progress",
+        "never",
+    ]);
+    // Versions 2..=98 by hand (commits of nothing), so the next ingest makes version 99,
+    // the default `checkpointInterval` (100) comes round, and a directory blocks its file.
+    let log = store.join("_delta_log");
+    for version in 2..=98 {
+        std::fs::write(
+            log.join(format!("{version:020}.json")),
+            "{\"commitInfo\":{\"operation\":\"WRITE\"}}\n",
+        )
+        .unwrap();
+    }
+    std::fs::create_dir(log.join(format!("{:020}.checkpoint.parquet", 99))).unwrap();
+    let out = ingest(&input, &store);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: the checkpoint of version 99 failed")
+            && err.contains("the commit stands"),
+        "{err}"
+    );
+    assert_eq!(count_rows(s(&store)), 20);
 }

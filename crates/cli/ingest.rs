@@ -161,6 +161,12 @@ pub(crate) fn run(a: IngestArgs) -> anyhow::Result<ExitCode> {
                 catalog.overflowed()
             ));
         }
+        if let Some(reason) = &commit.checkpoint_failure {
+            crate::stderr_line(format_args!(
+                "logoscope: warning: {reason}; the commit stands, and readers replay more of the \
+                 log until the next checkpoint is written"
+            ));
+        }
         for (name, n) in catalog.masks_with_spaced_matches() {
             crate::stderr_line(format_args!(
                 "logoscope: warning: mask {name} matched text holding whitespace {n} time{}; a \

@@ -181,7 +181,7 @@ impl From<DeltaTableError> for StoreError {
 }
 
 /// What one [`ArchiveWriter::commit`] published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitSummary {
     /// The Delta table version the commit created.
     pub version: u64,
@@ -191,6 +191,9 @@ pub struct CommitSummary {
     pub rows: u64,
     /// Bytes of Parquet added.
     pub bytes: u64,
+    /// Why the checkpoint that was due after this commit could not be written. The commit
+    /// stands; readers replay more of the log until the next checkpoint is written.
+    pub checkpoint_failure: Option<String>,
 }
 
 /// Size of the archive at its loaded version, from the Delta log alone (no data file is read).

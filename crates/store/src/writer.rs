@@ -528,26 +528,28 @@ impl ArchiveWriter {
             };
             if landed {
                 // As deltalake does after a commit: a checkpoint every `checkpointInterval`
-                // versions, then the clean-up of expired log entries; and one after a commit
-                // of many files (see `checkpoint_after_files`). The commit stands whatever
-                // they do; a missed checkpoint only makes loading slower.
+                // versions, then the clean-up of expired log entries; and one once the JSON
+                // commits past the newest checkpoint reach `checkpoint_after_log_bytes`. The
+                // commit stands whatever they do; a missed checkpoint only makes loading
+                // slower, and the summary says why it was missed.
                 self.committing = Bytes::new();
                 let entry_bytes = entry_len as u64;
+                let mut checkpoint_failure = None;
                 if (version + 1).is_multiple_of(checkpoint_interval)
                     || log_bytes + entry_bytes >= self.options.checkpoint_after_log_bytes
                 {
-                    let _ = checkpoint(
-                        log_store.as_ref(),
-                        version,
-                        cleanup.then_some(log_retention),
-                    )
-                    .await;
+                    let retention = cleanup.then_some(log_retention);
+                    if let Err(err) = checkpoint(log_store.as_ref(), version, retention).await {
+                        checkpoint_failure =
+                            Some(format!("the checkpoint of version {version} failed: {err}"));
+                    }
                 }
                 return Ok(CommitSummary {
                     version,
                     files,
                     rows,
                     bytes,
+                    checkpoint_failure,
                 });
             }
             // Best effort: an orphaned catalog is harmless, only untidy.

@@ -1067,3 +1067,30 @@ async fn appends_only_where_the_protocol_asks_no_more_than_appending() {
     assert_eq!(reopened.version(), Some(6));
     assert_eq!(reopened.stats().await.unwrap().rows, 6);
 }
+
+/// A checkpoint that cannot be written does not undo the commit: the summary says why, and
+/// the table reads from its log.
+#[tokio::test]
+async fn a_failed_checkpoint_leaves_the_commit_and_says_why() {
+    let (dir, location) = archive_checkpointed_every(3).await;
+    // Version 2 completes the interval; a directory where its checkpoint goes blocks it.
+    let blocked = dir
+        .path()
+        .join("_delta_log")
+        .join(format!("{:020}.checkpoint.parquet", 2));
+    std::fs::create_dir(&blocked).unwrap();
+    let archive = Archive::open(&location).await.unwrap();
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    writer.write(batch(&rows(T0, 10, 2, 1))).await.unwrap();
+    let summary = writer.commit(&catalog(&["hello"])).await.unwrap();
+    assert_eq!(summary.version, 2);
+    let failure = summary.checkpoint_failure.expect("the checkpoint failed");
+    assert!(failure.contains("checkpoint of version 2"), "{failure}");
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(2));
+    assert_eq!(reopened.stats().await.unwrap().rows, 11);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        11
+    );
+}
