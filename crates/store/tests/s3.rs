@@ -12,6 +12,7 @@ use deltalake::kernel::transaction::TransactionError;
 use deltalake::logstore::CommitOrBytes;
 use logoscope_store::{Archive, ArchiveOptions};
 use logoscope_testkit::Moto;
+use object_store::ObjectStoreExt;
 
 fn storage_options(moto: &Moto) -> HashMap<String, String> {
     HashMap::from([
@@ -81,7 +82,7 @@ async fn s3_round_trip_with_concurrent_writers() {
     versions.sort_unstable();
     assert_eq!(versions, [2, 3]);
 
-    let reopened = Archive::open_with_storage_options(location, options)
+    let reopened = Archive::open_with_storage_options(location, options.clone())
         .await
         .expect("reopen from s3://");
     assert_eq!(reopened.version(), Some(3));
@@ -103,6 +104,39 @@ async fn s3_round_trip_with_concurrent_writers() {
     ])) {
         assert!(texts.contains(&expected), "{expected} in {texts:?}");
     }
+
+    // Logoscope's checkpoint on S3 (any JSON past the last checkpoint calls for one here):
+    // written, named by `_last_checkpoint`, and what the next open loads from.
+    let checkpoint_now = ArchiveOptions {
+        checkpoint_after_log_bytes: 1,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = reopened.writer(checkpoint_now).await.unwrap();
+    writer.write(batch(&rows(T0, 10, 1, 0))).await.unwrap();
+    let summary = writer.commit(&catalog(&["worker c ready"])).await.unwrap();
+    assert_eq!(
+        (summary.version, summary.checkpoint_failure.as_deref()),
+        (4, None)
+    );
+    let store = reopened.object_store();
+    let checkpoint =
+        object_store::path::Path::from("_delta_log/00000000000000000004.checkpoint.parquet");
+    assert!(store.head(&checkpoint).await.unwrap().size > 0);
+    let last = store
+        .get(&object_store::path::Path::from(
+            "_delta_log/_last_checkpoint",
+        ))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let last: serde_json::Value = serde_json::from_slice(&last).unwrap();
+    assert_eq!(last["version"], 4);
+    let after = Archive::open_with_storage_options(location, options)
+        .await
+        .unwrap();
+    assert_eq!(after.stats().await.unwrap().rows, 344 + 25 + 35 + 10);
 }
 
 /// First opens that race create the table once (no second CREATE at version 1, which would
