@@ -180,13 +180,18 @@ enum Listing {
     /// Every file, in path order (a table of at most `held_files`).
     Held(Arc<[ArchiveFile]>),
     /// From the archive's log, as the scan goes.
-    Streamed {
-        archive: Archive,
-        /// Files and their summed row counts (None when a file has none),
-        /// counted when the table was listed.
-        files: usize,
-        rows: Option<u64>,
-    },
+    Streamed(StreamedTable),
+}
+
+/// A table too large to keep listed: its files are read from the log as
+/// the scan goes.
+#[derive(Debug, Clone)]
+struct StreamedTable {
+    archive: Archive,
+    /// Files and their summed row counts (None when a file has none),
+    /// counted when the table was listed.
+    files: usize,
+    rows: Option<u64>,
 }
 
 /// What the scan keeps of a listed file; None for a file with a deletion
@@ -329,11 +334,11 @@ impl ArchiveTable {
             files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
             Listing::Held(files.into())
         } else {
-            Listing::Streamed {
+            Listing::Streamed(StreamedTable {
                 archive: archive.clone(),
                 files: count,
                 rows,
-            }
+            })
         };
         Ok(Some(Self {
             schema,
@@ -390,14 +395,8 @@ impl TableProvider for ArchiveTable {
                     files: Arc::clone(files),
                 }
             }
-            Listing::Streamed {
-                archive,
-                files,
-                rows,
-            } => Source::Streamed {
-                archive: archive.clone(),
-                files: *files,
-                rows: *rows,
+            Listing::Streamed(table) => Source::Streamed {
+                table: table.clone(),
                 partitions,
                 feed: Arc::default(),
             },
@@ -625,9 +624,7 @@ enum Source {
     },
     /// Every partition takes the next run from one [`FileFeed`] of the log.
     Streamed {
-        archive: Archive,
-        files: usize,
-        rows: Option<u64>,
+        table: StreamedTable,
         partitions: usize,
         feed: Arc<std::sync::Mutex<FeedRound>>,
     },
@@ -645,15 +642,9 @@ impl Source {
     fn fresh(&self) -> Source {
         match self {
             Source::Streamed {
-                archive,
-                files,
-                rows,
-                partitions,
-                ..
+                table, partitions, ..
             } => Source::Streamed {
-                archive: archive.clone(),
-                files: *files,
-                rows: *rows,
+                table: table.clone(),
                 partitions: *partitions,
                 feed: Arc::default(),
             },
@@ -665,7 +656,7 @@ impl Source {
     fn of(&self) -> usize {
         match self {
             Source::Held { files, .. } => files.len(),
-            Source::Streamed { files, .. } => *files,
+            Source::Streamed { table, .. } => table.files,
         }
     }
 }
@@ -914,10 +905,9 @@ impl ExecutionPlan for ArchiveScanExec {
                     .boxed()
             }
             Source::Streamed {
-                archive,
+                table,
                 partitions,
                 feed,
-                ..
             } => {
                 let feed = {
                     let mut round = feed.lock().map_err(|_| {
@@ -934,7 +924,7 @@ impl ExecutionPlan for ArchiveScanExec {
                         round.context = Arc::downgrade(&context);
                         round.joined = vec![false; *partitions];
                         round.feed = Some(Arc::new(FileFeed {
-                            archive: archive.clone(),
+                            archive: table.archive.clone(),
                             scan: Arc::clone(&scan),
                             state: futures::lock::Mutex::default(),
                         }));
@@ -1002,7 +992,7 @@ impl ExecutionPlan for ArchiveScanExec {
                 indices.iter().map(|&i| files[i as usize].rows).sum()
             }
             // Which files a partition reads is settled as it runs.
-            (Source::Streamed { rows, .. }, None) => *rows,
+            (Source::Streamed { table, .. }, None) => table.rows,
             (Source::Streamed { .. }, Some(_)) => None,
         };
         let mut statistics = Statistics::new_unknown(&self.schema);

@@ -218,8 +218,8 @@ struct Encoder {
 pub struct ArchiveWriter {
     log_store: LogStoreRef,
     store: Arc<dyn ObjectStore>,
-    /// Table version the caller's catalog was read against (None: the table was empty).
-    base_version: Option<u64>,
+    /// Table version the caller's catalog was read against.
+    base_version: u64,
     options: ArchiveOptions,
     encoder: Arc<Encoder>,
     buffers: BTreeMap<PartitionKey, PartitionBuffer>,
@@ -293,7 +293,7 @@ impl ArchiveWriter {
             .build();
         Ok(Self {
             store: log_store.object_store(None),
-            base_version: Some(base_version),
+            base_version,
             log_store,
             options,
             encoder: Arc::new(Encoder {
@@ -391,9 +391,7 @@ impl ArchiveWriter {
         &self,
         log_store: &dyn deltalake::logstore::LogStore,
     ) -> Result<Option<TemplateCatalog>, StoreError> {
-        let Some(version) = self.base_version else {
-            return Ok(None);
-        };
+        let version = self.base_version;
         match catalog::newest_reference(log_store, self.store.as_ref(), None, version).await? {
             Some(path) => Ok(Some(catalog::read(self.store.as_ref(), &path).await?)),
             None => Ok(None),
@@ -476,7 +474,7 @@ impl ArchiveWriter {
             let catalog_json = match catalog::newest_reference(
                 log_store.as_ref(),
                 self.store.as_ref(),
-                self.base_version,
+                Some(self.base_version),
                 latest,
             )
             .await
