@@ -12,9 +12,11 @@
 //! scan from [`Archive::files`] (or deltalake's provider, [`Archive::delta_provider`]).
 //!
 //! An opened archive holds the table's protocol, metadata and log listing, never its file
-//! list: opening, writing and committing cost the same memory for ten files or a million. The
-//! writer's checkpoints (every `delta.checkpointInterval` commits) are Parquet in row groups of
-//! a few thousand files, so reading the files back streams too.
+//! list: opening, writing and committing cost the same memory for ten files or a million. A
+//! writer keeps its commit's `add` lines in memory up to a bound, then in a temporary file it
+//! uploads the commit from. The writer's checkpoints (every `delta.checkpointInterval` commits,
+//! and when JSON commits pile up) are Parquet in row groups of a few thousand files, so reading
+//! the files back streams too.
 //!
 //! Delta has no dictionary or unsigned types: the Delta schema says `string` for dictionary
 //! columns, `long` for `line` and `decimal(20,0)` for `template_id` (xxh3 ids use all 64 bits),
@@ -45,6 +47,7 @@
 mod catalog;
 mod location;
 mod partition;
+mod spool;
 mod writer;
 
 use std::collections::HashMap;
@@ -139,6 +142,15 @@ pub enum StoreError {
     /// Parquet encoding failed.
     #[error("parquet: {0}")]
     Parquet(#[from] ParquetError),
+    /// The temporary file holding a commit's `add` lines failed.
+    #[error("the commit's temporary file (in {dir}): {source}")]
+    Spool {
+        /// The temporary directory (`TMPDIR`).
+        dir: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The stored template catalog could not be read back.
     #[error("template catalog {path}: {reason}")]
     Catalog {
@@ -221,6 +233,8 @@ pub struct Archive {
     log_store: LogStoreRef,
     snapshot: Arc<Snapshot>,
     url: String,
+    /// See [`location::Location::copy_commits`].
+    copy_commits: bool,
 }
 
 impl std::fmt::Debug for Archive {
@@ -309,6 +323,7 @@ impl Archive {
             log_store,
             snapshot: Arc::new(snapshot),
             url: location.url.to_string(),
+            copy_commits: location.copy_commits,
         })
     }
 
@@ -489,6 +504,7 @@ impl Archive {
             Arc::clone(&self.log_store),
             self.snapshot.version(),
             options,
+            self.copy_commits,
         )
     }
 }

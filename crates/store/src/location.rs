@@ -34,6 +34,9 @@ pub(crate) struct Location {
     pub(crate) options: HashMap<String, String>,
     /// Set for `memory://`: the process-wide store backing every in-memory archive.
     pub(crate) memory: Option<Arc<InMemory>>,
+    /// Whether the store's copy-if-absent can be trusted to put a large commit in place (see
+    /// [`s3_copy_commits`]); where not, every commit is one conditional `PUT`.
+    pub(crate) copy_commits: bool,
 }
 
 /// The local directory `location` names (a plain path or `file://`), or `None` for a remote
@@ -107,6 +110,7 @@ pub(crate) fn resolve(
                 url,
                 options: overrides.clone(),
                 memory: Some(shared_memory_store()),
+                copy_commits: true,
             })
         }
         "s3" | "s3a" => {
@@ -150,6 +154,7 @@ pub(crate) fn resolve(
             Ok(Location {
                 display: url.to_string(),
                 url,
+                copy_commits: s3_copy_commits(&options, env),
                 options,
                 memory: None,
             })
@@ -225,6 +230,7 @@ fn local_location(
         url,
         options: overrides.clone(),
         memory: None,
+        copy_commits: true,
     })
 }
 
@@ -278,6 +284,29 @@ fn truthy(value: &str) -> bool {
     )
 }
 
+/// Whether commits too large to hold in memory may be put in place with S3's copy-if-absent
+/// (`aws_copy_if_not_exists`; deltalake-aws sets `multipart` when it is not given): on AWS
+/// itself (no custom endpoint), whose multipart completion honours `If-None-Match: *`, and
+/// wherever the option is given explicitly. An S3-compatible store that honoured the condition
+/// on a `PUT` but not on a multipart completion would let two writers both take a version, so
+/// on custom endpoints without the option every commit is one conditional `PUT`, held whole.
+pub(crate) fn s3_copy_commits(
+    options: &HashMap<String, String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> bool {
+    let given = |key: &str| {
+        options
+            .get(&key.to_ascii_lowercase())
+            .cloned()
+            .or_else(|| env(key))
+            .is_some_and(|v| !v.trim().is_empty())
+    };
+    !options.contains_key("aws_endpoint")
+        || ["AWS_COPY_IF_NOT_EXISTS", "copy_if_not_exists"]
+            .into_iter()
+            .any(given)
+}
+
 /// S3 options for deltalake-aws, which also merges every `AWS_*` variable object_store knows
 /// (credentials, region, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, …) with the explicit options
 /// winning. What is decided here is only what the environment cannot say directly:
@@ -286,7 +315,10 @@ fn truthy(value: &str) -> bool {
 ///   S3-compatible stores need it) or `AWS_S3_FORCE_PATH_STYLE` is truthy, virtual-hosted
 ///   otherwise (what AWS recommends), unless `aws_virtual_hosted_style_request` is given;
 /// * commits: `aws_conditional_put=etag`, so a Delta commit is a `PUT` with
-///   `If-None-Match: *` and two writers can never both create the same log version. Set
+///   `If-None-Match: *` and two writers can never both create the same log version.
+///   deltalake-aws adds `copy_if_not_exists=multipart` unless it is given: a commit whose
+///   `add` lines went to a temporary file is uploaded in parts, then copied into place by a
+///   multipart copy completed with `If-None-Match: *`, the same guarantee. Set
 ///   `AWS_S3_ALLOW_UNSAFE_RENAME=true` only for stores without conditional writes; then two
 ///   concurrent writers can overwrite each other's commit, so run one writer at a time.
 pub(crate) fn s3_options(
@@ -430,6 +462,30 @@ mod tests {
             "env region is left to object_store"
         );
         assert!(!options.contains_key("aws_endpoint"));
+    }
+
+    #[test]
+    fn large_commits_are_copied_on_aws_and_where_the_copy_is_configured() {
+        let aws = s3_options(&HashMap::new(), env_of(&[]));
+        assert!(s3_copy_commits(&aws, env_of(&[])));
+        let env = env_of(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")]);
+        let compatible = s3_options(&HashMap::new(), &env);
+        assert!(!s3_copy_commits(&compatible, &env));
+        let env = env_of(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("AWS_COPY_IF_NOT_EXISTS", "multipart"),
+        ]);
+        let configured = s3_options(&HashMap::new(), &env);
+        assert!(s3_copy_commits(&configured, &env));
+        let overrides = HashMap::from([
+            (
+                "aws_endpoint".to_owned(),
+                "http://127.0.0.1:9000".to_owned(),
+            ),
+            ("aws_copy_if_not_exists".to_owned(), "multipart".to_owned()),
+        ]);
+        let configured = s3_options(&overrides, env_of(&[]));
+        assert!(s3_copy_commits(&configured, env_of(&[])));
     }
 
     #[test]

@@ -44,6 +44,7 @@ use tokio::task::{JoinError, JoinSet};
 
 use crate::catalog;
 use crate::partition::{DT, HOUR, PartitionKey, Piece, split_by_partition};
+use crate::spool::Spool;
 use crate::{CommitSummary, StoreError};
 
 /// How a commit failed: whether the table may name this writer's files.
@@ -78,7 +79,8 @@ const SMALL_FILE_ROWS: usize = 64;
 /// Tuning for an [`ArchiveWriter`]. Memory use is bounded by `max_buffered_rows` /
 /// `max_buffered_bytes` (rows buffered plus rows being sorted and encoded), plus per encode in
 /// flight one sorted slice of 32 Ki rows or 32 MiB, a row group of 32 MiB at most and the
-/// compressed file; never by input size.
+/// compressed file, plus `commit_memory_bytes` of the commit's `add` lines; never by input
+/// size or by the number of files written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveOptions {
     /// Rows per Parquet file at most; a partition that reaches it has a file written out.
@@ -116,6 +118,14 @@ pub struct ArchiveOptions {
     /// has seen (about 200 bytes a file, where each file's JSON is about 360) while it lists
     /// them, so this bounds that set.
     pub checkpoint_after_log_bytes: u64,
+    /// Bytes of `add` lines (one per file written, about 360 bytes each) held in memory until
+    /// the commit; past it they go to an unnamed temporary file in `TMPDIR`, and the commit
+    /// uploads its log entry from there in parts, then copies it into place only if its
+    /// version is free. 0 sends every line to the file.
+    pub commit_memory_bytes: usize,
+    /// Where those lines go past `commit_memory_bytes`; `None` for the system's temporary
+    /// directory (`TMPDIR`). The file has no name and goes away with the writer.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ArchiveOptions {
@@ -123,7 +133,8 @@ impl Default for ArchiveOptions {
     /// (idle for 262,144 rows when they hold fewer than 1,024),
     /// as many concurrent encodes as cores (at least 2, at most 8), 128 Ki-row row groups, zstd
     /// level 2 (on the generated corpus both faster and smaller than level 3), a checkpoint
-    /// once 32 MiB of JSON commits (some 90,000 files) follow the last one.
+    /// once 32 MiB of JSON commits (some 90,000 files) follow the last one, the `add` lines
+    /// of up to 16 MiB (some 45,000 files) in memory.
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
@@ -137,6 +148,8 @@ impl Default for ArchiveOptions {
             zstd_level: 2,
             commit_attempts: 16,
             checkpoint_after_log_bytes: 32 << 20,
+            commit_memory_bytes: 16 << 20,
+            spool_dir: None,
         }
     }
 }
@@ -232,12 +245,11 @@ pub struct ArchiveWriter {
     in_flight_bytes: usize,
     /// The `add` line of every written file, each after a newline, in the order the files
     /// finished: the commit's log entry but for its first line. Only this is kept per file
-    /// (about 450 bytes, in one buffer), not deltalake's actions and their JSON, so a commit
-    /// of many files stays small.
-    entries: Vec<u8>,
-    /// `entries` once a commit has started (shared by its attempts).
-    committing: Bytes,
-    files_written: usize,
+    /// (about 360 bytes), not deltalake's actions, and past
+    /// [`ArchiveOptions::commit_memory_bytes`] it goes to a temporary file.
+    spool: Spool,
+    /// Whether a spilled commit may be put in place with the store's copy-if-absent.
+    copy_commits: bool,
     rows_written: u64,
     bytes_written: u64,
     /// The first background failure, once reported.
@@ -252,7 +264,7 @@ impl std::fmt::Debug for ArchiveWriter {
             .field("options", &self.options)
             .field("buffered_rows", &self.buffered_rows)
             .field("encodes_in_flight", &self.in_flight.len())
-            .field("files_written", &self.files_written)
+            .field("files_written", &self.spool.lines())
             .field("failed", &self.failed)
             .finish_non_exhaustive()
     }
@@ -263,6 +275,7 @@ impl ArchiveWriter {
         log_store: LogStoreRef,
         base_version: u64,
         options: ArchiveOptions,
+        copy_commits: bool,
     ) -> Result<Self, StoreError> {
         options.validate()?;
         let schema = logs_schema();
@@ -295,6 +308,7 @@ impl ArchiveWriter {
             store: log_store.object_store(None),
             base_version,
             log_store,
+            spool: Spool::new(options.commit_memory_bytes, options.spool_dir.clone()),
             options,
             encoder: Arc::new(Encoder {
                 schema,
@@ -311,9 +325,7 @@ impl ArchiveWriter {
             in_flight: JoinSet::new(),
             in_flight_rows: 0,
             in_flight_bytes: 0,
-            entries: Vec::new(),
-            committing: Bytes::new(),
-            files_written: 0,
+            copy_commits,
             rows_written: 0,
             bytes_written: 0,
             failed: None,
@@ -383,7 +395,7 @@ impl ArchiveWriter {
 
     /// Parquet files written so far (uncommitted); files still being encoded are not counted.
     pub fn files_written(&self) -> usize {
-        self.files_written
+        self.spool.lines()
     }
 
     /// The catalog committed at or below this writer's table version, if any.
@@ -435,10 +447,9 @@ impl ArchiveWriter {
     ) -> Result<CommitSummary, CommitFailure> {
         let rows: u64 = self.rows_written;
         let bytes = self.bytes_written;
-        let files = self.files_written;
-        if !self.entries.is_empty() {
-            self.committing = Bytes::from(std::mem::take(&mut self.entries));
-        }
+        let files = self.spool.lines();
+        // The lines in memory, shared by the attempts; spilled ones are read back by each.
+        let sealed = self.spool.seal();
 
         // Errors before an attempt leave nothing committed (earlier attempts lost their race).
         let before = |err: StoreError| CommitFailure::NothingCommitted(err);
@@ -506,23 +517,39 @@ impl ArchiveWriter {
                 .map_err(|e| before(e.into()))?;
 
             let info = Bytes::from(commit_info(&catalog_path, files, rows, bytes).to_string());
-            let entry_len = info.len() + self.committing.len();
-            let entry = [info, self.committing.clone()];
+            let entry_len = info.len() as u64 + self.spool.len();
             let operation_id = uuid::Uuid::new_v4();
-            let outcome = write_commit(log_store.as_ref(), version, entry, operation_id).await;
+            let entry = Entry {
+                info: &info,
+                spool: &self.spool,
+                sealed: &sealed,
+            };
+            let outcome = write_commit(
+                log_store.as_ref(),
+                version,
+                entry,
+                self.copy_commits,
+                operation_id,
+            )
+            .await;
             let landed = match outcome {
                 Ok(()) => true,
                 // The version exists: another writer's commit, or this one's when the answer
                 // to its PUT was lost and the retried PUT found it there.
-                Err(TransactionError::VersionAlreadyExists(_)) => {
+                Err(Attempt::Taken) => {
                     match catalog::commit_reference(log_store.as_ref(), version).await {
                         Ok(Some(reference)) => reference.as_deref() == Some(catalog_path.as_ref()),
                         Ok(None) => false,
                         Err(err) => return Err(CommitFailure::Unknown(err)),
                     }
                 }
+                // The entry could not be staged: the version was never touched.
+                Err(Attempt::NotMade(err)) => {
+                    let _ = self.store.delete(&catalog_path).await;
+                    return Err(before(err));
+                }
                 // The commit may have landed and name the catalog: it stays.
-                Err(err) => return Err(CommitFailure::Unknown(DeltaTableError::from(err).into())),
+                Err(Attempt::Unknown(err)) => return Err(CommitFailure::Unknown(err)),
             };
             if landed {
                 // As deltalake does after a commit: a checkpoint every `checkpointInterval`
@@ -530,14 +557,16 @@ impl ArchiveWriter {
                 // commits past the newest checkpoint reach `checkpoint_after_log_bytes`. The
                 // commit stands whatever they do; a missed checkpoint only makes loading
                 // slower, and the summary says why it was missed.
-                self.committing = Bytes::new();
-                let entry_bytes = entry_len as u64;
+                let appended = std::mem::replace(&mut self.spool, Spool::new(0, None));
+                let entry_bytes = entry_len;
                 let mut checkpoint_failure = None;
                 if (version + 1).is_multiple_of(checkpoint_interval)
                     || log_bytes + entry_bytes >= self.options.checkpoint_after_log_bytes
                 {
                     let retention = cleanup.then_some(log_retention);
-                    if let Err(err) = checkpoint(log_store.as_ref(), version, retention).await {
+                    let checkpointed =
+                        checkpoint(log_store.as_ref(), version, retention, Some(appended)).await;
+                    if let Err(err) = checkpointed {
                         checkpoint_failure =
                             Some(format!("the checkpoint of version {version} failed: {err}"));
                     }
@@ -559,53 +588,68 @@ impl ArchiveWriter {
         }
     }
 
-    /// Paths of every file this writer wrote.
-    fn written_paths(&self) -> Vec<Path> {
-        self.entries
-            .split(|b| *b == b'\n')
-            .chain(self.committing.split(|b| *b == b'\n'))
-            .filter(|line| !line.is_empty())
-            .filter_map(entry_path)
-            .collect()
+    /// Deletes every file this writer wrote, reading their paths back from the spool; stops
+    /// at the first error unless `best_effort`.
+    async fn delete_written(&self, best_effort: bool) -> Result<(), StoreError> {
+        let mut offset = 0;
+        loop {
+            let lines = match self.spool.lines_at(offset).await {
+                Ok(Some((lines, next))) => {
+                    offset = next;
+                    lines
+                }
+                Ok(None) => return Ok(()),
+                Err(_) if best_effort => return Ok(()),
+                Err(source) => return Err(self.spool.error(source)),
+            };
+            let paths = lines
+                .split(|b| *b == b'\n')
+                .filter(|line| !line.is_empty())
+                .filter_map(entry_path);
+            for path in paths {
+                match self.store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(_) if best_effort => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+        }
     }
 
     /// Books a written file's `add` line.
-    fn add_entry(&mut self, entry: &[u8]) {
-        self.entries.push(b'\n');
-        self.entries.extend_from_slice(entry);
-        self.files_written += 1;
+    fn add_entry(&mut self, entry: &[u8]) -> Result<(), StoreError> {
+        self.spool.push(entry).map_err(|err| self.spool.error(err))
     }
 
     /// Waits for the files in flight, then deletes every file this writer wrote and drops its
     /// buffers; the table is untouched.
     pub async fn abort(mut self) -> Result<(), StoreError> {
-        while let Some(result) = self.in_flight.join_next().await {
-            if let Ok(Ok(file)) = result {
-                self.add_entry(&file.entry);
-            }
-        }
-        for path in self.written_paths() {
-            match self.store.delete(&path).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Ok(())
+        self.delete_in_flight(false).await?;
+        self.delete_written(false).await
     }
 
     /// [`abort`](Self::abort) that ignores errors: the cleanup after a failed write.
     async fn discard(&mut self) {
+        // Best effort: an orphaned file is invisible, only untidy.
+        let _ = self.delete_in_flight(true).await;
+        let _ = self.delete_written(true).await;
+        self.spool = Spool::new(0, None);
+    }
+
+    /// Waits for the files in flight and deletes those that were stored.
+    async fn delete_in_flight(&mut self, best_effort: bool) -> Result<(), StoreError> {
         while let Some(result) = self.in_flight.join_next().await {
-            if let Ok(Ok(file)) = result {
-                self.add_entry(&file.entry);
+            let Ok(Ok(file)) = result else { continue };
+            let Some(path) = entry_path(&file.entry) else {
+                continue;
+            };
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(_) if best_effort => {}
+                Err(err) => return Err(err.into()),
             }
         }
-        for path in self.written_paths() {
-            // Best effort: an orphaned file is invisible, only untidy.
-            let _ = self.store.delete(&path).await;
-        }
-        self.entries = Vec::new();
-        self.committing = Bytes::new();
+        Ok(())
     }
 
     /// Starts files for partitions that are full, idle, or the largest while the buffers are
@@ -819,8 +863,11 @@ impl ArchiveWriter {
                 self.in_flight_bytes -= file.held_bytes;
                 self.rows_written += file.rows as u64;
                 self.bytes_written += file.size as u64;
-                self.add_entry(&file.entry);
-                Ok(())
+                // The commit would miss a file whose line the spool could not write out (the
+                // line stays in memory, so the file is deleted with the others).
+                self.add_entry(&file.entry).inspect_err(|err| {
+                    self.failed = Some(err.to_string());
+                })
             }
             Err(err) => {
                 self.failed = Some(err.to_string());
@@ -1301,20 +1348,28 @@ fn table_root(log_store: &dyn LogStore) -> url::Url {
 /// checkpoint replaces.
 ///
 /// The Delta kernel reconciles the log into the checkpoint's actions a batch at a time; they
-/// are written here as zstd Parquet in row groups of [`CHECKPOINT_ROW_GROUP_ROWS`], and the
-/// kernel then updates `_last_checkpoint`. (Tables with the `v2Checkpoint` feature, which
-/// other writers may turn on, get the kernel's own checkpoint.)
+/// are written here as zstd Parquet in row groups of [`CHECKPOINT_ROW_GROUP_ROWS`], and then
+/// `_last_checkpoint` is updated. (Tables with the `v2Checkpoint` feature, which other writers
+/// may turn on, get the kernel's own checkpoint.)
+///
+/// `appended` is the spool of this writer's commit when that is `version`. The kernel
+/// reconciles the state of the version before, and the commit's `add` lines follow it as they
+/// are: a Logoscope commit only adds files, under names never used before, so nothing in it
+/// replaces or removes an earlier action. This keeps the checkpoint from holding what the
+/// kernel's reconciliation holds for every file of the JSON commits it replays (a set of
+/// their paths, about 200 bytes a file): a commit of a million files would cost 200 MB.
 async fn checkpoint(
     log_store: &dyn LogStore,
     version: u64,
     cleanup: Option<Duration>,
+    appended: Option<Spool>,
 ) -> Result<(), DeltaTableError> {
     let engine = log_store.engine(None);
     let root = table_root(log_store);
     let store = log_store.object_store(None);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || -> Result<(), DeltaTableError> {
-        let snapshot = delta_kernel::snapshot::Snapshot::builder_for(root)
+        let snapshot = delta_kernel::snapshot::Snapshot::builder_for(root.clone())
             .at_version(version)
             .build(engine.as_ref())?;
         // Another writer (or an earlier attempt) checkpointed this version already.
@@ -1330,44 +1385,66 @@ async fn checkpoint(
             snapshot.checkpoint(engine.as_ref(), None)?;
             return Ok(());
         }
-        let writer = snapshot.create_checkpoint_writer(engine.as_ref())?;
         let path = Path::from(format!("_delta_log/{version:020}.checkpoint.parquet"));
+        let mut parquet = CheckpointFile::new(Arc::clone(&store), path, &runtime);
+        let spool = match appended {
+            Some(spool) if version > 0 => spool,
+            _ => return kernel_checkpoint(snapshot, engine.as_ref(), parquet),
+        };
+        // The version before, reconciled by the kernel, then this writer's lines.
+        let base = delta_kernel::snapshot::Snapshot::builder_for(root)
+            .at_version(version - 1)
+            .build(engine.as_ref())?;
+        let writer = base.create_checkpoint_writer(engine.as_ref())?;
         let mut actions = writer.checkpoint_data(engine.as_ref())?;
         let state = actions.state();
-        let properties = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(CHECKPOINT_ROW_GROUP_ROWS))
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-            .build();
-        let options = ArrowWriterOptions::new()
-            .with_properties(properties)
-            .with_skip_arrow_metadata(true);
-        let mut parquet: Option<AsyncArrowWriter<BufWriter>> = None;
         for batch in &mut actions {
             let data = batch?.apply_selection_vector()?;
             let batch = RecordBatch::from(*ArrowEngineData::try_from_engine_data(data)?);
-            let parquet = match &mut parquet {
-                Some(parquet) => parquet,
-                None => parquet.insert(AsyncArrowWriter::try_new_with_options(
-                    BufWriter::new(Arc::clone(&store), path.clone()),
-                    batch.schema(),
-                    options.clone(),
-                )?),
-            };
-            runtime.block_on(parquet.write(&batch))?;
+            if !parquet.started() && !appendable_as_is(&batch.schema()) {
+                // The kernel derives more from each `add` than its JSON holds (statistics as
+                // a struct, when the table asks for them): it reconciles the whole version.
+                drop(actions);
+                return kernel_checkpoint(snapshot, engine.as_ref(), parquet);
+            }
+            parquet.write(&batch)?;
         }
         drop(actions);
-        let Some(parquet) = parquet else {
-            return Err(DeltaTableError::Generic(format!(
-                "checkpoint of version {version}: the log gave no actions"
-            )));
-        };
-        runtime.block_on(parquet.close())?;
-        let size = runtime.block_on(store.head(&path))?.size;
         let state = Arc::into_inner(state).ok_or_else(|| {
             DeltaTableError::Generic("checkpoint state still shared after the write".into())
         })?;
-        let stats = LastCheckpointHintStats::from_reconciliation_state(state, size, 0)?;
-        writer.finalize(engine.as_ref(), &stats)?;
+        if !state.is_exhausted() {
+            return Err(DeltaTableError::Generic(format!(
+                "checkpoint of version {version}: the log was not read to its end"
+            )));
+        }
+        let appended = parquet.append_lines(&spool)?;
+        let actions = state.actions_count() + appended;
+        let adds = state.add_actions_count() + appended;
+        let size = parquet.close(version)?;
+        // As the kernel's `finalize`: a hint naming a newer checkpoint stays.
+        let hint_path = Path::from("_delta_log/_last_checkpoint");
+        let hint_newer = match runtime.block_on(store.get(&hint_path)) {
+            Ok(found) => {
+                let bytes = runtime.block_on(found.bytes())?;
+                serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|hint| hint["version"].as_u64())
+                    .is_some_and(|hint| hint > version)
+            }
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(err) => return Err(err.into()),
+        };
+        if !hint_newer {
+            let hint = json!({
+                "version": version,
+                "size": actions,
+                "sizeInBytes": size,
+                "numOfAddFiles": adds,
+            });
+            runtime
+                .block_on(store.put(&hint_path, PutPayload::from(hint.to_string().into_bytes())))?;
+        }
         Ok(())
     })
     .await
@@ -1379,45 +1456,257 @@ async fn checkpoint(
     Ok(())
 }
 
-/// Puts the log entry made of `entry`'s parts as version `version`, failing with
-/// `VersionAlreadyExists` when that exists, as deltalake's commit does: with a conditional
-/// `PUT` where the store has them, else as a temporary file renamed only if the version is
-/// absent. The parts are not joined into one buffer (a commit of many files is tens of MB),
-/// except for lakeFS, whose log store takes the bytes.
+/// Whether `add` lines decoded into a checkpoint of this schema are what the kernel would
+/// write for them: no column the kernel derives (`stats_parsed`, `partitionValues_parsed`).
+fn appendable_as_is(schema: &SchemaRef) -> bool {
+    let Ok(add) = schema.field_with_name("add") else {
+        return false;
+    };
+    match add.data_type() {
+        DataType::Struct(fields) => fields.iter().all(|f| !f.name().ends_with("_parsed")),
+        _ => false,
+    }
+}
+
+/// The kernel's checkpoint of all of `snapshot`, written to `parquet` (nothing written yet).
+fn kernel_checkpoint(
+    snapshot: delta_kernel::snapshot::SnapshotRef,
+    engine: &dyn delta_kernel::Engine,
+    mut parquet: CheckpointFile<'_>,
+) -> Result<(), DeltaTableError> {
+    let version = snapshot.version();
+    let writer = snapshot.create_checkpoint_writer(engine)?;
+    let mut actions = writer.checkpoint_data(engine)?;
+    let state = actions.state();
+    for batch in &mut actions {
+        let data = batch?.apply_selection_vector()?;
+        parquet.write(&RecordBatch::from(*ArrowEngineData::try_from_engine_data(
+            data,
+        )?))?;
+    }
+    drop(actions);
+    let size = parquet.close(version)?;
+    let state = Arc::into_inner(state).ok_or_else(|| {
+        DeltaTableError::Generic("checkpoint state still shared after the write".into())
+    })?;
+    let stats = LastCheckpointHintStats::from_reconciliation_state(state, size, 0)?;
+    writer.finalize(engine, &stats)?;
+    Ok(())
+}
+
+/// A checkpoint's Parquet file, created with its first batch.
+struct CheckpointFile<'a> {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    runtime: &'a tokio::runtime::Handle,
+    writer: Option<AsyncArrowWriter<BufWriter>>,
+    /// The schema of the first batch, which every batch has.
+    schema: Option<SchemaRef>,
+}
+
+impl<'a> CheckpointFile<'a> {
+    fn new(store: Arc<dyn ObjectStore>, path: Path, runtime: &'a tokio::runtime::Handle) -> Self {
+        Self {
+            store,
+            path,
+            runtime,
+            writer: None,
+            schema: None,
+        }
+    }
+
+    fn started(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), DeltaTableError> {
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => {
+                let properties = WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(CHECKPOINT_ROW_GROUP_ROWS))
+                    .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+                    .build();
+                let options = ArrowWriterOptions::new()
+                    .with_properties(properties)
+                    .with_skip_arrow_metadata(true);
+                self.schema = Some(batch.schema());
+                self.writer.insert(AsyncArrowWriter::try_new_with_options(
+                    BufWriter::new(Arc::clone(&self.store), self.path.clone()),
+                    batch.schema(),
+                    options,
+                )?)
+            }
+        };
+        self.runtime.block_on(writer.write(batch))?;
+        Ok(())
+    }
+
+    /// Decodes `spool`'s `add` lines into the checkpoint's schema and writes them; returns how
+    /// many there were.
+    fn append_lines(&mut self, spool: &Spool) -> Result<i64, DeltaTableError> {
+        let schema = match &self.schema {
+            Some(schema) => Arc::clone(schema),
+            None => {
+                return Err(DeltaTableError::Generic(
+                    "checkpoint: the version before gave no actions".into(),
+                ));
+            }
+        };
+        let mut decoder = arrow_json::ReaderBuilder::new(schema)
+            .with_batch_size(CHECKPOINT_ROW_GROUP_ROWS)
+            .build_decoder()?;
+        let mut rows = 0;
+        let mut offset = 0;
+        while let Some(chunk) = self
+            .runtime
+            .block_on(spool.next_chunk(&mut offset))
+            .map_err(|err| DeltaTableError::Generic(err.to_string()))?
+        {
+            let mut rest = chunk.as_ref();
+            while !rest.is_empty() {
+                let read = decoder.decode(rest)?;
+                rest = &rest[read..];
+                // A full batch stops the decoder short of the chunk's end.
+                if !rest.is_empty() {
+                    let flushed = self.flush(&mut decoder)?;
+                    if read == 0 && flushed == 0 {
+                        return Err(DeltaTableError::Generic(
+                            "checkpoint: the add lines stopped decoding".into(),
+                        ));
+                    }
+                    rows += flushed;
+                }
+            }
+        }
+        rows += self.flush(&mut decoder)?;
+        if rows != spool.lines() {
+            return Err(DeltaTableError::Generic(format!(
+                "checkpoint: {rows} add actions decoded from {} lines",
+                spool.lines()
+            )));
+        }
+        i64::try_from(rows).map_err(|e| DeltaTableError::Generic(e.to_string()))
+    }
+
+    fn flush(
+        &mut self,
+        decoder: &mut arrow_json::reader::Decoder,
+    ) -> Result<usize, DeltaTableError> {
+        match decoder.flush()? {
+            Some(batch) if batch.num_rows() > 0 => {
+                let rows = batch.num_rows();
+                self.write(&batch)?;
+                Ok(rows)
+            }
+            _ => Ok(0),
+        }
+    }
+
+    /// Finishes the file; returns its size.
+    fn close(self, version: u64) -> Result<u64, DeltaTableError> {
+        let Some(writer) = self.writer else {
+            return Err(DeltaTableError::Generic(format!(
+                "checkpoint of version {version}: the log gave no actions"
+            )));
+        };
+        self.runtime.block_on(writer.close())?;
+        Ok(self.runtime.block_on(self.store.head(&self.path))?.size)
+    }
+}
+
+/// A log entry: the `commitInfo` line, then the spool's lines (`sealed` is the part in memory).
+#[derive(Clone, Copy)]
+struct Entry<'a> {
+    info: &'a Bytes,
+    spool: &'a Spool,
+    sealed: &'a Bytes,
+}
+
+/// How an attempt to write a version did not succeed.
+enum Attempt {
+    /// The version exists (another writer's, or this attempt's when an answer was lost).
+    Taken,
+    /// Nothing was written at the version.
+    NotMade(StoreError),
+    /// The version may or may not have been written.
+    Unknown(StoreError),
+}
+
+impl Attempt {
+    /// A failure of the log store's commit, whose outcome is not known.
+    fn of(err: TransactionError) -> Self {
+        match err {
+            TransactionError::VersionAlreadyExists(_) => Self::Taken,
+            err => Self::Unknown(DeltaTableError::from(err).into()),
+        }
+    }
+}
+
+/// Puts `entry` as version `version`, as deltalake's commit does: with a conditional `PUT`
+/// where the store has them, else as a temporary file renamed only if the version is absent
+/// (lakeFS's log store takes the bytes).
+///
+/// When `copy` and the spool went to its file, the entry is not read back into memory: it is
+/// uploaded (in parts on stores that have them) as a temporary object, then copied to the
+/// version only if that is absent (`copy_if_not_exists`: a hard link on a local disk, a
+/// multipart copy completed with `If-None-Match: *` on S3). A copy that fails otherwise falls
+/// back to the `PUT`, with the lines read back into memory; should the copy have landed after
+/// all, the `PUT` finds the version taken.
 async fn write_commit(
     log_store: &dyn LogStore,
     version: u64,
-    entry: [Bytes; 2],
+    entry: Entry<'_>,
+    copy: bool,
     operation_id: uuid::Uuid,
-) -> Result<(), TransactionError> {
+) -> Result<(), Attempt> {
     let commit = match log_store.name().as_str() {
         "DefaultLogStore" => {
-            let put = log_store
-                .object_store(None)
-                .put_opts(
-                    &commit_uri_from_version(Some(version)),
-                    PutPayload::from_iter(entry),
-                    PutOptions::from(PutMode::Create),
-                )
+            let store = log_store.object_store(None);
+            let target = commit_uri_from_version(Some(version));
+            // Whether a copy may have put the version in place.
+            let mut copied = false;
+            if copy && entry.spool.is_spilled() {
+                let tmp = temporary_commit_path();
+                stage_entry(Arc::clone(&store), &tmp, entry)
+                    .await
+                    .map_err(Attempt::NotMade)?;
+                let result = store.copy_if_not_exists(&tmp, &target).await;
+                let _ = store.delete(&tmp).await;
+                match result {
+                    Ok(()) => return Ok(()),
+                    Err(object_store::Error::AlreadyExists { .. }) => return Err(Attempt::Taken),
+                    Err(_) => copied = true,
+                }
+            }
+            let payload = match entry_payload(entry).await {
+                Ok(payload) => payload,
+                Err(err) if copied => return Err(Attempt::Unknown(err)),
+                Err(err) => return Err(Attempt::NotMade(err)),
+            };
+            let put = store
+                .put_opts(&target, payload, PutOptions::from(PutMode::Create))
                 .await;
             return match put {
                 Ok(_) => Ok(()),
-                Err(object_store::Error::AlreadyExists { .. }) => {
-                    Err(TransactionError::VersionAlreadyExists(version))
-                }
-                Err(err) => Err(err.into()),
+                Err(object_store::Error::AlreadyExists { .. }) => Err(Attempt::Taken),
+                Err(err) => Err(Attempt::Unknown(err.into())),
             };
         }
-        "LakeFSLogStore" => CommitOrBytes::LogBytes(Bytes::from(entry.concat())),
+        "LakeFSLogStore" => {
+            let payload = entry_payload(entry).await.map_err(Attempt::NotMade)?;
+            let bytes = payload.into_iter().fold(Vec::new(), |mut all, part| {
+                all.extend_from_slice(&part);
+                all
+            });
+            CommitOrBytes::LogBytes(Bytes::from(bytes))
+        }
         _ => {
-            let tmp = Path::from_iter([
-                "_delta_log",
-                &format!("_commit_{}.json.tmp", uuid::Uuid::new_v4()),
-            ]);
-            log_store
-                .object_store(Some(operation_id))
-                .put(&tmp, PutPayload::from_iter(entry))
-                .await?;
+            let tmp = temporary_commit_path();
+            let store = log_store.object_store(Some(operation_id));
+            stage_entry(store, &tmp, entry)
+                .await
+                .map_err(Attempt::NotMade)?;
             CommitOrBytes::TmpCommit(tmp)
         }
     };
@@ -1429,7 +1718,62 @@ async fn write_commit(
             .abort_commit_entry(version, commit, operation_id)
             .await;
     }
-    result
+    result.map_err(Attempt::of)
+}
+
+/// Where deltalake puts a commit before renaming it into place; Delta readers skip the name.
+fn temporary_commit_path() -> Path {
+    Path::from_iter([
+        "_delta_log",
+        &format!("_commit_{}.json.tmp", uuid::Uuid::new_v4()),
+    ])
+}
+
+/// The whole entry as one payload (the spool's file read back, if it has one).
+async fn entry_payload(entry: Entry<'_>) -> Result<PutPayload, StoreError> {
+    if !entry.spool.is_spilled() {
+        return Ok(PutPayload::from_iter([
+            entry.info.clone(),
+            entry.sealed.clone(),
+        ]));
+    }
+    let mut parts = vec![entry.info.clone()];
+    let mut offset = 0;
+    while let Some(chunk) = entry.spool.next_chunk(&mut offset).await? {
+        parts.push(chunk);
+    }
+    Ok(PutPayload::from_iter(parts))
+}
+
+/// Writes `entry` to `path`, holding a few MiB at a time: in parts on stores with multipart
+/// uploads (S3, GCS, Azure), one `PUT` when the whole fits in one part. A failed upload is
+/// aborted.
+async fn stage_entry(
+    store: Arc<dyn ObjectStore>,
+    path: &Path,
+    entry: Entry<'_>,
+) -> Result<(), StoreError> {
+    let mut writer = BufWriter::new(store, path.clone());
+    let written = async {
+        writer.put(entry.info.clone()).await?;
+        let mut offset = 0;
+        while let Some(chunk) = entry.spool.next_chunk(&mut offset).await? {
+            writer.put(chunk).await?;
+        }
+        tokio::io::AsyncWriteExt::shutdown(&mut writer)
+            .await
+            .map_err(|err| {
+                StoreError::ObjectStore(object_store::Error::Generic {
+                    store: "commit",
+                    source: Box::new(err),
+                })
+            })
+    }
+    .await;
+    if written.is_err() {
+        let _ = writer.abort().await;
+    }
+    written
 }
 
 /// A file's `add` action as one line of JSON: the fields the Delta protocol requires and its

@@ -8,7 +8,7 @@ use std::fs::File;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Int16Type, Int32Type, TimestampMillisecondType, UInt64Type};
 use arrow_array::RecordBatch;
-use common::{HOUR, T0, batch, catalog, query, query_count, rows, template_texts};
+use common::{HOUR, T0, batch, catalog, query, query_count, rows, spill_all, template_texts};
 use futures::TryStreamExt;
 use logoscope_store::{Archive, ArchiveOptions, StoreError};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -701,13 +701,24 @@ async fn a_failed_background_file_surfaces_and_nothing_is_committed() {
     assert!(reopened.load_catalog().await.unwrap().is_none());
 }
 
+/// Held in memory (the default) and spilled to the temporary file from the first line.
+fn both_spools() -> [ArchiveOptions; 2] {
+    [ArchiveOptions::default(), spill_all()]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_failing_at_commit_fails_the_commit_and_its_files_are_removed() {
+    for options in both_spools() {
+        a_file_failing_at_commit(options).await;
+    }
+}
+
+async fn a_file_failing_at_commit(options: ArchiveOptions) {
     let dir = tempfile::tempdir().unwrap();
     let location = dir.path().to_str().unwrap().to_owned();
     let archive = Archive::open(&location).await.unwrap();
     block_partition(dir.path());
-    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    let mut writer = archive.writer(options).await.unwrap();
     // Other days write fine; the blocked one fails only when the commit flushes it.
     writer
         .write(batch(&rows(T0 + 48 * HOUR, 40, 4, 5)))
@@ -728,18 +739,163 @@ async fn a_file_failing_at_commit_fails_the_commit_and_its_files_are_removed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_waits_for_files_in_flight() {
+    for spool in both_spools() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().to_str().unwrap().to_owned();
+        let archive = Archive::open(&location).await.unwrap();
+        let options = ArchiveOptions {
+            target_file_rows: 5,
+            ..spool
+        };
+        let mut writer = archive.writer(options).await.unwrap();
+        writer.write(batch(&rows(T0, 200, 3, 4))).await.unwrap();
+        writer.flush().await.unwrap();
+        assert!(writer.files_written() >= 40, "{}", writer.files_written());
+        writer.write(batch(&rows(T0, 200, 3, 4))).await.unwrap();
+        writer.abort().await.unwrap();
+        assert!(parquet_files(dir.path()).is_empty());
+        assert_eq!(Archive::open(&location).await.unwrap().version(), Some(0));
+    }
+}
+
+/// A temporary directory that cannot hold the spool's file: the error names it, nothing is
+/// committed, and every file written is deleted again (those booked, and the one whose line
+/// could not be).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_that_cannot_be_written_fails_the_ingest_and_names_the_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let location = dir.path().to_str().unwrap().to_owned();
+    let location = dir.path().join("archive").to_str().unwrap().to_owned();
+    let missing = dir.path().join("no-such-dir");
     let archive = Archive::open(&location).await.unwrap();
     let options = ArchiveOptions {
+        commit_memory_bytes: 1000,
+        spool_dir: Some(missing.clone()),
         target_file_rows: 5,
         ..ArchiveOptions::default()
     };
     let mut writer = archive.writer(options).await.unwrap();
-    writer.write(batch(&rows(T0, 200, 3, 4))).await.unwrap();
-    writer.abort().await.unwrap();
-    assert!(parquet_files(dir.path()).is_empty());
-    assert_eq!(Archive::open(&location).await.unwrap().version(), Some(0));
+    let mut failure = None;
+    for i in 0..20 {
+        if let Err(err) = writer.write(batch(&rows(T0 + i * HOUR, 20, 1, 0))).await {
+            failure = Some(err);
+            break;
+        }
+    }
+    let err = match failure {
+        // As `logoscope ingest` does after a failed write.
+        Some(err) => {
+            writer.abort().await.unwrap();
+            err
+        }
+        None => writer.commit(&catalog(&[])).await.unwrap_err(),
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains(&missing.display().to_string()),
+        "{message}"
+    );
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.version(), Some(0));
+    assert!(
+        parquet_files(&dir.path().join("archive")).is_empty(),
+        "{:?}",
+        parquet_files(&dir.path().join("archive"))
+    );
+}
+
+/// The log entry of `version` in a local archive, as lines.
+fn log_entry(root: &std::path::Path, version: u64) -> Vec<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(root.join(format!("_delta_log/{version:020}.json"))).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Names in `_delta_log` that are not a version's commit, checkpoint or `_last_checkpoint`.
+fn stray_log_files(root: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(root.join("_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('_') && name != "_last_checkpoint")
+        .collect()
+}
+
+/// Past `commit_memory_bytes`, `add` lines go to a temporary file and the commit is uploaded
+/// from it and copied into place: the same log entry (commitInfo first, one line per file),
+/// no temporary object left, and racing writers still get one version each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_past_the_memory_bound_are_written_from_the_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    // 1 KiB holds two or three lines: most of them spill, the last ones stay in memory.
+    let options = ArchiveOptions {
+        commit_memory_bytes: 1024,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options.clone()).await.unwrap();
+    writer.write(batch(&rows(T0, 600, 60, 3))).await.unwrap();
+    let summary = writer.commit(&catalog(&["spilled"])).await.unwrap();
+    assert_eq!((summary.version, summary.files, summary.rows), (1, 61, 603));
+    let entry = log_entry(dir.path(), 1);
+    assert!(entry[0].get("commitInfo").is_some(), "{}", entry[0]);
+    let adds: BTreeSet<String> = entry[1..]
+        .iter()
+        .map(|line| line["add"]["path"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!((entry.len(), adds.len()), (62, 61));
+    assert_eq!(
+        adds,
+        files(&Archive::open(&location).await.unwrap())
+            .await
+            .into_keys()
+            .collect()
+    );
+    assert!(
+        stray_log_files(dir.path()).is_empty(),
+        "{:?}",
+        stray_log_files(dir.path())
+    );
+
+    // Spilled writers racing for version 2: the copy refuses the loser, which retries.
+    let archive = Archive::open(&location).await.unwrap();
+    let mut a = archive.writer(spill_all()).await.unwrap();
+    let mut b = archive.writer(spill_all()).await.unwrap();
+    a.write(batch(&rows(T0, 50, 5, 0))).await.unwrap();
+    b.write(batch(&rows(T0 + 24 * HOUR, 70, 7, 0)))
+        .await
+        .unwrap();
+    let (catalog_a, catalog_b) = (catalog(&["a"]), catalog(&["b"]));
+    let (ra, rb) = tokio::join!(a.commit(&catalog_a), b.commit(&catalog_b));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let mut versions = [(ra.version, ra.files), (rb.version, rb.files)];
+    versions.sort_unstable();
+    assert_eq!([versions[0].0, versions[1].0], [2, 3]);
+    for (version, files) in versions {
+        assert_eq!(log_entry(dir.path(), version).len(), files + 1);
+    }
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.stats().await.unwrap().rows, 603 + 50 + 70);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        723
+    );
+    assert!(stray_log_files(dir.path()).is_empty());
+
+    // The same in memory://.
+    let location = format!("memory://spilled-{}", std::process::id());
+    let archive = Archive::open(&location).await.unwrap();
+    let mut writer = archive.writer(options).await.unwrap();
+    writer.write(batch(&rows(T0, 300, 30, 0))).await.unwrap();
+    let summary = writer.commit(&catalog(&["spilled"])).await.unwrap();
+    assert_eq!((summary.version, summary.files), (1, 30));
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(files(&reopened).await.len(), 30);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        300
+    );
 }
 
 #[tokio::test]
@@ -783,6 +939,143 @@ async fn archive_checkpointed_every(interval: u32) -> (tempfile::TempDir, String
         .await
         .unwrap();
     (dir, location)
+}
+
+/// A checkpoint's rows as JSON text (nulls left out), in file order; and its top-level
+/// columns.
+fn checkpoint_rows(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let columns = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect();
+    let mut text = Vec::new();
+    {
+        let mut writer = arrow_json::LineDelimitedWriter::new(&mut text);
+        for batch in reader.build().unwrap() {
+            writer.write(&batch.unwrap()).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    let rows: Vec<String> = String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            // Object keys in a fixed order, so equal rows are equal text.
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value.to_string()
+        })
+        .collect();
+    (rows, columns)
+}
+
+/// The checkpoint after a Logoscope commit is the kernel's reconciliation of the version
+/// before with the commit's `add` lines appended (read back from the writer's temporary file):
+/// the same rows and columns as the checkpoint deltalake makes of that version from the log,
+/// over an earlier checkpoint, another writer's JSON commit and a removed file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_after_a_commit_is_what_the_kernel_reconciles() {
+    let (dir, location) = archive_checkpointed_every(3).await;
+    let archive = Archive::open(&location).await.unwrap();
+    let mut writer = archive.writer(ArchiveOptions::default()).await.unwrap();
+    writer.write(batch(&rows(T0, 200, 20, 2))).await.unwrap();
+    // Version 2, checkpointed on the interval.
+    assert_eq!(
+        writer.commit(&catalog(&["first"])).await.unwrap().version,
+        2
+    );
+    let log = dir.path().join("_delta_log");
+    assert!(log.join(format!("{:020}.checkpoint.parquet", 2)).exists());
+    // Version 3: another writer removes one of those files.
+    let removed = files(&Archive::open(&location).await.unwrap())
+        .await
+        .into_keys()
+        .next()
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    std::fs::write(
+        log.join(format!("{:020}.json", 3)),
+        format!(
+            "{{\"commitInfo\":{{\"operation\":\"DELETE\"}}}}\n\
+             {{\"remove\":{{\"path\":\"{removed}\",\"deletionTimestamp\":{now},\"dataChange\":true}}}}\n"
+        ),
+    )
+    .unwrap();
+    // Version 4: a commit whose lines all went to the temporary file, checkpointed at once.
+    let archive = Archive::open(&location).await.unwrap();
+    let options = ArchiveOptions {
+        commit_memory_bytes: 0,
+        checkpoint_after_log_bytes: 1,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    writer
+        .write(batch(&rows(T0 + 100 * HOUR, 300, 30, 0)))
+        .await
+        .unwrap();
+    let summary = writer.commit(&catalog(&["second"])).await.unwrap();
+    assert_eq!((summary.version, summary.files), (4, 30));
+    assert_eq!(summary.checkpoint_failure, None);
+
+    // deltalake's checkpoint of version 4, from a copy of the JSON commits alone (none of
+    // Logoscope's checkpoints).
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join("_delta_log")).unwrap();
+    for entry in std::fs::read_dir(&log).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") && !name.starts_with('_') {
+            std::fs::copy(log.join(&name), other.path().join("_delta_log").join(&name)).unwrap();
+        }
+    }
+    let url = url::Url::from_directory_path(other.path()).unwrap();
+    deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(url, 4, Some(false), None)
+        .await
+        .unwrap();
+
+    let name = format!("{:020}.checkpoint.parquet", 4);
+    let (mut ours, our_columns) = checkpoint_rows(&log.join(&name));
+    let (mut theirs, their_columns) = checkpoint_rows(&other.path().join("_delta_log").join(&name));
+    assert_eq!(our_columns, their_columns);
+    // The commit's lines come last, after the state of version 3 (the kernel's reconciliation
+    // of the whole log would put the newest commit first).
+    let committed: BTreeSet<String> = log_entry(dir.path(), 4)[1..]
+        .iter()
+        .map(|line| line["add"]["path"].as_str().unwrap().to_owned())
+        .collect();
+    let last: BTreeSet<String> = ours[ours.len() - 30..]
+        .iter()
+        .map(|row| {
+            let row: serde_json::Value = serde_json::from_str(row).unwrap();
+            row["add"]["path"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(last, committed);
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(a, b);
+    }
+    // 20 + 1 files of version 2, one removed (a tombstone), 30 added; protocol and metadata.
+    let adds = ours.iter().filter(|r| r.starts_with("{\"add\"")).count();
+    let removes = ours.iter().filter(|r| r.starts_with("{\"remove\"")).count();
+    assert_eq!((adds, removes), (21 - 1 + 30, 1));
+    let hint = |root: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join("_last_checkpoint")).unwrap())
+            .unwrap()
+    };
+    let (ours, theirs) = (hint(&log), hint(&other.path().join("_delta_log")));
+    for key in ["version", "size", "numOfAddFiles"] {
+        assert_eq!(ours[key], theirs[key], "{key}");
+    }
+    assert_eq!(
+        ours["sizeInBytes"],
+        std::fs::metadata(log.join(&name)).unwrap().len()
+    );
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.stats().await.unwrap().files, 50);
 }
 
 /// The writer's own log entry: `commitInfo` first (naming the catalog), then one `add` per

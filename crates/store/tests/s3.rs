@@ -6,10 +6,13 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use common::{T0, batch, catalog, query_count, rows, template_texts};
+use common::{T0, batch, catalog, query_count, rows, spill_all, template_texts};
 use deltalake::kernel::transaction::TransactionError;
 use deltalake::logstore::CommitOrBytes;
+use futures::TryStreamExt;
 use logoscope_store::{Archive, ArchiveOptions};
 use logoscope_testkit::Moto;
 use object_store::ObjectStoreExt;
@@ -21,6 +24,8 @@ fn storage_options(moto: &Moto) -> HashMap<String, String> {
         ("aws_region".into(), "us-east-1".into()),
         ("aws_endpoint".into(), moto.endpoint()),
         ("aws_allow_http".into(), "true".into()),
+        // moto honours `If-None-Match: *` on a multipart completion: large commits are copied.
+        ("aws_copy_if_not_exists".into(), "multipart".into()),
     ])
 }
 
@@ -133,10 +138,49 @@ async fn s3_round_trip_with_concurrent_writers() {
         .unwrap();
     let last: serde_json::Value = serde_json::from_slice(&last).unwrap();
     assert_eq!(last["version"], 4);
-    let after = Archive::open_with_storage_options(location, options)
+    let after = Archive::open_with_storage_options(location, options.clone())
         .await
         .unwrap();
     assert_eq!(after.stats().await.unwrap().rows, 344 + 25 + 35 + 10);
+
+    // Commits whose `add` lines went to the temporary file: uploaded, then copied into place
+    // by a multipart copy completed with `If-None-Match: *`. One after the other: moto checks
+    // that condition and completes the upload in two steps, so two completions that overlap
+    // can both pass it there (AWS's completion is atomic; racing copies are tested on a local
+    // disk, whose hard link is).
+    let mut a = after.writer(spill_all()).await.unwrap();
+    let mut b = after.writer(spill_all()).await.unwrap();
+    a.write(batch(&rows(T0, 30, 3, 0))).await.unwrap();
+    b.write(batch(&rows(T0, 40, 4, 1))).await.unwrap();
+    let ra = a.commit(&catalog(&["spilled a"])).await.unwrap();
+    let rb = b.commit(&catalog(&["spilled b"])).await.unwrap();
+    assert_eq!([ra.version, rb.version], [5, 6]);
+    assert_eq!((ra.files, rb.files), (3, 5));
+    let log_store = after.log_store();
+    for (summary, text) in [(&ra, "spilled a"), (&rb, "spilled b")] {
+        let entry = log_store
+            .read_commit_entry(summary.version)
+            .await
+            .unwrap()
+            .unwrap();
+        let lines: Vec<serde_json::Value> = entry
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert!(lines[0].get("commitInfo").is_some(), "{text}: {}", lines[0]);
+        assert_eq!(lines.len(), summary.files + 1, "{text}");
+    }
+    let strays = temporary_commits(&after).await;
+    assert!(strays.is_empty(), "{strays:?}");
+    let last = Archive::open_with_storage_options(location, options)
+        .await
+        .unwrap();
+    assert_eq!(last.version(), Some(6));
+    assert_eq!(
+        query_count(&last, "SELECT count(*) FROM logs").await,
+        344 + 25 + 35 + 10 + 30 + 41
+    );
 }
 
 /// First opens that race create the table once (no second CREATE at version 1, which would
@@ -204,29 +248,58 @@ async fn racing_creates_and_lost_commits_leave_one_table_and_no_orphans() {
     assert_eq!(parquet, stats.files, "{objects:#?}");
 }
 
-/// A loopback TCP proxy to `upstream` that passes everything through, except that the answer
-/// to the first request whose line holds `pattern` never arrives: the connection is cut once
-/// the server has handled it (a response lost on the network).
-async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// What a [`faulty_proxy`] does to the requests whose line starts with `method` and holds
+/// `pattern`.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// The first such request reaches the server, but its answer never arrives: the
+    /// connection is cut once the server has handled it (a response lost on the network).
+    LoseFirstAnswer,
+    /// Every such request is answered `400 Bad Request` without reaching the server (a store
+    /// that does not support it).
+    Refuse,
+}
+
+/// A loopback TCP proxy to `upstream` that passes everything through but for `fault` on the
+/// requests whose line starts with `method` and holds `pattern`; returns its port and the
+/// number of such requests it has seen.
+async fn faulty_proxy(
+    upstream: u16,
+    fault: Fault,
+    method: &'static str,
+    pattern: &'static str,
+) -> (u16, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::Mutex;
+
+    let body = "<Error><Code>NotImplemented</Code><Message>not here</Message></Error>";
+    let refusal: Arc<str> = Arc::from(format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let spent = Arc::new(AtomicBool::new(false));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&hits);
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let spent = Arc::clone(&spent);
+            let seen = Arc::clone(&seen);
+            let refusal = Arc::clone(&refusal);
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
                     return;
                 };
-                let (mut cr, mut cw) = client.into_split();
+                let (mut cr, cw) = client.into_split();
+                let cw = Arc::new(Mutex::new(cw));
                 let (mut sr, mut sw) = server.into_split();
                 let armed = Arc::new(AtomicBool::new(false));
                 let arm = Arc::clone(&armed);
+                let refuse_to = Arc::clone(&cw);
                 let up = tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 * 1024];
                     while let Ok(n) = cr.read(&mut buf).await {
@@ -235,11 +308,22 @@ async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
                         }
                         let head = String::from_utf8_lossy(&buf[..n.min(512)]);
                         let line = head.lines().next().unwrap_or_default();
-                        if line.starts_with("PUT ")
-                            && line.contains(pattern)
-                            && !spent.swap(true, Ordering::SeqCst)
-                        {
-                            arm.store(true, Ordering::SeqCst);
+                        if line.starts_with(method) && line.contains(pattern) {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                            match fault {
+                                Fault::LoseFirstAnswer => {
+                                    if !spent.swap(true, Ordering::SeqCst) {
+                                        arm.store(true, Ordering::SeqCst);
+                                    }
+                                }
+                                Fault::Refuse => {
+                                    arm.store(true, Ordering::SeqCst);
+                                    let mut client = refuse_to.lock().await;
+                                    let _ = client.write_all(refusal.as_bytes()).await;
+                                    let _ = client.shutdown().await;
+                                    break;
+                                }
+                            }
                         }
                         if sw.write_all(&buf[..n]).await.is_err() {
                             break;
@@ -251,7 +335,7 @@ async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
                     if n == 0 || armed.load(Ordering::SeqCst) {
                         break;
                     }
-                    if cw.write_all(&buf[..n]).await.is_err() {
+                    if cw.lock().await.write_all(&buf[..n]).await.is_err() {
                         break;
                     }
                 }
@@ -259,7 +343,7 @@ async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
             });
         }
     });
-    port
+    (port, hits)
 }
 
 /// The answer to a commit's PUT is lost and the client's retry finds the version there: the
@@ -267,29 +351,96 @@ async fn lose_one_answer(upstream: u16, pattern: &'static str) -> u16 {
 /// catalog (a lost race would have deleted them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_whose_answer_is_lost_is_recognised_as_landed() {
-    let Some((moto, direct)) = moto_bucket("lossy") else {
-        return;
-    };
-    let location = "s3://lossy/t";
-    let archive = Archive::open_with_storage_options(location, direct.clone())
+    let entry = "/_delta_log/00000000000000000002.json";
+    let fault = (Fault::LoseFirstAnswer, "PUT ", entry);
+    let hits = second_commit_through(fault, "lossy", ArchiveOptions::default()).await;
+    assert!(hits.is_none_or(|n| n >= 1), "{hits:?}");
+}
+
+/// The request that completes version 2's multipart copy (the one that starts it ends in
+/// `?uploads`).
+const COMPLETE_VERSION_2: &str = "/_delta_log/00000000000000000002.json?uploadId=";
+
+/// The same for a commit uploaded from the temporary file: the answer to the multipart copy
+/// that completes version 2 is lost. Whatever the client then does (retry the completion,
+/// fall back to the `PUT`), it finds version 2 taken, reads it, and sees its own commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_commit_whose_answer_is_lost_is_recognised_as_landed() {
+    let fault = (Fault::LoseFirstAnswer, "POST ", COMPLETE_VERSION_2);
+    let hits = second_commit_through(fault, "lossy-copy", spill_all()).await;
+    assert!(
+        hits.is_none_or(|n| n >= 1),
+        "the copy was completed: {hits:?}"
+    );
+}
+
+/// A store that refuses the multipart copy completed with `If-None-Match: *` (an
+/// S3-compatible store without it): a commit uploaded from the temporary file falls back to
+/// the conditional `PUT`, with its lines read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_refuses_the_conditional_copy_gets_the_put() {
+    let fault = (Fault::Refuse, "POST ", COMPLETE_VERSION_2);
+    let hits = second_commit_through(fault, "no-copy", spill_all()).await;
+    assert!(hits.is_none_or(|n| n >= 1), "the copy was tried: {hits:?}");
+}
+
+/// On an S3-compatible endpoint without `aws_copy_if_not_exists` given, a large commit is not
+/// copied (the store might not honour `If-None-Match: *` on a multipart completion) but sent
+/// by the conditional `PUT`: no completion is ever requested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_endpoints_copy_only_when_told_to() {
+    let fault = (Fault::Refuse, "POST ", COMPLETE_VERSION_2);
+    let without = HashMap::from([("aws_copy_if_not_exists".to_owned(), String::new())]);
+    let hits = second_commit_through_with(fault, "told", spill_all(), without).await;
+    assert!(hits.is_none_or(|n| n == 0), "a copy was tried: {hits:?}");
+}
+
+/// Commits version 1, then version 2 with `options` through a [`faulty_proxy`] with `fault`;
+/// the second commit must succeed and the table hold both. Returns how many requests the
+/// fault applied to (`None` without moto).
+async fn second_commit_through(
+    (fault, method, pattern): (Fault, &'static str, &'static str),
+    bucket: &str,
+    options: ArchiveOptions,
+) -> Option<usize> {
+    second_commit_through_with((fault, method, pattern), bucket, options, HashMap::new()).await
+}
+
+/// [`second_commit_through`] with `extra` storage options (`""` removes one).
+async fn second_commit_through_with(
+    (fault, method, pattern): (Fault, &'static str, &'static str),
+    bucket: &str,
+    options: ArchiveOptions,
+    extra: HashMap<String, String>,
+) -> Option<usize> {
+    let (moto, mut direct) = moto_bucket(bucket)?;
+    for (key, value) in extra {
+        if value.is_empty() {
+            direct.remove(&key);
+        } else {
+            direct.insert(key, value);
+        }
+    }
+    let location = format!("s3://{bucket}/t");
+    let archive = Archive::open_with_storage_options(&location, direct.clone())
         .await
         .unwrap();
     let mut first = archive.writer(ArchiveOptions::default()).await.unwrap();
     first.write(batch(&rows(T0, 20, 1, 0))).await.unwrap();
     assert_eq!(first.commit(&catalog(&["first"])).await.unwrap().version, 1);
 
-    let port = lose_one_answer(moto.port(), "/_delta_log/00000000000000000002.json").await;
+    let (port, hits) = faulty_proxy(moto.port(), fault, method, pattern).await;
     let mut lossy = direct.clone();
     lossy.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
-    let archive = Archive::open_with_storage_options(location, lossy)
+    let archive = Archive::open_with_storage_options(&location, lossy)
         .await
         .unwrap();
-    let mut second = archive.writer(ArchiveOptions::default()).await.unwrap();
-    second.write(batch(&rows(T0, 30, 1, 0))).await.unwrap();
+    let mut second = archive.writer(options).await.unwrap();
+    second.write(batch(&rows(T0, 30, 3, 0))).await.unwrap();
     let summary = second.commit(&catalog(&["second"])).await.unwrap();
-    assert_eq!((summary.version, summary.rows), (2, 30));
+    assert_eq!((summary.version, summary.rows, summary.files), (2, 30, 3));
 
-    let reopened = Archive::open_with_storage_options(location, direct)
+    let reopened = Archive::open_with_storage_options(&location, direct)
         .await
         .unwrap();
     assert_eq!(reopened.version(), Some(2));
@@ -299,4 +450,19 @@ async fn a_commit_whose_answer_is_lost_is_recognised_as_landed() {
     );
     let texts = template_texts(&reopened.load_catalog().await.unwrap().unwrap());
     assert!(texts.iter().any(|t| t == "second"), "{texts:?}");
+    let strays = temporary_commits(&reopened).await;
+    assert!(strays.is_empty(), "{strays:?}");
+    Some(hits.load(Ordering::SeqCst))
+}
+
+/// Temporary log entries (`_delta_log/_commit_*`) left in the archive.
+async fn temporary_commits(archive: &Archive) -> Vec<String> {
+    archive
+        .object_store()
+        .list(Some(&object_store::path::Path::from("_delta_log")))
+        .map_ok(|meta| meta.location.to_string())
+        .try_filter(|name| std::future::ready(name.contains("_commit_")))
+        .try_collect()
+        .await
+        .unwrap()
 }

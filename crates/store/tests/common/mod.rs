@@ -12,7 +12,7 @@ use arrow_array::RecordBatch;
 use deltalake::datafusion::prelude::SessionContext;
 use logoscope_drain::{DrainConfig, TemplateCatalog};
 use logoscope_ingest::schema::logs_schema;
-use logoscope_store::Archive;
+use logoscope_store::{Archive, ArchiveOptions};
 
 /// 2024-03-05T06:00:00Z in microseconds.
 pub const T0: i64 = 1_709_618_400_000_000;
@@ -150,4 +150,13 @@ pub async fn query_count(archive: &Archive, sql: &str) -> i64 {
         .downcast_ref::<arrow::array::Int64Array>()
         .expect("count is Int64")
         .value(0)
+}
+
+/// The default options but for `commit_memory_bytes` 0: every `add` line goes to the writer's
+/// temporary file, and commits are uploaded from it.
+pub fn spill_all() -> ArchiveOptions {
+    ArchiveOptions {
+        commit_memory_bytes: 0,
+        ..ArchiveOptions::default()
+    }
 }
