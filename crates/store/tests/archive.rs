@@ -971,6 +971,34 @@ fn checkpoint_rows(path: &std::path::Path) -> (Vec<String>, Vec<String>) {
     (rows, columns)
 }
 
+/// deltalake's checkpoint of `version`, made in a new directory from a copy of the JSON
+/// commits in `log` alone (none of Logoscope's checkpoints).
+async fn deltalakes_checkpoint(log: &std::path::Path, version: u64) -> tempfile::TempDir {
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join("_delta_log")).unwrap();
+    for entry in std::fs::read_dir(log).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") && !name.starts_with('_') {
+            std::fs::copy(log.join(&name), other.path().join("_delta_log").join(&name)).unwrap();
+        }
+    }
+    let url = url::Url::from_directory_path(other.path()).unwrap();
+    deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(
+        url,
+        version,
+        Some(false),
+        None,
+    )
+    .await
+    .unwrap();
+    other
+}
+
+/// The `_last_checkpoint` hint in `log`.
+fn last_checkpoint(log: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(log.join("_last_checkpoint")).unwrap()).unwrap()
+}
+
 /// The checkpoint after a Logoscope commit is the kernel's reconciliation of the version
 /// before with the commit's `add` lines appended (read back from the writer's temporary file):
 /// the same rows and columns as the checkpoint deltalake makes of that version from the log,
@@ -1019,21 +1047,7 @@ async fn a_checkpoint_after_a_commit_is_what_the_kernel_reconciles() {
     assert_eq!((summary.version, summary.files), (4, 30));
     assert_eq!(summary.checkpoint_failure, None);
 
-    // deltalake's checkpoint of version 4, from a copy of the JSON commits alone (none of
-    // Logoscope's checkpoints).
-    let other = tempfile::tempdir().unwrap();
-    std::fs::create_dir(other.path().join("_delta_log")).unwrap();
-    for entry in std::fs::read_dir(&log).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if name.ends_with(".json") && !name.starts_with('_') {
-            std::fs::copy(log.join(&name), other.path().join("_delta_log").join(&name)).unwrap();
-        }
-    }
-    let url = url::Url::from_directory_path(other.path()).unwrap();
-    deltalake::checkpoints::create_checkpoint_from_table_url_and_cleanup(url, 4, Some(false), None)
-        .await
-        .unwrap();
-
+    let other = deltalakes_checkpoint(&log, 4).await;
     let name = format!("{:020}.checkpoint.parquet", 4);
     let (mut ours, our_columns) = checkpoint_rows(&log.join(&name));
     let (mut theirs, their_columns) = checkpoint_rows(&other.path().join("_delta_log").join(&name));
@@ -1062,11 +1076,10 @@ async fn a_checkpoint_after_a_commit_is_what_the_kernel_reconciles() {
     let adds = ours.iter().filter(|r| r.starts_with("{\"add\"")).count();
     let removes = ours.iter().filter(|r| r.starts_with("{\"remove\"")).count();
     assert_eq!((adds, removes), (21 - 1 + 30, 1));
-    let hint = |root: &std::path::Path| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(root.join("_last_checkpoint")).unwrap())
-            .unwrap()
-    };
-    let (ours, theirs) = (hint(&log), hint(&other.path().join("_delta_log")));
+    let (ours, theirs) = (
+        last_checkpoint(&log),
+        last_checkpoint(&other.path().join("_delta_log")),
+    );
     for key in ["version", "size", "numOfAddFiles"] {
         assert_eq!(ours[key], theirs[key], "{key}");
     }
@@ -1385,5 +1398,123 @@ async fn a_failed_checkpoint_leaves_the_commit_and_says_why() {
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
         11
+    );
+}
+
+/// Commits 101 rows in 11 files (10 hours and no time) to the archive at `location`, spilled,
+/// and checkpoints at once.
+async fn commit_and_checkpoint(location: &str, template: &str) -> logoscope_store::CommitSummary {
+    let archive = Archive::open(location).await.unwrap();
+    let options = ArchiveOptions {
+        checkpoint_after_log_bytes: 1,
+        ..spill_all()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    writer.write(batch(&rows(T0, 100, 10, 1))).await.unwrap();
+    let summary = writer.commit(&catalog(&[template])).await.unwrap();
+    assert_eq!(summary.files, 11);
+    assert_eq!(summary.checkpoint_failure, None);
+    summary
+}
+
+/// A table that asks for statistics as a struct (`delta.checkpoint.writeStatsAsStruct`): the
+/// kernel derives `stats_parsed` for every file, so the checkpoint after a Logoscope commit is
+/// the kernel's reconciliation of the whole version, the same as deltalake's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_asking_for_struct_statistics_gets_the_kernels_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    let archive = Archive::open(&location).await.unwrap();
+    archive
+        .delta_table()
+        .await
+        .unwrap()
+        .set_tbl_properties()
+        .with_properties(
+            [(
+                "delta.checkpoint.writeStatsAsStruct".to_owned(),
+                "true".to_owned(),
+            )]
+            .into(),
+        )
+        .await
+        .unwrap();
+    let summary = commit_and_checkpoint(&location, "struct").await;
+    assert_eq!(summary.version, 2);
+
+    let log = dir.path().join("_delta_log");
+    let other = deltalakes_checkpoint(&log, 2).await;
+    let name = format!("{:020}.checkpoint.parquet", 2);
+    let (mut ours, our_columns) = checkpoint_rows(&log.join(&name));
+    let (mut theirs, their_columns) = checkpoint_rows(&other.path().join("_delta_log").join(&name));
+    assert_eq!(our_columns, their_columns);
+    let adds: Vec<&String> = ours.iter().filter(|r| r.starts_with("{\"add\"")).collect();
+    assert_eq!(adds.len(), 11);
+    for add in adds {
+        assert!(add.contains("\"stats_parsed\":{"), "{add}");
+    }
+    ours.sort();
+    theirs.sort();
+    assert!(ours == theirs, "the checkpoints differ");
+    let (ours, theirs) = (
+        last_checkpoint(&log),
+        last_checkpoint(&other.path().join("_delta_log")),
+    );
+    for key in ["version", "size", "numOfAddFiles"] {
+        assert_eq!(ours[key], theirs[key], "{key}");
+    }
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.stats().await.unwrap().files, 11);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        101
+    );
+}
+
+/// A table with the `v2Checkpoint` feature (which other writers may turn on) gets the kernel's
+/// own checkpoint, which Logoscope then reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_with_v2_checkpoints_gets_the_kernels_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().to_str().unwrap().to_owned();
+    Archive::open(&location).await.unwrap();
+    // Version 1: another writer upgrades the protocol.
+    let log = dir.path().join("_delta_log");
+    std::fs::write(
+        log.join(format!("{:020}.json", 1)),
+        "{\"commitInfo\":{\"operation\":\"UPGRADE PROTOCOL\"}}\n\
+         {\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,\
+         \"readerFeatures\":[\"v2Checkpoint\"],\
+         \"writerFeatures\":[\"v2Checkpoint\",\"appendOnly\",\"invariants\"]}}\n",
+    )
+    .unwrap();
+    let summary = commit_and_checkpoint(&location, "v2").await;
+    assert_eq!(summary.version, 2);
+    let names: Vec<String> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let prefix = format!("{:020}.checkpoint.", summary.version);
+    let checkpoint = names
+        .iter()
+        .find(|n| n.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no checkpoint in {names:?}"));
+    // A v2 checkpoint: it describes itself in a `checkpointMetadata` action.
+    let (rows, _) = checkpoint_rows(&log.join(checkpoint));
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("{\"checkpointMetadata\"")),
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.starts_with("{\"add\"")).count(),
+        11
+    );
+    assert_eq!(last_checkpoint(&log)["version"], summary.version);
+    let reopened = Archive::open(&location).await.unwrap();
+    assert_eq!(reopened.stats().await.unwrap().files, 11);
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        101
     );
 }
