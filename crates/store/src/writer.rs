@@ -1494,7 +1494,8 @@ fn kernel_checkpoint(
     Ok(())
 }
 
-/// A checkpoint's Parquet file, created with its first batch.
+/// A checkpoint's Parquet file, created with its first batch. It lives on a blocking thread:
+/// it blocks on the runtime for its writes.
 struct CheckpointFile<'a> {
     store: Arc<dyn ObjectStore>,
     path: Path,
@@ -1604,14 +1605,26 @@ impl<'a> CheckpointFile<'a> {
     }
 
     /// Finishes the file; returns its size.
-    fn close(self, version: u64) -> Result<u64, DeltaTableError> {
-        let Some(writer) = self.writer else {
+    fn close(mut self, version: u64) -> Result<u64, DeltaTableError> {
+        let Some(writer) = &mut self.writer else {
             return Err(DeltaTableError::Generic(format!(
                 "checkpoint of version {version}: the log gave no actions"
             )));
         };
-        self.runtime.block_on(writer.close())?;
+        self.runtime.block_on(writer.finish())?;
+        // Finished: nothing for `drop` to abort.
+        self.writer = None;
         Ok(self.runtime.block_on(self.store.head(&self.path))?.size)
+    }
+}
+
+impl Drop for CheckpointFile<'_> {
+    /// A checkpoint given up on an error: its upload is aborted, so no incomplete multipart
+    /// upload stays behind on S3 (a checkpoint that never completed is never seen anyway).
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = self.runtime.block_on(writer.into_inner().abort());
+        }
     }
 }
 

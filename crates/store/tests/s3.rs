@@ -466,3 +466,46 @@ async fn temporary_commits(archive: &Archive) -> Vec<String> {
         .await
         .unwrap()
 }
+
+/// A checkpoint the store refuses (S3 answering its upload `400`) leaves the commit standing,
+/// says why, and leaves no checkpoint object; the table reads from its JSON commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_checkpoint_leaves_the_commit_and_says_why() {
+    let Some((moto, direct)) = moto_bucket("no-checkpoint") else {
+        return;
+    };
+    let location = "s3://no-checkpoint/t";
+    Archive::open_with_storage_options(location, direct.clone())
+        .await
+        .unwrap();
+    let (port, hits) =
+        faulty_proxy(moto.port(), Fault::Refuse, "PUT ", ".checkpoint.parquet").await;
+    let mut refusing = direct.clone();
+    refusing.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
+    let archive = Archive::open_with_storage_options(location, refusing)
+        .await
+        .unwrap();
+    let options = ArchiveOptions {
+        checkpoint_after_log_bytes: 1,
+        ..ArchiveOptions::default()
+    };
+    let mut writer = archive.writer(options).await.unwrap();
+    writer.write(batch(&rows(T0, 40, 4, 0))).await.unwrap();
+    let summary = writer.commit(&catalog(&["kept"])).await.unwrap();
+    assert_eq!(summary.version, 1);
+    let failure = summary.checkpoint_failure.expect("the checkpoint failed");
+    assert!(failure.contains("checkpoint of version 1"), "{failure}");
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+
+    let reopened = Archive::open_with_storage_options(location, direct)
+        .await
+        .unwrap();
+    assert_eq!(reopened.version(), Some(1));
+    let checkpoint =
+        object_store::path::Path::from("_delta_log/00000000000000000001.checkpoint.parquet");
+    assert!(reopened.object_store().head(&checkpoint).await.is_err());
+    assert_eq!(
+        query_count(&reopened, "SELECT count(*) FROM logs").await,
+        40
+    );
+}
