@@ -1606,21 +1606,21 @@ impl<'a> CheckpointFile<'a> {
 
     /// Finishes the file; returns its size.
     fn close(mut self, version: u64) -> Result<u64, DeltaTableError> {
-        let Some(writer) = &mut self.writer else {
+        // Taken out first: a writer whose finish failed is shut down and cannot be aborted.
+        let Some(mut writer) = self.writer.take() else {
             return Err(DeltaTableError::Generic(format!(
                 "checkpoint of version {version}: the log gave no actions"
             )));
         };
         self.runtime.block_on(writer.finish())?;
-        // Finished: nothing for `drop` to abort.
-        self.writer = None;
         Ok(self.runtime.block_on(self.store.head(&self.path))?.size)
     }
 }
 
 impl Drop for CheckpointFile<'_> {
-    /// A checkpoint given up on an error: its upload is aborted, so no incomplete multipart
-    /// upload stays behind on S3 (a checkpoint that never completed is never seen anyway).
+    /// A checkpoint given up on an error before its upload finished: the upload is aborted, so
+    /// no incomplete multipart upload stays behind on S3 (a checkpoint that never completed is
+    /// never seen anyway).
     fn drop(&mut self) {
         if let Some(writer) = self.writer.take() {
             let _ = self.runtime.block_on(writer.into_inner().abort());
@@ -1773,20 +1773,22 @@ async fn stage_entry(
         while let Some(chunk) = entry.spool.next_chunk(&mut offset).await? {
             writer.put(chunk).await?;
         }
-        tokio::io::AsyncWriteExt::shutdown(&mut writer)
-            .await
-            .map_err(|err| {
-                StoreError::ObjectStore(object_store::Error::Generic {
-                    store: "commit",
-                    source: Box::new(err),
-                })
-            })
+        Ok::<_, StoreError>(())
     }
     .await;
-    if written.is_err() {
+    if let Err(err) = written {
         let _ = writer.abort().await;
+        return Err(err);
     }
-    written
+    // A writer whose shutdown failed cannot be aborted (`BufWriter::abort` panics then).
+    tokio::io::AsyncWriteExt::shutdown(&mut writer)
+        .await
+        .map_err(|err| {
+            StoreError::ObjectStore(object_store::Error::Generic {
+                store: "commit",
+                source: Box::new(err),
+            })
+        })
 }
 
 /// A file's `add` action as one line of JSON: the fields the Delta protocol requires and its

@@ -1392,6 +1392,7 @@ async fn a_failed_checkpoint_leaves_the_commit_and_says_why() {
     assert_eq!(summary.version, 2);
     let failure = summary.checkpoint_failure.expect("the checkpoint failed");
     assert!(failure.contains("checkpoint of version 2"), "{failure}");
+    assert!(!failure.contains("panicked"), "{failure}");
     let reopened = Archive::open(&location).await.unwrap();
     assert_eq!(reopened.version(), Some(2));
     assert_eq!(reopened.stats().await.unwrap().rows, 11);

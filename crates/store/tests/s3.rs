@@ -495,6 +495,7 @@ async fn a_refused_checkpoint_leaves_the_commit_and_says_why() {
     assert_eq!(summary.version, 1);
     let failure = summary.checkpoint_failure.expect("the checkpoint failed");
     assert!(failure.contains("checkpoint of version 1"), "{failure}");
+    assert!(!failure.contains("panicked"), "{failure}");
     assert!(hits.load(Ordering::SeqCst) >= 1);
 
     let reopened = Archive::open_with_storage_options(location, direct)
@@ -507,5 +508,49 @@ async fn a_refused_checkpoint_leaves_the_commit_and_says_why() {
     assert_eq!(
         query_count(&reopened, "SELECT count(*) FROM logs").await,
         40
+    );
+}
+
+/// The upload of a spilled commit's temporary object is refused: the version was never
+/// touched, so the commit fails with the store's error (no panic), and the writer deletes its
+/// files and its catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_temporary_commit_fails_and_leaves_nothing() {
+    let Some((moto, direct)) = moto_bucket("no-staging") else {
+        return;
+    };
+    let location = "s3://no-staging/t";
+    Archive::open_with_storage_options(location, direct.clone())
+        .await
+        .unwrap();
+    let (port, hits) =
+        faulty_proxy(moto.port(), Fault::Refuse, "PUT ", "/_delta_log/_commit_").await;
+    let mut refusing = direct.clone();
+    refusing.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
+    let archive = Archive::open_with_storage_options(location, refusing)
+        .await
+        .unwrap();
+    let mut writer = archive.writer(spill_all()).await.unwrap();
+    writer.write(batch(&rows(T0, 40, 4, 0))).await.unwrap();
+    let err = writer.commit(&catalog(&["refused"])).await.unwrap_err();
+    assert!(err.to_string().contains("400"), "{err}");
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+
+    let reopened = Archive::open_with_storage_options(location, direct)
+        .await
+        .unwrap();
+    assert_eq!(reopened.version(), Some(0));
+    let objects: Vec<String> = reopened
+        .object_store()
+        .list(None)
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        objects
+            .iter()
+            .all(|o| o.starts_with("_delta_log/0") || o == "_delta_log/_last_checkpoint"),
+        "{objects:?}"
     );
 }
