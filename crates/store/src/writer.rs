@@ -558,10 +558,9 @@ impl ArchiveWriter {
                 // commit stands whatever they do; a missed checkpoint only makes loading
                 // slower, and the summary says why it was missed.
                 let appended = std::mem::replace(&mut self.spool, Spool::new(0, None));
-                let entry_bytes = entry_len;
                 let mut checkpoint_failure = None;
                 if (version + 1).is_multiple_of(checkpoint_interval)
-                    || log_bytes + entry_bytes >= self.options.checkpoint_after_log_bytes
+                    || log_bytes + entry_len >= self.options.checkpoint_after_log_bytes
                 {
                     let retention = cleanup.then_some(log_retention);
                     let checkpointed =
@@ -1677,8 +1676,8 @@ async fn write_commit(
         "DefaultLogStore" => {
             let store = log_store.object_store(None);
             let target = commit_uri_from_version(Some(version));
-            // Whether a copy may have put the version in place.
-            let mut copied = false;
+            // A copy that failed may still have put the version in place.
+            let mut copy_failed = false;
             if copy && entry.spool.is_spilled() {
                 let tmp = temporary_commit_path();
                 stage_entry(Arc::clone(&store), &tmp, entry)
@@ -1689,12 +1688,12 @@ async fn write_commit(
                 match result {
                     Ok(()) => return Ok(()),
                     Err(object_store::Error::AlreadyExists { .. }) => return Err(Attempt::Taken),
-                    Err(_) => copied = true,
+                    Err(_) => copy_failed = true,
                 }
             }
             let payload = match entry_payload(entry).await {
                 Ok(payload) => payload,
-                Err(err) if copied => return Err(Attempt::Unknown(err)),
+                Err(err) if copy_failed => return Err(Attempt::Unknown(err)),
                 Err(err) => return Err(Attempt::NotMade(err)),
             };
             let put = store

@@ -429,12 +429,7 @@ async fn second_commit_through_with(
     first.write(batch(&rows(T0, 20, 1, 0))).await.unwrap();
     assert_eq!(first.commit(&catalog(&["first"])).await.unwrap().version, 1);
 
-    let (port, hits) = faulty_proxy(moto.port(), fault, method, pattern).await;
-    let mut lossy = direct.clone();
-    lossy.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
-    let archive = Archive::open_with_storage_options(&location, lossy)
-        .await
-        .unwrap();
+    let (archive, hits) = open_through(&moto, &direct, &location, (fault, method, pattern)).await;
     let mut second = archive.writer(options).await.unwrap();
     second.write(batch(&rows(T0, 30, 3, 0))).await.unwrap();
     let summary = second.commit(&catalog(&["second"])).await.unwrap();
@@ -453,6 +448,23 @@ async fn second_commit_through_with(
     let strays = temporary_commits(&reopened).await;
     assert!(strays.is_empty(), "{strays:?}");
     Some(hits.load(Ordering::SeqCst))
+}
+
+/// The archive at `location` opened through a [`faulty_proxy`] to `moto` with `fault`, and the
+/// proxy's count of the requests it matched.
+async fn open_through(
+    moto: &Moto,
+    direct: &HashMap<String, String>,
+    location: &str,
+    (fault, method, pattern): (Fault, &'static str, &'static str),
+) -> (Archive, Arc<AtomicUsize>) {
+    let (port, hits) = faulty_proxy(moto.port(), fault, method, pattern).await;
+    let mut through = direct.clone();
+    through.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
+    let archive = Archive::open_with_storage_options(location, through)
+        .await
+        .unwrap();
+    (archive, hits)
 }
 
 /// Temporary log entries (`_delta_log/_commit_*`) left in the archive.
@@ -478,13 +490,8 @@ async fn a_refused_checkpoint_leaves_the_commit_and_says_why() {
     Archive::open_with_storage_options(location, direct.clone())
         .await
         .unwrap();
-    let (port, hits) =
-        faulty_proxy(moto.port(), Fault::Refuse, "PUT ", ".checkpoint.parquet").await;
-    let mut refusing = direct.clone();
-    refusing.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
-    let archive = Archive::open_with_storage_options(location, refusing)
-        .await
-        .unwrap();
+    let fault = (Fault::Refuse, "PUT ", ".checkpoint.parquet");
+    let (archive, hits) = open_through(&moto, &direct, location, fault).await;
     let options = ArchiveOptions {
         checkpoint_after_log_bytes: 1,
         ..ArchiveOptions::default()
@@ -523,13 +530,8 @@ async fn a_refused_temporary_commit_fails_and_leaves_nothing() {
     Archive::open_with_storage_options(location, direct.clone())
         .await
         .unwrap();
-    let (port, hits) =
-        faulty_proxy(moto.port(), Fault::Refuse, "PUT ", "/_delta_log/_commit_").await;
-    let mut refusing = direct.clone();
-    refusing.insert("aws_endpoint".into(), format!("http://127.0.0.1:{port}"));
-    let archive = Archive::open_with_storage_options(location, refusing)
-        .await
-        .unwrap();
+    let fault = (Fault::Refuse, "PUT ", "/_delta_log/_commit_");
+    let (archive, hits) = open_through(&moto, &direct, location, fault).await;
     let mut writer = archive.writer(spill_all()).await.unwrap();
     writer.write(batch(&rows(T0, 40, 4, 0))).await.unwrap();
     let err = writer.commit(&catalog(&["refused"])).await.unwrap_err();
